@@ -1,0 +1,43 @@
+/** Clocks. Wall-clock nanoseconds are kept as two u32 halves so hot paths avoid BigInt. */
+import { ptr } from "bun:ffi";
+import { libc, CLOCK_REALTIME } from "./libc.ts";
+
+const TWO32 = 4294967296;
+const ts = new BigInt64Array(2);
+const tsPtr = ptr(ts);
+
+/** clock_gettime(CLOCK_REALTIME) in nanoseconds as a BigInt (for cold paths). */
+export function realtimeNs(): bigint {
+  libc.clock_gettime(CLOCK_REALTIME, tsPtr);
+  return ts[0] * 1_000_000_000n + ts[1];
+}
+
+/**
+ * Wall-clock nanoseconds without a syscall or BigInt per reading: a realtime anchor taken once,
+ * advanced by the monotonic `Bun.nanoseconds()`. Readings do not follow later clock steps (NTP),
+ * which is what a timestamp ordering wants anyway.
+ */
+export class WallClock {
+  private readonly anchorHi: number;
+  private readonly anchorLo: number;
+  private readonly anchorMono: number;
+  /** High 32 bits of the last reading. */
+  hi = 0;
+  /** Low 32 bits of the last reading. */
+  lo = 0;
+
+  constructor() {
+    this.anchorMono = Bun.nanoseconds();
+    const now = realtimeNs();
+    this.anchorHi = Number(now >> 32n);
+    this.anchorLo = Number(now & 0xffffffffn);
+  }
+
+  /** Reads the clock into `hi`/`lo`. */
+  read(): void {
+    const x = this.anchorLo + (Bun.nanoseconds() - this.anchorMono);
+    const carry = Math.floor(x / TWO32);
+    this.lo = x - carry * TWO32;
+    this.hi = this.anchorHi + carry;
+  }
+}

@@ -1,0 +1,187 @@
+/** File and directory calls with errno turned into ErrnoError carrying the path. No policy. */
+import * as fs from "node:fs";
+import { errnoError, fromNodeError, lastErrno, Errno } from "./errno.ts";
+import {
+  libc, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_WRONLY, LOCK_NB,
+} from "./libc.ts";
+
+/** A NUL-terminated copy of a path for libc. */
+export function cPath(path: string): Buffer {
+  return Buffer.from(path + "\0", "utf8");
+}
+
+/** open(2) with O_CLOEXEC; returns the fd. */
+export function openFd(path: string, flags: number, mode = 0o644): number {
+  const fd = libc.open(cPath(path), flags | O_CLOEXEC, mode);
+  if (fd < 0) throw errnoError("open", path);
+  return fd;
+}
+
+export function closeFd(fd: number): void {
+  // close(2) releases the fd even when it reports an error; nothing useful to do with one here.
+  libc.close(fd);
+}
+
+export function ftruncateFd(fd: number, length: number, path: string): void {
+  if (libc.ftruncate(fd, length) !== 0) throw errnoError("ftruncate", path);
+}
+
+/**
+ * Allocates disk blocks for [0, length) so that later stores through a mapping cannot fault
+ * with SIGBUS on a full disk. Filesystems without fallocate get explicit zero writes instead.
+ */
+export function fallocateFd(fd: number, length: number, path: string): void {
+  if (libc.fallocate(fd, 0, 0, length) === 0) return;
+  if (lastErrno() !== Errno.EOPNOTSUPP) throw errnoError("fallocate", path);
+  ftruncateFd(fd, length, path);
+  const zeros = new Uint8Array(Math.min(length, 1 << 20));
+  for (let off = 0; off < length; off += zeros.length) {
+    pwriteAll(fd, zeros.subarray(0, Math.min(zeros.length, length - off)), off, path);
+  }
+}
+
+/** flock(2). With LOCK_NB, returns false instead of throwing when the lock is held elsewhere. */
+export function flockFd(fd: number, op: number, path: string): boolean {
+  if (libc.flock(fd, op) === 0) return true;
+  if ((op & LOCK_NB) !== 0 && lastErrno() === Errno.EAGAIN) return false;
+  throw errnoError("flock", path);
+}
+
+export function fsyncFd(fd: number, path: string): void {
+  if (libc.fsync(fd) !== 0) throw errnoError("fsync", path);
+}
+
+export function fdatasyncFd(fd: number, path: string): void {
+  if (libc.fdatasync(fd) !== 0) throw errnoError("fdatasync", path);
+}
+
+/** fsync of a directory, which makes created, renamed and removed entries durable. */
+export function fsyncDir(path: string): void {
+  const fd = openFd(path, O_RDONLY | O_DIRECTORY);
+  try {
+    fsyncFd(fd, path);
+  } finally {
+    closeFd(fd);
+  }
+}
+
+export function renamePath(from: string, to: string): void {
+  if (libc.rename(cPath(from), cPath(to)) !== 0) throw errnoError("rename", from, `to ${to}`);
+}
+
+/** link(2): returns false when `to` already exists (never replaces it). */
+export function linkPath(from: string, to: string): boolean {
+  if (libc.link(cPath(from), cPath(to)) === 0) return true;
+  if (lastErrno() === Errno.EEXIST) return false;
+  throw errnoError("link", to, `from ${from}`);
+}
+
+/** unlink(2); a missing file is not an error when `missingOk`. */
+export function unlinkPath(path: string, missingOk = true): void {
+  if (libc.unlink(cPath(path)) === 0) return;
+  if (missingOk && lastErrno() === Errno.ENOENT) return;
+  throw errnoError("unlink", path);
+}
+
+export function pwriteAll(fd: number, data: Uint8Array, offset: number, path: string): void {
+  let done = 0;
+  while (done < data.length) {
+    const n = Number(libc.pwrite(fd, data.subarray(done), data.length - done, offset + done));
+    if (n < 0) {
+      if (lastErrno() === Errno.EINTR) continue;
+      throw errnoError("pwrite", path);
+    }
+    done += n;
+  }
+}
+
+/** Reads up to `length` bytes at `offset`; returns the bytes actually read (short at EOF). */
+export function preadFd(fd: number, length: number, offset: number, path: string): Uint8Array {
+  const buf = new Uint8Array(length);
+  let done = 0;
+  while (done < length) {
+    const n = Number(libc.pread(fd, buf.subarray(done), length - done, offset + done));
+    if (n < 0) {
+      if (lastErrno() === Errno.EINTR) continue;
+      throw errnoError("pread", path);
+    }
+    if (n === 0) break;
+    done += n;
+  }
+  return buf.subarray(0, done);
+}
+
+/**
+ * Writes a whole file atomically: a temp file beside it, fsync'd when `durable`, then rename.
+ * Readers see either the old or the new content, never a torn one.
+ */
+export function writeFileAtomic(path: string, data: Uint8Array, durable = false): void {
+  const tmp = `${path}.tmp`;
+  const fd = openFd(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644);
+  try {
+    pwriteAll(fd, data, 0, tmp);
+    if (durable) fdatasyncFd(fd, tmp);
+  } catch (e) {
+    closeFd(fd);
+    unlinkPath(tmp);
+    throw e;
+  }
+  closeFd(fd);
+  renamePath(tmp, path);
+}
+
+/** Size of a file, or -1 when it does not exist. */
+export function fileSize(path: string): number {
+  try {
+    return fs.statSync(path).size;
+  } catch (e) {
+    if ((e as { code?: string }).code === "ENOENT") return -1;
+    throw fromNodeError("stat", path, e);
+  }
+}
+
+/** Size of an open file. */
+export function fdSize(fd: number, path: string): number {
+  try {
+    return fs.fstatSync(fd).size;
+  } catch (e) {
+    throw fromNodeError("fstat", path, e);
+  }
+}
+
+export function isDirectory(path: string): boolean {
+  try {
+    return fs.statSync(path).isDirectory();
+  } catch (e) {
+    if ((e as { code?: string }).code === "ENOENT" || (e as { code?: string }).code === "ENOTDIR") return false;
+    throw fromNodeError("stat", path, e);
+  }
+}
+
+/** Directory entry names; [] when the directory does not exist. */
+export function listDir(path: string): string[] {
+  try {
+    return fs.readdirSync(path);
+  } catch (e) {
+    if ((e as { code?: string }).code === "ENOENT") return [];
+    throw fromNodeError("readdir", path, e);
+  }
+}
+
+export function mkdirp(path: string): void {
+  try {
+    fs.mkdirSync(path, { recursive: true });
+  } catch (e) {
+    throw fromNodeError("mkdir", path, e);
+  }
+}
+
+/** Whole content of a small file, or null when it does not exist. */
+export function readSmallFile(path: string): Uint8Array | null {
+  try {
+    return fs.readFileSync(path);
+  } catch (e) {
+    if ((e as { code?: string }).code === "ENOENT") return null;
+    throw fromNodeError("read", path, e);
+  }
+}

@@ -1,0 +1,89 @@
+/** Shared file mappings exposed as typed-array views. */
+import { toArrayBuffer } from "bun:ffi";
+import { errnoError } from "./errno.ts";
+import { libc, MAP_SHARED, MAP_PRIVATE, MAP_ANONYMOUS, MAP_FIXED, MS_ASYNC, MS_SYNC, PROT_READ, PROT_WRITE, SC_PAGESIZE } from "./libc.ts";
+
+export const PAGE_SIZE = Number(libc.sysconf(SC_PAGESIZE));
+
+/**
+ * A fixed range of address space with typed-array views over it, holding either a MAP_SHARED
+ * mapping of a file or blank pages. Always writable: JavaScriptCore's JIT implements
+ * `Atomics.load` as a `lock cmpxchg`, which faults on a read-only page. A window can be re-pointed at another file of the
+ * same size in place (MAP_FIXED), so the views, and any JIT code that cached them, stay valid:
+ * only `unmap()` ends them, and owners guard every entry point with their own closed flag after
+ * that, because touching unmapped memory crashes the process.
+ */
+export class Mapping {
+  readonly address: number;
+  readonly length: number;
+  readonly u8: Uint8Array;
+  readonly u32: Uint32Array;
+  readonly i32: Int32Array;
+  private mapped = true;
+
+  private constructor(address: number, length: number) {
+    this.address = address;
+    this.length = length;
+    const buffer = toArrayBuffer(address, 0, length);
+    this.u8 = new Uint8Array(buffer);
+    this.u32 = new Uint32Array(buffer);
+    this.i32 = new Int32Array(buffer);
+  }
+
+  /** Maps `length` bytes of `fd` (opened read-write) from offset 0. */
+  static map(fd: number, length: number, path: string): Mapping {
+    const address = libc.mmap(null, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    // MAP_FAILED ((void*)-1) does not fit a JS pointer number, so bun:ffi returns it as a BigInt.
+    if (typeof address !== "number" || address === 0) throw errnoError("mmap", path);
+    return new Mapping(address, length);
+  }
+
+  /** Reserves `length` bytes of blank address space to map files into later. */
+  static reserve(length: number): Mapping {
+    const address = libc.mmap(null, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (typeof address !== "number" || address === 0) throw errnoError("mmap", "(anonymous)");
+    return new Mapping(address, length);
+  }
+
+  /**
+   * Replaces whatever the window holds with [0, length) of `fd`. On failure the window is left
+   * blank (reads see zeros) rather than half-mapped.
+   */
+  mapFile(fd: number, path: string): void {
+    const address = libc.mmap(this.address, this.length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+    if (address !== this.address) {
+      const err = errnoError("mmap", path);
+      this.blank();
+      throw err;
+    }
+  }
+
+  /** Drops the file held by the window; the range stays reserved and reads see zeros. */
+  blank(): void {
+    if (!this.mapped) return;
+    libc.mmap(this.address, this.length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  }
+
+  get isMapped(): boolean {
+    return this.mapped;
+  }
+
+  /**
+   * msync of the pages covering [from, to). `sync` waits for the data to reach the device
+   * (MS_SYNC); otherwise the write-back is only scheduled (MS_ASYNC).
+   */
+  flush(from: number, to: number, sync: boolean, path: string): void {
+    if (!this.mapped || to <= from) return;
+    const start = from - (from % PAGE_SIZE);
+    const end = Math.min(this.length, to);
+    if (libc.msync(this.address + start, end - start, sync ? MS_SYNC : MS_ASYNC) !== 0) {
+      throw errnoError("msync", path);
+    }
+  }
+
+  unmap(): void {
+    if (!this.mapped) return;
+    this.mapped = false;
+    libc.munmap(this.address, this.length);
+  }
+}

@@ -1,0 +1,182 @@
+/** The shared control block (control.meta): creation, validation and typed field access. */
+import { join } from "node:path";
+import { CorruptMetadata, QueueNotFound, UnsupportedVersion, type ErrnoError } from "../errors.ts";
+import {
+  Mapping, openFd, closeFd, fdSize, ftruncateFd, renamePath, unlinkPath, futexWake,
+  O_RDWR, O_CREAT, O_EXCL, Errno,
+} from "../ffi/index.ts";
+import {
+  CONTROL_FILE, CONTROL_TMP_FILE, CONTROL_SIZE, CONTROL_MAGIC, SUPPORTED_FORMAT_VERSIONS,
+  CTL_MAGIC_W, CTL_VERSION_W, CTL_INIT_STATE_W, CTL_WRITER_EPOCH_W, CTL_SEGMENT_SIZE_W,
+  CTL_CURRENT_SEGMENT_W, CTL_WRITE_OFFSET_W, CTL_WRITER_HEARTBEAT_W, CTL_NOTIFY_SEQ_W,
+  CTL_NOTIFY_SEQ_OFF, CTL_WAITERS_PENDING_W, INIT_INITIALIZING, INIT_READY, V1_SEGMENT_SIZE,
+  isValidSegmentSize, readU64, writeU64, type FormatVersion,
+} from "./layout/index.ts";
+
+export class ControlBlock {
+  readonly path: string;
+  readonly map: Mapping;
+  readonly version: FormatVersion;
+  readonly segmentSize: number;
+  /** Address of the notify_seq futex word. */
+  readonly notifyAddress: number;
+
+  private constructor(path: string, map: Mapping) {
+    this.path = path;
+    this.map = map;
+    const u32 = map.u32;
+    this.version = u32[CTL_VERSION_W] as FormatVersion;
+    this.segmentSize = this.version === 1 ? V1_SEGMENT_SIZE : readU64(u32, CTL_SEGMENT_SIZE_W);
+    this.notifyAddress = map.address + CTL_NOTIFY_SEQ_OFF;
+  }
+
+  /**
+   * Creates control.meta through control.tmp + rename, so no opener ever sees a half-built block.
+   * Only called by the holder of the writer lock.
+   */
+  static create(dir: string, version: FormatVersion, segmentSize: number): ControlBlock {
+    const tmp = join(dir, CONTROL_TMP_FILE);
+    const path = join(dir, CONTROL_FILE);
+    unlinkPath(tmp);
+    const fd = openFd(tmp, O_RDWR | O_CREAT | O_EXCL, 0o644);
+    let map: Mapping;
+    try {
+      ftruncateFd(fd, CONTROL_SIZE, tmp);
+      map = Mapping.map(fd, CONTROL_SIZE, tmp);
+    } finally {
+      closeFd(fd);
+    }
+    const u32 = map.u32;
+    u32[CTL_INIT_STATE_W] = INIT_INITIALIZING;
+    u32[CTL_VERSION_W] = version;
+    if (version === 2) writeU64(u32, CTL_SEGMENT_SIZE_W, segmentSize);
+    u32[CTL_MAGIC_W] = CONTROL_MAGIC;
+    Atomics.store(u32, CTL_INIT_STATE_W, INIT_READY);
+    try {
+      renamePath(tmp, path);
+    } catch (e) {
+      map.unmap();
+      throw e;
+    }
+    return new ControlBlock(path, map);
+  }
+
+  /**
+   * Opens an existing control block, waiting up to `timeoutMs` for it to appear and finish
+   * initialisation. Never guesses: a wrong size, bad magic or unknown version is an error.
+   */
+  static open(dir: string, timeoutMs: number): ControlBlock {
+    const path = join(dir, CONTROL_FILE);
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const cb = ControlBlock.tryOpen(path);
+      if (cb instanceof ControlBlock) return cb;
+      if (performance.now() >= deadline) {
+        if (cb === "missing") throw new QueueNotFound(path, `no control block appeared within ${timeoutMs} ms; is a publisher running on this queue?`);
+        throw new CorruptMetadata(path, `control block never finished initialising (init_state stayed below ${INIT_READY} for ${timeoutMs} ms)`);
+      }
+      Bun.sleepSync(2);
+    }
+  }
+
+  private static tryOpen(path: string): ControlBlock | "missing" | "initializing" {
+    let fd: number;
+    try {
+      fd = openFd(path, O_RDWR);
+    } catch (e) {
+      if ((e as ErrnoError).errno === Errno.ENOENT) return "missing";
+      throw e;
+    }
+    let map: Mapping;
+    try {
+      const size = fdSize(fd, path);
+      if (size !== CONTROL_SIZE) throw new CorruptMetadata(path, `control block is ${size} bytes, expected ${CONTROL_SIZE}`);
+      map = Mapping.map(fd, CONTROL_SIZE, path);
+    } finally {
+      closeFd(fd);
+    }
+    const u32 = map.u32;
+    if (Atomics.load(u32, CTL_INIT_STATE_W) !== INIT_READY) {
+      map.unmap();
+      return "initializing";
+    }
+    const problem = ControlBlock.problem(u32);
+    if (problem) {
+      map.unmap();
+      throw problem(path);
+    }
+    return new ControlBlock(path, map);
+  }
+
+  private static problem(u32: Uint32Array): ((path: string) => Error) | null {
+    if (u32[CTL_MAGIC_W] !== CONTROL_MAGIC) {
+      const magic = u32[CTL_MAGIC_W];
+      return (p) => new CorruptMetadata(p, `bad control block magic 0x${magic.toString(16)}`);
+    }
+    const version = u32[CTL_VERSION_W];
+    if (!(SUPPORTED_FORMAT_VERSIONS as readonly number[]).includes(version)) {
+      return (p) => new UnsupportedVersion(p, version, "control block");
+    }
+    if (version === 2) {
+      const size = readU64(u32, CTL_SEGMENT_SIZE_W);
+      if (!isValidSegmentSize(size)) return (p) => new CorruptMetadata(p, `invalid segment size ${size} in control block`);
+    }
+    return null;
+  }
+
+  get writerEpoch(): number {
+    return readU64(this.map.u32, CTL_WRITER_EPOCH_W);
+  }
+
+  set writerEpoch(v: number) {
+    writeU64(this.map.u32, CTL_WRITER_EPOCH_W, v);
+  }
+
+  /** Hint only: the segment the writer appends to. */
+  get currentSegment(): number {
+    return this.map.u32[CTL_CURRENT_SEGMENT_W];
+  }
+
+  set currentSegment(id: number) {
+    this.map.u32[CTL_CURRENT_SEGMENT_W] = id;
+  }
+
+  /** Hint only: the writer's offset inside the current segment. */
+  get writeOffset(): number {
+    return readU64(this.map.u32, CTL_WRITE_OFFSET_W);
+  }
+
+  set writeOffset(v: number) {
+    writeU64(this.map.u32, CTL_WRITE_OFFSET_W, v);
+  }
+
+  /** Last writer heartbeat, wall clock ns, as a number (ms precision is what callers need). */
+  get writerHeartbeatNs(): number {
+    return readU64(this.map.u32, CTL_WRITER_HEARTBEAT_W);
+  }
+
+  setWriterHeartbeat(hi: number, lo: number): void {
+    const u32 = this.map.u32;
+    u32[CTL_WRITER_HEARTBEAT_W] = lo;
+    u32[CTL_WRITER_HEARTBEAT_W + 1] = hi;
+  }
+
+  get notifySeq(): number {
+    return Atomics.load(this.map.u32, CTL_NOTIFY_SEQ_W);
+  }
+
+  get waitersPending(): number {
+    return this.version === 2 ? Atomics.load(this.map.u32, CTL_WAITERS_PENDING_W) : 0;
+  }
+
+  /** Bumps notify_seq and wakes sleepers (v1 always, v2 only when a reader registered). */
+  notify(): void {
+    const u32 = this.map.u32;
+    Atomics.add(u32, CTL_NOTIFY_SEQ_W, 1);
+    if (this.version === 1 || Atomics.load(u32, CTL_WAITERS_PENDING_W) !== 0) futexWake(this.notifyAddress);
+  }
+
+  close(): void {
+    this.map.unmap();
+  }
+}

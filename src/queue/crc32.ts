@@ -1,0 +1,49 @@
+/**
+ * CRC-32/ISO-HDLC (the zlib CRC). Bun.hash.crc32 computes it natively, but only over a whole
+ * typed array, so checking a record inside a mapping would need a subarray (an allocation of
+ * ~70 ns) per record. Short ranges therefore use a table-driven slicing-by-8 loop that reads the
+ * mapping in place; long ranges amortise the subarray and use the native code.
+ */
+
+const TABLE = new Int32Array(256 * 8);
+for (let n = 0; n < 256; n++) {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  TABLE[n] = c;
+}
+for (let n = 0; n < 256; n++) {
+  for (let t = 1; t < 8; t++) {
+    const prev = TABLE[(t - 1) * 256 + n];
+    TABLE[t * 256 + n] = (prev >>> 8) ^ TABLE[prev & 255];
+  }
+}
+
+/** Ranges up to this many bytes are checked in place by `crc32Words`. */
+export const IN_PLACE_CRC_MAX = 128;
+
+/** CRC of a whole byte array (native). */
+export function crc32(bytes: Uint8Array): number {
+  return Bun.hash.crc32(bytes);
+}
+
+/**
+ * CRC of `length` bytes starting at byte `offset` of the buffer behind `u32`/`u8`, where
+ * `offset` is a multiple of 4. Allocates nothing.
+ */
+export function crc32Words(u32: Uint32Array, u8: Uint8Array, offset: number, length: number): number {
+  const T = TABLE;
+  let c = -1;
+  let w = offset >> 2;
+  const wordsEnd = w + ((length >> 3) << 1);
+  while (w < wordsEnd) {
+    const a = u32[w] ^ c;
+    const b = u32[w + 1];
+    c = T[1792 + (a & 255)] ^ T[1536 + ((a >>> 8) & 255)] ^ T[1280 + ((a >>> 16) & 255)] ^ T[1024 + (a >>> 24)]
+      ^ T[768 + (b & 255)] ^ T[512 + ((b >>> 8) & 255)] ^ T[256 + ((b >>> 16) & 255)] ^ T[b >>> 24];
+    w += 2;
+  }
+  let i = w << 2;
+  const end = offset + length;
+  while (i < end) c = T[(c ^ u8[i++]) & 255] ^ (c >>> 8);
+  return (c ^ -1) >>> 0;
+}

@@ -1,0 +1,355 @@
+/** The single writer of a queue: append, zero-copy claim, roll and flush. */
+import { join } from "node:path";
+import { ClosedError, InvalidArgument, PayloadTooLarge } from "../errors.ts";
+import { Mapping, WallClock, fileSize, fsyncDir, fdatasyncFd, openFd, closeFd, mkdirp, O_RDONLY } from "../ffi/index.ts";
+import { writeCheckpoint } from "./checkpoint.ts";
+import { ControlBlock } from "./control.ts";
+import { validateDirPath } from "./names.ts";
+import { recoverTail } from "./recovery.ts";
+import { Segment } from "./segment.ts";
+import { WriterLock } from "./writerLock.ts";
+import {
+  CONTROL_FILE, READERS_DIR, DEFAULT_SEGMENT_SIZE, V1_SEGMENT_SIZE, SEGMENT_HEADER_SIZE, PAYLOAD_OFF,
+  COMMIT_W, SEQ_LO_W, SEQ_HI_W, TS_LO_W, TS_HI_W, TYPE_FLAGS_W, CRC_W, MAX_TYPE_ID, TWO32,
+  CTL_WRITE_OFFSET_W, isValidSegmentSize, maxPayloadLength, recordLength, commitWord, type FormatVersion,
+} from "./layout/index.ts";
+
+/** Options for {@link QueueWriter.open}. They apply when the queue is created; an existing queue keeps its own. */
+export interface PublisherOptions {
+  /** 2 (default) or 1 (byte-compatible with the Rust implementation, 1 MiB segments). */
+  formatVersion?: FormatVersion;
+  /** v2 only: bytes per segment, a power of two from 64 KiB to 1 GiB; default 64 MiB. */
+  segmentSize?: number;
+  /** How long to wait for an existing control block to finish initialising (default 2000 ms). */
+  openTimeoutMs?: number;
+}
+
+const DEFAULT_OPEN_TIMEOUT_MS = 2000;
+const MAX_TIMESTAMP = (1n << 64n) - 1n;
+
+/**
+ * Appends records to a queue. One per queue across all processes (enforced by writer.lock).
+ * Not thread-safe: use it from one thread.
+ */
+export class QueueWriter implements Disposable {
+  readonly dir: string;
+  readonly formatVersion: FormatVersion;
+  readonly segmentSize: number;
+  /** Largest payload `append` accepts. */
+  readonly maxPayloadLength: number;
+  /** This writer's epoch (control block writer_epoch after it opened). */
+  readonly epoch: number;
+
+  private readonly lock: WriterLock;
+  private readonly control: ControlBlock;
+  private readonly ctlU32: Uint32Array;
+  private readonly clock = new WallClock();
+  /** Where the current segment is mapped; re-pointed (not reallocated) on every roll. */
+  private readonly window: Mapping;
+  private readonly u8: Uint8Array;
+  private readonly u32: Uint32Array;
+  private segment: Segment;
+  private offset: number;
+  private seqLo: number;
+  private seqHi: number;
+  private claimOffset = -1;
+  private claimLength = 0;
+  private claimType = 0;
+  private closed = false;
+  /** Start of the range of the current segment not yet msync'd with MS_SYNC. */
+  private syncedTo: number;
+  /** Segments rolled away from since the last flushSync (need fdatasync). */
+  private unsyncedSegments: string[] = [];
+
+  private constructor(dir: string, lock: WriterLock, control: ControlBlock, epoch: number) {
+    this.dir = dir;
+    this.lock = lock;
+    this.control = control;
+    this.ctlU32 = control.map.u32;
+    this.formatVersion = control.version;
+    this.segmentSize = control.segmentSize;
+    this.maxPayloadLength = maxPayloadLength(control.segmentSize);
+    this.epoch = epoch;
+    this.window = Mapping.reserve(control.segmentSize);
+    this.u8 = this.window.u8;
+    this.u32 = this.window.u32;
+    let tail;
+    try {
+      tail = recoverTail(dir, control, epoch - 1, this.window);
+    } catch (e) {
+      this.window.unmap();
+      throw e;
+    }
+    this.segment = tail.segment;
+    this.offset = tail.offset;
+    this.syncedTo = tail.offset;
+    this.seqHi = Math.floor(tail.nextSeq / TWO32);
+    this.seqLo = tail.nextSeq - this.seqHi * TWO32;
+    this.publishPosition();
+    this.heartbeat();
+    writeCheckpoint(dir, { segment: this.segment.id, writeOffset: this.offset });
+  }
+
+  /** Opens (creating if needed) the queue in `dir` for writing. */
+  static open(dir: string, opts: PublisherOptions = {}): QueueWriter {
+    validateDirPath(dir, "queue directory");
+    const requested = validatePublisherOptions(dir, opts);
+    mkdirp(join(dir, READERS_DIR));
+    const lock = WriterLock.acquire(dir);
+    let control: ControlBlock | null = null;
+    try {
+      if (fileSize(join(dir, CONTROL_FILE)) >= 0) {
+        control = ControlBlock.open(dir, opts.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS);
+        checkCompatible(control, opts);
+      } else {
+        control = ControlBlock.create(dir, requested.version, requested.segmentSize);
+      }
+      const epoch = control.writerEpoch + 1;
+      control.writerEpoch = epoch;
+      lock.writeOwner(epoch);
+      return new QueueWriter(dir, lock, control, epoch);
+    } catch (e) {
+      control?.close();
+      lock.release();
+      throw e;
+    }
+  }
+
+  /** seq the next appended record will get. */
+  get nextSeq(): number {
+    return this.seqHi * TWO32 + this.seqLo;
+  }
+
+  /** Id of the segment being written. */
+  get currentSegment(): number {
+    return this.segment.id;
+  }
+
+  /** Offset in the current segment where the next record goes. */
+  get writeOffset(): number {
+    return this.offset;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /**
+   * Appends one record and returns its seq. The record is visible to readers (and survives a
+   * crash of this process) when this returns. `timestampNs` defaults to the wall clock.
+   */
+  append(typeId: number, payload: Uint8Array, timestampNs?: bigint): number {
+    this.checkUsable();
+    if (!(payload instanceof Uint8Array)) {
+      throw new InvalidArgument(this.dir, `payload must be a Uint8Array, got ${payload === null ? "null" : typeof payload}`);
+    }
+    checkTypeId(this.dir, typeId);
+    const length = payload.length;
+    if (length > this.maxPayloadLength) throw new PayloadTooLarge(this.dir, length, this.maxPayloadLength);
+    const o = this.reserve(recordLength(length));
+    this.u8.set(payload, o + PAYLOAD_OFF);
+    return this.publish(o, typeId, length, Bun.hash.crc32(payload), timestampNs);
+  }
+
+  /**
+   * Reserves space for a `length`-byte payload and returns a view of it to fill in place.
+   * Publish it with {@link commitClaim} (or drop it with {@link abortClaim}) before any other
+   * append. The view is valid only until then.
+   */
+  claim(typeId: number, length: number): Uint8Array {
+    this.checkUsable();
+    checkTypeId(this.dir, typeId);
+    if (!Number.isInteger(length) || length < 0) throw new InvalidArgument(this.dir, `claim length must be a non-negative integer, got ${length}`);
+    if (length > this.maxPayloadLength) throw new PayloadTooLarge(this.dir, length, this.maxPayloadLength);
+    const o = this.reserve(recordLength(length));
+    this.claimOffset = o;
+    this.claimLength = length;
+    this.claimType = typeId;
+    return this.u8.subarray(o + PAYLOAD_OFF, o + PAYLOAD_OFF + length);
+  }
+
+  /** Publishes the claimed record and returns its seq. */
+  commitClaim(timestampNs?: bigint): number {
+    if (this.closed) throw new ClosedError(this.dir, "writer");
+    const o = this.claimOffset;
+    if (o < 0) throw new InvalidArgument(this.dir, "commitClaim without a pending claim");
+    this.claimOffset = -1;
+    const start = o + PAYLOAD_OFF;
+    return this.publish(o, this.claimType, this.claimLength, Bun.hash.crc32(this.u8.subarray(start, start + this.claimLength)), timestampNs);
+  }
+
+  /** Drops a pending claim; its bytes are zeroed so nothing of it can look like a record. */
+  abortClaim(): void {
+    if (this.closed || this.claimOffset < 0) return;
+    const start = this.claimOffset + PAYLOAD_OFF;
+    this.u8.fill(0, start, start + this.claimLength);
+    this.claimOffset = -1;
+  }
+
+  /** Schedules write-back of everything appended so far (msync MS_ASYNC); returns at once. */
+  flushAsync(): void {
+    this.checkOpen();
+    this.window.flush(this.syncedTo, this.offset, false, this.segment.path);
+  }
+
+  /**
+   * Makes everything appended so far durable against power loss: msync MS_SYNC of the written
+   * range, fdatasync of segments finished since the last call, the checkpoint, and an fsync of
+   * the directory when files were created.
+   */
+  flushSync(): void {
+    this.checkOpen();
+    this.window.flush(this.syncedTo, this.offset, true, this.segment.path);
+    this.syncedTo = this.offset;
+    for (const path of this.unsyncedSegments) syncFile(path);
+    this.unsyncedSegments = [];
+    writeCheckpoint(this.dir, { segment: this.segment.id, writeOffset: this.offset }, true);
+    fsyncDir(this.dir);
+    this.heartbeat();
+  }
+
+  /** Releases the mappings and the writer lock. Appended records stay readable. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.heartbeat();
+      writeCheckpoint(this.dir, { segment: this.segment.id, writeOffset: this.offset });
+    } finally {
+      this.window.unmap();
+      this.control.close();
+      this.lock.release();
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** Returns the offset for a record of `recordLen` bytes, rolling to a new segment if needed. */
+  private reserve(recordLen: number): number {
+    if (this.offset + recordLen > this.segmentSize) this.roll();
+    return this.offset;
+  }
+
+  /** Steps 2-4 of the append protocol: header, commit word (release), position and wake-up. */
+  private publish(o: number, typeId: number, length: number, crc: number, timestampNs: bigint | undefined): number {
+    const u32 = this.u32;
+    const w = o >> 2;
+    const seqLo = this.seqLo;
+    const seqHi = this.seqHi;
+    u32[w + SEQ_LO_W] = seqLo;
+    u32[w + SEQ_HI_W] = seqHi;
+    if (timestampNs === undefined) {
+      const clock = this.clock;
+      clock.read();
+      u32[w + TS_LO_W] = clock.lo;
+      u32[w + TS_HI_W] = clock.hi;
+    } else {
+      if (typeof timestampNs !== "bigint" || timestampNs < 0n || timestampNs > MAX_TIMESTAMP) {
+        throw new InvalidArgument(this.dir, `timestampNs must be a bigint in [0, 2^64), got ${String(timestampNs)}`);
+      }
+      u32[w + TS_LO_W] = Number(timestampNs & 0xffffffffn);
+      u32[w + TS_HI_W] = Number(timestampNs >> 32n);
+    }
+    u32[w + TYPE_FLAGS_W] = typeId;
+    u32[w + CRC_W] = crc;
+    Atomics.store(u32, w + COMMIT_W, commitWord(length));
+    const next = o + recordLength(length);
+    this.offset = next;
+    this.ctlU32[CTL_WRITE_OFFSET_W] = next;
+    this.control.notify();
+    if (seqLo === TWO32 - 1) {
+      this.seqLo = 0;
+      this.seqHi = seqHi + 1;
+    } else {
+      this.seqLo = seqLo + 1;
+    }
+    return seqHi * TWO32 + seqLo;
+  }
+
+  /**
+   * Roll protocol: create segment N+1 (fully allocated) before touching N, publish the hints,
+   * then seal N. The seal is a sequentially consistent store after every commit in N, so a
+   * reader that sees SEALED and re-checks the commit word cannot miss a record.
+   */
+  private roll(): void {
+    const old = this.segment;
+    const nextId = old.id + 1;
+    Segment.create(this.dir, nextId, this.segmentSize);
+    this.control.currentSegment = nextId;
+    this.control.writeOffset = SEGMENT_HEADER_SIZE;
+    old.seal();
+    this.control.notify();
+    if (this.syncedTo < this.offset) {
+      // Start write-back now so a later flushSync has less to wait for.
+      this.window.flush(this.syncedTo, this.offset, false, old.path);
+      this.unsyncedSegments.push(old.path);
+    }
+    this.segment = Segment.open(this.dir, nextId, this.window)!;
+    this.offset = SEGMENT_HEADER_SIZE;
+    this.syncedTo = SEGMENT_HEADER_SIZE;
+    this.heartbeat();
+    writeCheckpoint(this.dir, { segment: nextId, writeOffset: SEGMENT_HEADER_SIZE });
+  }
+
+  private publishPosition(): void {
+    this.control.currentSegment = this.segment.id;
+    this.control.writeOffset = this.offset;
+  }
+
+  private heartbeat(): void {
+    this.clock.read();
+    this.control.setWriterHeartbeat(this.clock.hi, this.clock.lo);
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new ClosedError(this.dir, "writer");
+  }
+
+  private checkUsable(): void {
+    if (this.closed) throw new ClosedError(this.dir, "writer");
+    if (this.claimOffset >= 0) throw new InvalidArgument(this.dir, "a claim is pending: call commitClaim() or abortClaim() first");
+  }
+}
+
+function checkTypeId(dir: string, typeId: number): void {
+  if (!Number.isInteger(typeId) || typeId < 0 || typeId > MAX_TYPE_ID) {
+    throw new InvalidArgument(dir, `typeId must be an integer in [0, ${MAX_TYPE_ID}] (0xFFFF is reserved), got ${typeId}`);
+  }
+}
+
+function validatePublisherOptions(dir: string, opts: PublisherOptions): { version: FormatVersion; segmentSize: number } {
+  const version = opts.formatVersion ?? 2;
+  if (version !== 1 && version !== 2) throw new InvalidArgument(dir, `formatVersion must be 1 or 2, got ${String(version)}`);
+  if (version === 1) {
+    if (opts.segmentSize !== undefined && opts.segmentSize !== V1_SEGMENT_SIZE) {
+      throw new InvalidArgument(dir, `format version 1 always uses ${V1_SEGMENT_SIZE}-byte segments`);
+    }
+    return { version, segmentSize: V1_SEGMENT_SIZE };
+  }
+  const segmentSize = opts.segmentSize ?? DEFAULT_SEGMENT_SIZE;
+  if (!isValidSegmentSize(segmentSize)) {
+    throw new InvalidArgument(dir, `segmentSize must be a power of two from 64 KiB to 1 GiB, got ${segmentSize}`);
+  }
+  return { version, segmentSize };
+}
+
+function checkCompatible(control: ControlBlock, opts: PublisherOptions): void {
+  if (opts.formatVersion !== undefined && opts.formatVersion !== control.version) {
+    throw new InvalidArgument(control.path, `queue exists with format version ${control.version}, not ${opts.formatVersion}`);
+  }
+  if (opts.segmentSize !== undefined && opts.segmentSize !== control.segmentSize) {
+    throw new InvalidArgument(control.path, `queue exists with segment size ${control.segmentSize}, not ${opts.segmentSize}`);
+  }
+}
+
+function syncFile(path: string): void {
+  if (fileSize(path) < 0) return;
+  const fd = openFd(path, O_RDONLY);
+  try {
+    fdatasyncFd(fd, path);
+  } finally {
+    closeFd(fd);
+  }
+}

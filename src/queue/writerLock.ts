@@ -1,0 +1,60 @@
+/** The single-writer lock: flock on writer.lock plus an owner record for diagnostics. */
+import { join } from "node:path";
+import { WriterAlreadyActive } from "../errors.ts";
+import {
+  openFd, closeFd, flockFd, ftruncateFd, pwriteAll, readSmallFile, processStartTime, isProcessAlive,
+  O_RDWR, O_CREAT, LOCK_EX, LOCK_NB,
+} from "../ffi/index.ts";
+import { WRITER_LOCK_FILE, formatWriterLock, parseWriterLock, type WriterLockRecord } from "./layout/index.ts";
+
+export class WriterLock {
+  readonly path: string;
+  private fd: number;
+
+  private constructor(path: string, fd: number) {
+    this.path = path;
+    this.fd = fd;
+  }
+
+  /**
+   * Takes the lock or throws WriterAlreadyActive. flock locks belong to the open file
+   * description, so a second publisher in the same process conflicts too, and the kernel
+   * releases the lock when the owner dies, even by kill -9.
+   */
+  static acquire(dir: string): WriterLock {
+    const path = join(dir, WRITER_LOCK_FILE);
+    const fd = openFd(path, O_RDWR | O_CREAT, 0o644);
+    let locked = false;
+    try {
+      locked = flockFd(fd, LOCK_EX | LOCK_NB, path);
+    } finally {
+      if (!locked) closeFd(fd);
+    }
+    if (!locked) throw new WriterAlreadyActive(path, (readWriterLock(dir)?.text ?? "").trim());
+    return new WriterLock(path, fd);
+  }
+
+  /** Records this process as the owner of writer epoch `epoch`. */
+  writeOwner(epoch: number): void {
+    const pid = process.pid;
+    const text = formatWriterLock({ pid, startTime: processStartTime(pid) ?? "0", epoch });
+    ftruncateFd(this.fd, 0, this.path);
+    pwriteAll(this.fd, Buffer.from(text), 0, this.path);
+  }
+
+  release(): void {
+    if (this.fd < 0) return;
+    closeFd(this.fd);
+    this.fd = -1;
+  }
+}
+
+/** The owner record of a queue's writer lock, with a liveness verdict; null when absent. */
+export function readWriterLock(dir: string): (WriterLockRecord & { text: string; alive: boolean }) | null {
+  const bytes = readSmallFile(join(dir, WRITER_LOCK_FILE));
+  if (bytes === null) return null;
+  const text = Buffer.from(bytes).toString("utf8");
+  const rec = parseWriterLock(text);
+  if (rec === null) return { pid: 0, startTime: "", epoch: 0, text, alive: false };
+  return { ...rec, text, alive: isProcessAlive(rec.pid, rec.startTime) };
+}
