@@ -1,0 +1,83 @@
+/** Running real child processes (Bun scripts) for multi-process tests. */
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+
+export const FIXTURES = join(import.meta.dir, "..", "fixtures");
+
+export interface Child extends AsyncDisposable {
+  readonly proc: Subprocess<"ignore", "pipe", "pipe">;
+  /** Resolves with the next stdout line (throws if the process ends first). */
+  line(): Promise<string>;
+  /** Reads stdout lines until `predicate` matches one; returns all lines read. */
+  until(predicate: (line: string) => boolean): Promise<string[]>;
+  /** Waits for exit; returns the exit code and the remaining stdout lines and stderr. */
+  exit(): Promise<{ code: number | null; signal: string | null; lines: string[]; stderr: string }>;
+  kill(signal?: NodeJS.Signals | number): void;
+}
+
+/** Starts `bun <fixture> ...args` from test/fixtures with stdout/stderr piped. */
+export function spawnFixture(fixture: string, args: string[] = [], env: Record<string, string> = {}): Child {
+  const proc = Bun.spawn(["bun", join(FIXTURES, fixture), ...args], {
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, ...env },
+  });
+  const reader = proc.stdout.getReader();
+  const decoder = new TextDecoder();
+  let buffered = "";
+  let done = false;
+  const pending: string[] = [];
+
+  async function fill(): Promise<boolean> {
+    if (done) return false;
+    const { value, done: end } = await reader.read();
+    if (end) {
+      done = true;
+      if (buffered.length > 0) pending.push(buffered);
+      buffered = "";
+      return pending.length > 0;
+    }
+    buffered += decoder.decode(value, { stream: true });
+    const parts = buffered.split("\n");
+    buffered = parts.pop()!;
+    pending.push(...parts);
+    return true;
+  }
+
+  async function line(): Promise<string> {
+    while (pending.length === 0) {
+      if (!(await fill()) && pending.length === 0) {
+        const stderr = await new Response(proc.stderr).text();
+        throw new Error(`${fixture} ended before printing a line (exit ${await proc.exited}): ${stderr}`);
+      }
+    }
+    return pending.shift()!;
+  }
+
+  return {
+    proc,
+    line,
+    async until(predicate) {
+      const seen: string[] = [];
+      for (;;) {
+        const l = await line();
+        seen.push(l);
+        if (predicate(l)) return seen;
+      }
+    },
+    async exit() {
+      while (await fill());
+      const code = await proc.exited;
+      const stderr = await new Response(proc.stderr).text();
+      return { code, signal: proc.signalCode === null ? null : String(proc.signalCode), lines: pending.splice(0), stderr };
+    },
+    kill(signal = "SIGKILL") {
+      proc.kill(signal);
+    },
+    async [Symbol.asyncDispose]() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+      await proc.exited;
+    },
+  };
+}
