@@ -2,7 +2,7 @@
 import { join } from "node:path";
 import { CorruptMetadata, QueueNotFound, UnsupportedVersion, type ErrnoError } from "../errors.ts";
 import {
-  Mapping, openFd, closeFd, fdSize, ftruncateFd, renamePath, unlinkPath, futexWake,
+  Mapping, openFd, closeFd, fdSize, ftruncateFd, renamePath, unlinkPath, futexWake, isDirectory,
   O_RDWR, O_CREAT, O_EXCL, Errno,
 } from "../ffi/index.ts";
 import {
@@ -72,7 +72,11 @@ export class ControlBlock {
       const cb = ControlBlock.tryOpen(path);
       if (cb instanceof ControlBlock) return cb;
       if (performance.now() >= deadline) {
-        if (cb === "missing") throw new QueueNotFound(path, `no control block appeared within ${timeoutMs} ms; is a publisher running on this queue?`);
+        if (cb === "missing") {
+          throw isDirectory(dir)
+            ? new QueueNotFound(path, `no control block appeared within ${timeoutMs} ms; is a publisher running on this queue?`)
+            : new QueueNotFound(dir, `queue directory does not exist (waited ${timeoutMs} ms for a publisher to create it)`);
+        }
         throw new CorruptMetadata(path, `control block never finished initialising (init_state stayed below ${INIT_READY} for ${timeoutMs} ms)`);
       }
       Bun.sleepSync(2);

@@ -1,6 +1,6 @@
 /** A reader (subscriber) of a queue: non-blocking next(), persisted position. */
-import { ChronicleError, ClosedError, CorruptMetadata, CorruptRecord, InvalidArgument, PositionLost, QueueNotFound } from "../errors.ts";
-import { Mapping, isDirectory, mkdirp } from "../ffi/index.ts";
+import { ChronicleError, ClosedError, CorruptMetadata, CorruptRecord, InvalidArgument, PositionLost } from "../errors.ts";
+import { Mapping, mkdirp } from "../ffi/index.ts";
 import { join } from "node:path";
 import { ControlBlock } from "./control.ts";
 import { crc32Words, IN_PLACE_CRC_MAX } from "./crc32.ts";
@@ -21,7 +21,7 @@ export interface SubscriberOptions {
   start?: StartPosition;
   /** Check each payload's CRC (default true). */
   verifyCrc?: boolean;
-  /** How long to wait for the queue's control block to appear (default 2000 ms). */
+  /** How long to wait for the queue (directory and control block) to appear (default 2000 ms). */
   openTimeoutMs?: number;
 }
 
@@ -90,7 +90,6 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
     if (start !== "resume" && start !== "earliest" && start !== "latest") {
       throw new InvalidArgument(dir, `start must be "resume", "earliest" or "latest", got ${String(start)}`);
     }
-    if (!isDirectory(dir)) throw new QueueNotFound(dir, "queue directory does not exist");
     const control = ControlBlock.open(dir, opts.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS);
     let meta: ReaderMetaFile | null = null;
     try {
