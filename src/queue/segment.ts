@@ -58,22 +58,20 @@ export class Segment {
    * existing file is never truncated or replaced. Does not map it.
    */
   static create(dir: string, id: number, size: number): void {
-    const path = segmentPath(dir, id);
-    const tmp = `${path}.tmp`;
+    const tmp = `${segmentPath(dir, id)}.tmp`;
     unlinkPath(tmp);
-    const fd = openFd(tmp, O_RDWR | O_CREAT | O_EXCL, 0o644);
+    writeSegmentFile(tmp, id, size);
+    Segment.install(dir, id, tmp);
+  }
+
+  /** Links a complete segment file built under `tmp` into place as segment `id`, never replacing one. */
+  static install(dir: string, id: number, tmp: string): void {
+    const path = segmentPath(dir, id);
     try {
-      fallocateFd(fd, size, tmp);
-      const header = new Uint32Array(SEGMENT_HEADER_SIZE >> 2);
-      header[SEG_MAGIC_W] = SEGMENT_MAGIC;
-      header[SEG_VERSION_W] = SEGMENT_VERSION;
-      header[SEG_ID_W] = id;
-      pwriteAll(fd, new Uint8Array(header.buffer), 0, tmp);
       if (!linkPath(tmp, path)) {
         throw new ChronicleError("SEGMENT_EXISTS", path, `segment ${id} already exists; refusing to overwrite it`);
       }
     } finally {
-      closeFd(fd);
       unlinkPath(tmp);
     }
   }
@@ -90,6 +88,24 @@ export class Segment {
   seal(): void {
     Atomics.or(this.window.u32, SEG_FLAGS_W, SEALED_FLAG);
   }
+}
+
+/** Writes a new, fully allocated segment file with its header at `path` (which must not exist). */
+export function writeSegmentFile(path: string, id: number, size: number): void {
+  const fd = openFd(path, O_RDWR | O_CREAT | O_EXCL, 0o644);
+  try {
+    fallocateFd(fd, size, path);
+    const header = new Uint32Array(SEGMENT_HEADER_SIZE >> 2);
+    header[SEG_MAGIC_W] = SEGMENT_MAGIC;
+    header[SEG_VERSION_W] = SEGMENT_VERSION;
+    header[SEG_ID_W] = id;
+    pwriteAll(fd, new Uint8Array(header.buffer), 0, path);
+  } catch (e) {
+    closeFd(fd);
+    unlinkPath(path);
+    throw e;
+  }
+  closeFd(fd);
 }
 
 export function segmentPath(dir: string, id: number): string {

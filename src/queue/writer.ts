@@ -1,12 +1,15 @@
 /** The single writer of a queue: append, zero-copy claim, roll and flush. */
 import { join } from "node:path";
 import { ClosedError, InvalidArgument, PayloadTooLarge } from "../errors.ts";
-import { Mapping, WallClock, fileSize, fsyncDir, fdatasyncFd, openFd, closeFd, mkdirp, O_RDONLY } from "../ffi/index.ts";
+import {
+  Mapping, WallClock, fileSize, fsyncDir, fdatasyncFd, openFd, closeFd, mkdirp, listDir, unlinkPath, O_RDONLY,
+} from "../ffi/index.ts";
 import { writeCheckpoint } from "./checkpoint.ts";
 import { ControlBlock } from "./control.ts";
 import { validateDirPath } from "./names.ts";
 import { recoverTail } from "./recovery.ts";
 import { Segment } from "./segment.ts";
+import { SegmentPreparer, PREPARED_SUFFIX } from "./segmentPreparer.ts";
 import { WriterLock } from "./writerLock.ts";
 import {
   CONTROL_FILE, READERS_DIR, DEFAULT_SEGMENT_SIZE, V1_SEGMENT_SIZE, SEGMENT_HEADER_SIZE, PAYLOAD_OFF,
@@ -22,7 +25,15 @@ export interface PublisherOptions {
   segmentSize?: number;
   /** How long to wait for an existing control block to finish initialising (default 2000 ms). */
   openTimeoutMs?: number;
+  /**
+   * Prepare the next segment on a background thread (default true), so that neither the roll
+   * nor the first writes into a new segment pay for page allocation on the append path.
+   */
+  preallocate?: boolean;
 }
+
+/** How long a roll waits for the background preparer before creating the segment itself. */
+const PREPARE_WAIT_MS = 2000;
 
 const DEFAULT_OPEN_TIMEOUT_MS = 2000;
 const MAX_TIMESTAMP = (1n << 64n) - 1n;
@@ -49,6 +60,7 @@ export class QueueWriter implements Disposable {
   private readonly u8: Uint8Array;
   private readonly u32: Uint32Array;
   private segment: Segment;
+  private readonly preparer: SegmentPreparer | null;
   private offset: number;
   private seqLo: number;
   private seqHi: number;
@@ -61,7 +73,7 @@ export class QueueWriter implements Disposable {
   /** Segments rolled away from since the last flushSync (need fdatasync). */
   private unsyncedSegments: string[] = [];
 
-  private constructor(dir: string, lock: WriterLock, control: ControlBlock, epoch: number) {
+  private constructor(dir: string, lock: WriterLock, control: ControlBlock, epoch: number, preallocate: boolean) {
     this.dir = dir;
     this.lock = lock;
     this.control = control;
@@ -88,6 +100,8 @@ export class QueueWriter implements Disposable {
     this.publishPosition();
     this.heartbeat();
     writeCheckpoint(dir, { segment: this.segment.id, writeOffset: this.offset });
+    this.preparer = preallocate ? new SegmentPreparer(dir, this.segmentSize) : null;
+    this.preparer?.request(this.segment.id + 1);
   }
 
   /** Opens (creating if needed) the queue in `dir` for writing. */
@@ -98,6 +112,7 @@ export class QueueWriter implements Disposable {
     const lock = WriterLock.acquire(dir);
     let control: ControlBlock | null = null;
     try {
+      removePreparedLeftovers(dir);
       if (fileSize(join(dir, CONTROL_FILE)) >= 0) {
         control = ControlBlock.open(dir, opts.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS);
         checkCompatible(control, opts);
@@ -107,7 +122,7 @@ export class QueueWriter implements Disposable {
       const epoch = control.writerEpoch + 1;
       control.writerEpoch = epoch;
       lock.writeOwner(epoch);
-      return new QueueWriter(dir, lock, control, epoch);
+      return new QueueWriter(dir, lock, control, epoch, opts.preallocate ?? true);
     } catch (e) {
       control?.close();
       lock.release();
@@ -216,6 +231,7 @@ export class QueueWriter implements Disposable {
       this.heartbeat();
       writeCheckpoint(this.dir, { segment: this.segment.id, writeOffset: this.offset });
     } finally {
+      this.preparer?.close();
       this.window.unmap();
       this.control.close();
       this.lock.release();
@@ -276,7 +292,9 @@ export class QueueWriter implements Disposable {
   private roll(): void {
     const old = this.segment;
     const nextId = old.id + 1;
-    Segment.create(this.dir, nextId, this.segmentSize);
+    const prepared = this.preparer?.take(nextId, PREPARE_WAIT_MS) ?? null;
+    if (prepared !== null) Segment.install(this.dir, nextId, prepared);
+    else Segment.create(this.dir, nextId, this.segmentSize);
     this.control.currentSegment = nextId;
     this.control.writeOffset = SEGMENT_HEADER_SIZE;
     old.seal();
@@ -287,6 +305,7 @@ export class QueueWriter implements Disposable {
       this.unsyncedSegments.push(old.path);
     }
     this.segment = Segment.open(this.dir, nextId, this.window)!;
+    this.preparer?.request(nextId + 1);
     this.offset = SEGMENT_HEADER_SIZE;
     this.syncedTo = SEGMENT_HEADER_SIZE;
     this.heartbeat();
@@ -342,6 +361,11 @@ function checkCompatible(control: ControlBlock, opts: PublisherOptions): void {
   if (opts.segmentSize !== undefined && opts.segmentSize !== control.segmentSize) {
     throw new InvalidArgument(control.path, `queue exists with segment size ${control.segmentSize}, not ${opts.segmentSize}`);
   }
+}
+
+/** Removes segments a previous writer prepared but never used (we hold the lock: they are stale). */
+function removePreparedLeftovers(dir: string): void {
+  for (const name of listDir(dir)) if (name.endsWith(PREPARED_SUFFIX)) unlinkPath(join(dir, name));
 }
 
 function syncFile(path: string): void {
