@@ -10,6 +10,9 @@ const FUTEX_WAKE = 1;
 const timespec = new BigInt64Array(2);
 const timespecPtr = ptr(timespec);
 
+/** Calls made by this thread (module instance): lets tests assert that a path makes no syscall. */
+export const futexCalls = { wait: 0, wake: 0 };
+
 export type FutexWaitResult = "woken" | "timeout" | "changed";
 
 /**
@@ -20,6 +23,7 @@ export function futexWait(address: number, expected: number, timeoutMs: number):
   const ns = Math.max(0, Math.round(timeoutMs * 1e6));
   timespec[0] = BigInt(Math.floor(ns / 1e9));
   timespec[1] = BigInt(ns % 1e9);
+  futexCalls.wait++;
   const r = libc.syscall(SYS.futex, address, FUTEX_WAIT, expected >>> 0, timespecPtr, null, 0);
   if (r === 0) return "woken";
   const e = lastErrno();
@@ -30,6 +34,7 @@ export function futexWait(address: number, expected: number, timeoutMs: number):
 
 /** Wakes up to `count` sleepers on the word at `address`; returns how many were woken. */
 export function futexWake(address: number, count = 0x7fffffff): number {
+  futexCalls.wake++;
   const r = libc.syscall(SYS.futex, address, FUTEX_WAKE, count, null, null, 0);
   if (r < 0) throw errnoError("futex(FUTEX_WAKE)", "");
   return r;

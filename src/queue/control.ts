@@ -9,7 +9,7 @@ import {
   CONTROL_FILE, CONTROL_TMP_FILE, CONTROL_SIZE, CONTROL_MAGIC, SUPPORTED_FORMAT_VERSIONS,
   CTL_MAGIC_W, CTL_VERSION_W, CTL_INIT_STATE_W, CTL_WRITER_EPOCH_W, CTL_SEGMENT_SIZE_W,
   CTL_CURRENT_SEGMENT_W, CTL_WRITE_OFFSET_W, CTL_WRITER_HEARTBEAT_W, CTL_NOTIFY_SEQ_W,
-  CTL_NOTIFY_SEQ_OFF, CTL_WAITERS_PENDING_W, INIT_INITIALIZING, INIT_READY, V1_SEGMENT_SIZE,
+  CTL_NOTIFY_SEQ_OFF, CTL_WAITERS_PENDING_W, CTL_WAITERS_PENDING_OFF, INIT_INITIALIZING, INIT_READY, V1_SEGMENT_SIZE,
   isValidSegmentSize, readU64, writeU64, type FormatVersion,
 } from "./layout/index.ts";
 
@@ -171,6 +171,20 @@ export class ControlBlock {
 
   get waitersPending(): number {
     return this.version === 2 ? Atomics.load(this.map.u32, CTL_WAITERS_PENDING_W) : 0;
+  }
+
+  /** Address of waiters_pending (v2), or 0 for v1, which has no such field. */
+  get waitersAddress(): number {
+    return this.version === 2 ? this.map.address + CTL_WAITERS_PENDING_OFF : 0;
+  }
+
+  /** Registers a sleeper before its final check (v2; v1 writers wake regardless). */
+  addWaiter(): void {
+    if (this.version === 2) Atomics.add(this.map.u32, CTL_WAITERS_PENDING_W, 1);
+  }
+
+  removeWaiter(): void {
+    if (this.version === 2) Atomics.sub(this.map.u32, CTL_WAITERS_PENDING_W, 1);
   }
 
   /** Bumps notify_seq and wakes sleepers (v1 always, v2 only when a reader registered). */

@@ -8,6 +8,7 @@ import { MessageView } from "./messageView.ts";
 import { validateComponent, validateDirPath } from "./names.ts";
 import { ReaderMetaFile } from "./readerMeta.ts";
 import { scanSegment } from "./scan.ts";
+import { Waiter, type WaitOptions } from "./wait.ts";
 import { Segment, listSegmentIds, withSegment } from "./segment.ts";
 import {
   READERS_DIR, MAX_READER_NAME_BYTES, SEGMENT_HEADER_SIZE, RECORD_ALIGN, PAYLOAD_OFF, COMMIT_W, TYPE_FLAGS_W, CRC_W,
@@ -23,6 +24,8 @@ export interface SubscriberOptions {
   verifyCrc?: boolean;
   /** How long to wait for the queue (directory and control block) to appear (default 2000 ms). */
   openTimeoutMs?: number;
+  /** How {@link QueueReader.wait} waits: hybrid spin-then-futex (default) or pure spin. */
+  wait?: WaitOptions;
 }
 
 interface Position {
@@ -53,12 +56,13 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
   private readonly u32: Uint32Array;
   private readonly i32: Int32Array;
   private readonly view: MessageView;
+  private readonly waiter: Waiter;
   private segment: Segment | null = null;
   private segmentId: number;
   private offset: number;
   private closed = false;
 
-  private constructor(dir: string, name: string | null, control: ControlBlock, meta: ReaderMetaFile | null, start: Position, verifyCrc: boolean) {
+  private constructor(dir: string, name: string | null, control: ControlBlock, meta: ReaderMetaFile | null, start: Position, opts: SubscriberOptions) {
     this.dir = dir;
     this.name = name;
     this.control = control;
@@ -66,7 +70,7 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
     this.segmentSize = control.segmentSize;
     this.formatVersion = control.version;
     this.maxPayload = maxPayloadLength(control.segmentSize);
-    this.verifyCrc = verifyCrc;
+    this.verifyCrc = opts.verifyCrc ?? true;
     this.segmentId = start.segment;
     this.offset = start.offset;
     this.window = Mapping.reserve(control.segmentSize);
@@ -74,6 +78,13 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
     this.u32 = this.window.u32;
     this.i32 = this.window.i32;
     this.view = new MessageView(this.u8, this.u32);
+    this.waiter = new Waiter({
+      control,
+      windowAddress: this.window.address,
+      windowSize: this.window.length,
+      probe: () => this.poll() >= 0,
+      watchOffset: () => (this.offset < this.segmentSize ? this.offset : -1),
+    }, opts.wait);
     try {
       this.attach();
     } catch (e) {
@@ -103,7 +114,7 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
         position = startPosition(dir, control, start === "resume" ? "earliest" : start);
       }
       checkOffset(meta?.path ?? dir, position, control.segmentSize);
-      return new QueueReader(dir, name, control, meta, position, opts.verifyCrc ?? true);
+      return new QueueReader(dir, name, control, meta, position, opts);
     } catch (e) {
       meta?.close();
       control.close();
@@ -117,7 +128,66 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
    */
   next(): MessageView | null {
     if (this.closed) throw new ClosedError(this.dir, "reader");
-    if (this.segment === null && !this.attach()) return null;
+    const o = this.poll();
+    if (o < 0) return null;
+    const u32 = this.u32;
+    const w = o >> 2;
+    const length = Atomics.load(this.i32, w + COMMIT_W) - 1;
+    const view = this.view;
+    view.wrap(this.segmentId, o, length);
+    if (this.verifyCrc) {
+      const crc = length <= IN_PLACE_CRC_MAX ? crc32Words(u32, this.u8, o + PAYLOAD_OFF, length) : Bun.hash.crc32(view.payload);
+      if (crc !== u32[w + CRC_W]) throw this.corrupt(o, `payload CRC 0x${crc.toString(16)} does not match the header's 0x${u32[w + CRC_W].toString(16)}`);
+    }
+    this.offset = o + recordLength(length);
+    return view;
+  }
+
+  /** True when next() would return a record now. Does not consume it. */
+  hasNext(): boolean {
+    if (this.closed) throw new ClosedError(this.dir, "reader");
+    return this.poll() >= 0;
+  }
+
+  /**
+   * Waits until a record is ready or `timeoutMs` passes (default: no limit); true when one is
+   * ready. Blocks the calling thread: spins on the commit word for `spinMicros`, then (strategy
+   * "hybrid") sleeps on the queue's futex. For the event loop use {@link waitAsync}.
+   */
+  wait(timeoutMs = Infinity): boolean {
+    if (this.closed) throw new ClosedError(this.dir, "reader");
+    if (this.poll() >= 0) return true;
+    this.heartbeat();
+    return this.waiter.waitSync(timeoutMs);
+  }
+
+  /**
+   * Resolves true when a record is ready, false after `timeoutMs` (default: no limit) or when
+   * the reader is closed meanwhile; rejects with the signal's reason when `signal` aborts. Never
+   * blocks the event loop: the sleeping is done by a helper thread on the queue's futex.
+   */
+  waitAsync(opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<boolean> {
+    if (this.closed) return Promise.reject(new ClosedError(this.dir, "reader"));
+    if (this.poll() >= 0) return Promise.resolve(true);
+    this.heartbeat();
+    return this.waiter.waitAsync(opts.timeoutMs ?? Infinity, opts.signal);
+  }
+
+  /** Yields records as they arrive, waiting (without blocking the event loop) in between. */
+  async *[Symbol.asyncIterator](): AsyncIterator<MessageView> {
+    while (!this.closed) {
+      const m = this.next();
+      if (m !== null) yield m;
+      else await this.waitAsync();
+    }
+  }
+
+  /**
+   * Offset of the next committed application record in the current segment, moving past PAD
+   * and into later segments as needed; -1 when there is none yet.
+   */
+  private poll(): number {
+    if (this.segment === null && !this.attach()) return -1;
     const size = this.segmentSize;
     for (;;) {
       const o = this.offset;
@@ -126,27 +196,16 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
         const c = Atomics.load(this.i32, w + COMMIT_W);
         if (c !== 0) {
           const length = c - 1;
-          const recLen = recordLength(length);
-          if (length < 0 || length > this.maxPayload || o + recLen > size) throw this.corrupt(o, `impossible commit word ${c >>> 0}`);
-          const u32 = this.u32;
-          if ((u32[w + TYPE_FLAGS_W] & 0xffff) === PAD_TYPE_ID) {
-            this.offset = size;
-            continue;
-          }
-          const view = this.view;
-          view.wrap(this.segmentId, o, length);
-          if (this.verifyCrc) {
-            const crc = length <= IN_PLACE_CRC_MAX ? crc32Words(u32, this.u8, o + PAYLOAD_OFF, length) : Bun.hash.crc32(view.payload);
-            if (crc !== u32[w + CRC_W]) throw this.corrupt(o, `payload CRC 0x${crc.toString(16)} does not match the header's 0x${u32[w + CRC_W].toString(16)}`);
-          }
-          this.offset = o + recLen;
-          return view;
+          if (length < 0 || length > this.maxPayload || o + recordLength(length) > size) throw this.corrupt(o, `impossible commit word ${c >>> 0}`);
+          if ((this.u32[w + TYPE_FLAGS_W] & 0xffff) !== PAD_TYPE_ID) return o;
+          this.offset = size;
+          continue;
         }
       }
-      if (!this.segment!.sealed) return null;
+      if (!this.segment!.sealed) return -1;
       // A commit may have landed just before the seal: look again before leaving the segment.
       if (o < size && Atomics.load(this.i32, (o >> 2) + COMMIT_W) !== 0) continue;
-      if (!this.advance()) return null;
+      if (!this.advance()) return -1;
     }
   }
 
@@ -155,6 +214,12 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
     if (this.closed) throw new ClosedError(this.dir, "reader");
     if (this.meta === null) throw new InvalidArgument(this.dir, "an anonymous reader has no position to commit");
     this.meta.store(this.segmentId, this.offset);
+  }
+
+  /** Refreshes this reader's heartbeat (a live reader holds its segments against retention). */
+  heartbeat(): void {
+    if (this.closed) throw new ClosedError(this.dir, "reader");
+    this.meta?.touch();
   }
 
   /** Where the next read happens: segment id and byte offset. */
@@ -176,6 +241,7 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
     if (this.closed) return;
     this.closed = true;
     this.segment = null;
+    this.waiter.close();
     this.window.unmap();
     this.meta?.close();
     this.control.close();

@@ -80,6 +80,8 @@ export class ReaderMetaFile {
   private readonly fd: number;
   private readonly map: Mapping;
   private generation: number;
+  private segment: number;
+  private offset: number;
   private readonly clock = new WallClock();
 
   private constructor(path: string, fd: number, map: Mapping, initial: ReaderPosition | null) {
@@ -88,6 +90,8 @@ export class ReaderMetaFile {
     this.map = map;
     this.initial = initial;
     this.generation = initial?.generation ?? 0;
+    this.segment = initial?.segment ?? 0;
+    this.offset = initial?.offset ?? 0;
   }
 
   /**
@@ -151,9 +155,16 @@ export class ReaderMetaFile {
 
   /** Persists `segment`/`offset` with a fresh heartbeat into the older slot. */
   store(segment: number, offset: number): void {
+    this.segment = segment;
+    this.offset = offset;
     this.clock.read();
     this.generation++;
     encodeSlot(this.map.u32, this.map.u8, this.generation, segment, offset, this.clock.hi, this.clock.lo);
+  }
+
+  /** Refreshes the heartbeat, keeping the stored position. */
+  touch(): void {
+    this.store(this.segment, this.offset);
   }
 
   close(): void {

@@ -1,0 +1,198 @@
+/**
+ * Waiting for the next record: a synchronous spin-then-futex wait, and an asynchronous wait whose
+ * sleeping is done by a helper thread so the event loop never blocks.
+ *
+ * Protocol (SPEC section 8): a sleeper reads notify_seq, checks for a record, and sleeps on the
+ * futex only while notify_seq still has the value it read; the writer bumps notify_seq after
+ * every commit and roll. In format v2 a sleeper first registers in waiters_pending and the writer
+ * skips the wake-up syscall while nobody is registered (v1 writers always wake).
+ */
+import { futexWait, futexWake } from "../ffi/index.ts";
+import { ChronicleError } from "../errors.ts";
+import type { ControlBlock } from "./control.ts";
+
+export type WaitStrategy = "spin" | "hybrid";
+
+export interface WaitOptions {
+  /** "hybrid" (default): spin for `spinMicros`, then sleep on the futex. "spin": never sleep (100% CPU, lowest latency). */
+  strategy?: WaitStrategy;
+  /** How long a hybrid wait spins before sleeping (default 15 µs). */
+  spinMicros?: number;
+}
+
+/** Sleeps are cut into slices so a lost wake-up (e.g. a writer killed mid-append) costs at most one slice. */
+const SLEEP_SLICE_MS = 100;
+const DEFAULT_SPIN_MICROS = 15;
+
+/** Indices into the Int32Array shared with the async helper thread. */
+export const AsyncSlot = {
+  /** Request generation; the main thread increments it to start a wait, -1 asks the thread to exit. */
+  CMD: 0,
+  /** 1 while the thread may touch the reader's mappings. */
+  STATE: 1,
+  /** Set to 1 to cancel the current wait. */
+  CANCEL: 2,
+  /** Byte offset of the commit word to watch in the segment window, or -1 (watch the seal only). */
+  OFFSET: 3,
+  /** Timeout of the current wait in ms, or -1 for none. */
+  TIMEOUT_MS: 4,
+  SIZE: 5,
+} as const;
+
+export const AsyncResult = { TIMEOUT: 0, READY: 1, CANCELLED: 2 } as const;
+
+/** Everything the async helper thread needs to watch a reader; addresses are process-wide. */
+export interface AsyncWaitInit {
+  shared: SharedArrayBuffer;
+  notifyAddress: number;
+  /** 0 for format v1 (no registration). */
+  waitersAddress: number;
+  windowAddress: number;
+  windowSize: number;
+  sleepSliceMs: number;
+}
+
+/** What the waiters need from their reader. */
+export interface WaitTarget {
+  readonly control: ControlBlock;
+  /** True when a record is ready (may move the reader to the next segment). */
+  probe(): boolean;
+  /** Offset of the commit word the reader is waiting on, or -1 at the end of a segment. */
+  watchOffset(): number;
+  readonly windowAddress: number;
+  readonly windowSize: number;
+}
+
+export class Waiter {
+  private readonly target: WaitTarget;
+  private readonly strategy: WaitStrategy;
+  private readonly spinNs: number;
+  private helper: AsyncHelper | null = null;
+
+  constructor(target: WaitTarget, opts: WaitOptions = {}) {
+    this.target = target;
+    this.strategy = opts.strategy ?? "hybrid";
+    if (this.strategy !== "spin" && this.strategy !== "hybrid") {
+      throw new ChronicleError("INVALID_ARGUMENT", "", `wait strategy must be "spin" or "hybrid", got ${String(this.strategy)}`);
+    }
+    this.spinNs = (opts.spinMicros ?? DEFAULT_SPIN_MICROS) * 1000;
+  }
+
+  /** Blocks until a record is ready (true) or the timeout passes (false). */
+  waitSync(timeoutMs: number): boolean {
+    const target = this.target;
+    const start = Bun.nanoseconds();
+    const deadline = timeoutMs === Infinity ? Infinity : start + Math.max(0, timeoutMs) * 1e6;
+    const spinEnd = this.strategy === "spin" ? deadline : Math.min(deadline, start + this.spinNs);
+    while (Bun.nanoseconds() < spinEnd) if (target.probe()) return true;
+    if (this.strategy === "spin") return target.probe();
+    const control = target.control;
+    control.addWaiter();
+    try {
+      for (;;) {
+        const seq = control.notifySeq;
+        if (target.probe()) return true;
+        const remainingMs = (deadline - Bun.nanoseconds()) / 1e6;
+        if (remainingMs <= 0) return false;
+        futexWait(control.notifyAddress, seq, Math.min(remainingMs, SLEEP_SLICE_MS));
+      }
+    } finally {
+      control.removeWaiter();
+    }
+  }
+
+  waitAsync(timeoutMs: number, signal: AbortSignal | undefined): Promise<boolean> {
+    this.helper ??= new AsyncHelper(this.target);
+    return this.helper.wait(timeoutMs, signal);
+  }
+
+  /** Stops the helper thread; it no longer touches the reader's mappings when this returns. */
+  close(): void {
+    this.helper?.close();
+    this.helper = null;
+  }
+}
+
+/** Main-thread side of the helper thread that sleeps on the futex for waitAsync. */
+class AsyncHelper {
+  private readonly target: WaitTarget;
+  private readonly slots = new Int32Array(new SharedArrayBuffer(AsyncSlot.SIZE * 4));
+  private readonly worker: Worker;
+  private generation = 0;
+  private pending: { generation: number; resolve: (ready: boolean) => void; reject: (e: unknown) => void; signal?: AbortSignal; onAbort?: () => void } | null = null;
+
+  constructor(target: WaitTarget) {
+    this.target = target;
+    this.worker = new Worker(new URL("./wait.worker.ts", import.meta.url));
+    this.worker.unref();
+    const control = target.control;
+    const init: AsyncWaitInit = {
+      shared: this.slots.buffer as SharedArrayBuffer,
+      notifyAddress: control.notifyAddress,
+      waitersAddress: control.waitersAddress,
+      windowAddress: target.windowAddress,
+      windowSize: target.windowSize,
+      sleepSliceMs: SLEEP_SLICE_MS,
+    };
+    this.worker.postMessage(init);
+    this.worker.onmessage = (e: MessageEvent<[number, number]>) => this.settle(e.data[0], e.data[1]);
+  }
+
+  wait(timeoutMs: number, signal: AbortSignal | undefined): Promise<boolean> {
+    if (this.pending !== null) {
+      return Promise.reject(new ChronicleError("WAIT_PENDING", "", "a waitAsync is already pending on this reader"));
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const slots = this.slots;
+    const generation = ++this.generation;
+    return new Promise<boolean>((resolve, reject) => {
+      this.pending = { generation, resolve, reject, signal };
+      if (signal) {
+        const onAbort = (): void => this.cancel();
+        this.pending.onAbort = onAbort;
+        signal.addEventListener("abort", onAbort, { once: true });
+      }
+      Atomics.store(slots, AsyncSlot.CANCEL, 0);
+      Atomics.store(slots, AsyncSlot.OFFSET, this.target.watchOffset());
+      Atomics.store(slots, AsyncSlot.TIMEOUT_MS, timeoutMs === Infinity ? -1 : Math.max(0, Math.ceil(timeoutMs)));
+      Atomics.store(slots, AsyncSlot.STATE, 1);
+      Atomics.store(slots, AsyncSlot.CMD, generation);
+      Atomics.notify(slots, AsyncSlot.CMD);
+      this.worker.ref();
+    });
+  }
+
+  /** Interrupts the current wait: the helper wakes (a spurious wake-up for other sleepers) and reports CANCELLED. */
+  private cancel(): void {
+    Atomics.store(this.slots, AsyncSlot.CANCEL, 1);
+    futexWake(this.target.control.notifyAddress);
+  }
+
+  private settle(generation: number, result: number): void {
+    const p = this.pending;
+    if (p === null || p.generation !== generation) return;
+    this.pending = null;
+    this.worker.unref();
+    if (p.onAbort) p.signal!.removeEventListener("abort", p.onAbort);
+    if (result === AsyncResult.CANCELLED && p.signal?.aborted) p.reject(p.signal.reason);
+    else p.resolve(result === AsyncResult.READY);
+  }
+
+  close(): void {
+    const slots = this.slots;
+    if (Atomics.load(slots, AsyncSlot.STATE) === 1) {
+      this.cancel();
+      // The helper reads the reader's mappings while waiting; they are unmapped after we return.
+      Atomics.wait(slots, AsyncSlot.STATE, 1, 5000);
+    }
+    Atomics.store(slots, AsyncSlot.CMD, -1);
+    Atomics.notify(slots, AsyncSlot.CMD);
+    this.worker.terminate();
+    const p = this.pending;
+    this.pending = null;
+    if (p !== null) {
+      if (p.onAbort) p.signal!.removeEventListener("abort", p.onAbort);
+      p.resolve(false);
+    }
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Helper thread for QueueReader.waitAsync: sleeps on the queue's futex (a blocking call that
+ * would freeze the event loop on the main thread) and posts [generation, result] when a record
+ * is ready, the wait times out or it is cancelled. It touches the reader's mappings only while
+ * STATE is 1.
+ */
+import { toArrayBuffer } from "bun:ffi";
+import { futexWait } from "../ffi/index.ts";
+import { AsyncResult, AsyncSlot, type AsyncWaitInit } from "./wait.ts";
+import { SEG_FLAGS_W, SEALED_FLAG } from "./layout/index.ts";
+
+declare const self: Worker;
+
+self.onmessage = (event: MessageEvent<AsyncWaitInit>) => {
+  const init = event.data;
+  const slots = new Int32Array(init.shared);
+  const notify = new Int32Array(toArrayBuffer(init.notifyAddress, 0, 4));
+  const waiters = init.waitersAddress !== 0 ? new Int32Array(toArrayBuffer(init.waitersAddress, 0, 4)) : null;
+  const segment = new Int32Array(toArrayBuffer(init.windowAddress, 0, init.windowSize));
+  let generation = 0;
+  for (;;) {
+    Atomics.wait(slots, AsyncSlot.CMD, generation);
+    const cmd = Atomics.load(slots, AsyncSlot.CMD);
+    if (cmd < 0) return;
+    generation = cmd;
+    let result: number = AsyncResult.TIMEOUT;
+    const offset = Atomics.load(slots, AsyncSlot.OFFSET);
+    const timeoutMs = Atomics.load(slots, AsyncSlot.TIMEOUT_MS);
+    const deadline = timeoutMs < 0 ? Infinity : performance.now() + timeoutMs;
+    if (waiters !== null) Atomics.add(waiters, 0, 1);
+    try {
+      for (;;) {
+        if (Atomics.load(slots, AsyncSlot.CANCEL) !== 0) {
+          result = AsyncResult.CANCELLED;
+          break;
+        }
+        const seq = Atomics.load(notify, 0);
+        const committed = offset >= 0 && Atomics.load(segment, offset >> 2) !== 0;
+        if (committed || (Atomics.load(segment, SEG_FLAGS_W) & SEALED_FLAG) !== 0) {
+          result = AsyncResult.READY;
+          break;
+        }
+        const remaining = deadline - performance.now();
+        if (remaining <= 0) break;
+        futexWait(init.notifyAddress, seq, Math.min(remaining, init.sleepSliceMs));
+      }
+    } finally {
+      if (waiters !== null) Atomics.sub(waiters, 0, 1);
+    }
+    Atomics.store(slots, AsyncSlot.STATE, 0);
+    Atomics.notify(slots, AsyncSlot.STATE);
+    postMessage([generation, result]);
+  }
+};
