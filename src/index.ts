@@ -1,7 +1,9 @@
 /** chronicle: persisted, low-latency inter-process queues for Bun on Linux. */
 export { Queue } from "./queue/queue.ts";
 export { QueueWriter, type PublisherOptions } from "./queue/writer.ts";
-export { QueueReader, type SubscriberOptions, type StartPosition } from "./queue/reader.ts";
+export { QueueReader, type SubscriberOptions, type StartPosition, type WriterStatus } from "./queue/reader.ts";
+export type { WaitOptions, WaitStrategy } from "./queue/wait.ts";
+export { readerStatuses, type ReaderStatus, type ReaderState, type RetentionPolicy } from "./queue/retention.ts";
 export { MessageView, type Message } from "./queue/messageView.ts";
 export type { FormatVersion } from "./queue/layout/index.ts";
 export * from "./errors.ts";

@@ -2,7 +2,7 @@
 import * as fs from "node:fs";
 import { errnoError, fromNodeError, lastErrno, Errno } from "./errno.ts";
 import {
-  libc, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_WRONLY, LOCK_NB,
+  libc, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_WRONLY, LOCK_NB, LOCK_SH, LOCK_UN,
 } from "./libc.ts";
 
 /** A NUL-terminated copy of a path for libc. */
@@ -45,6 +45,23 @@ export function flockFd(fd: number, op: number, path: string): boolean {
   if (libc.flock(fd, op) === 0) return true;
   if ((op & LOCK_NB) !== 0 && lastErrno() === Errno.EAGAIN) return false;
   throw errnoError("flock", path);
+}
+
+/** True when another open file description holds a flock on `path` (false when it does not exist). */
+export function isFlockHeld(path: string): boolean {
+  let fd: number;
+  try {
+    fd = openFd(path, O_RDONLY);
+  } catch {
+    return false;
+  }
+  try {
+    if (!flockFd(fd, LOCK_SH | LOCK_NB, path)) return true;
+    flockFd(fd, LOCK_UN, path);
+    return false;
+  } finally {
+    closeFd(fd);
+  }
 }
 
 export function fsyncFd(fd: number, path: string): void {

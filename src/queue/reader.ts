@@ -1,6 +1,7 @@
 /** A reader (subscriber) of a queue: non-blocking next(), persisted position. */
 import { ChronicleError, ClosedError, CorruptMetadata, CorruptRecord, InvalidArgument, PositionLost } from "../errors.ts";
-import { Mapping, mkdirp } from "../ffi/index.ts";
+import { Mapping, mkdirp, isFlockHeld, realtimeNs } from "../ffi/index.ts";
+import { readWriterLock } from "./writerLock.ts";
 import { join } from "node:path";
 import { ControlBlock } from "./control.ts";
 import { crc32Words, IN_PLACE_CRC_MAX } from "./crc32.ts";
@@ -11,11 +12,22 @@ import { scanSegment } from "./scan.ts";
 import { Waiter, type WaitOptions } from "./wait.ts";
 import { Segment, listSegmentIds, withSegment } from "./segment.ts";
 import {
-  READERS_DIR, MAX_READER_NAME_BYTES, SEGMENT_HEADER_SIZE, RECORD_ALIGN, PAYLOAD_OFF, COMMIT_W, TYPE_FLAGS_W, CRC_W,
+  READERS_DIR, WRITER_LOCK_FILE, MAX_READER_NAME_BYTES, SEGMENT_HEADER_SIZE, RECORD_ALIGN, PAYLOAD_OFF, COMMIT_W, TYPE_FLAGS_W, CRC_W,
   PAD_TYPE_ID, recordLength, maxPayloadLength,
 } from "./layout/index.ts";
 
 export type StartPosition = "resume" | "earliest" | "latest";
+
+export interface WriterStatus {
+  /** True while a writer holds the queue's lock. */
+  alive: boolean;
+  /** pid from the lock record (0 when there is none). */
+  pid: number;
+  /** writer_epoch from the control block. */
+  epoch: number;
+  /** ms since the writer's last heartbeat (Infinity when it never wrote one). */
+  heartbeatAgeMs: number;
+}
 
 export interface SubscriberOptions {
   /** resume (default): the committed position, or earliest for a new reader; earliest: the oldest segment; latest: the tail. */
@@ -49,6 +61,8 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
   private readonly control: ControlBlock;
   private readonly meta: ReaderMetaFile | null;
   private readonly verifyCrc: boolean;
+  /** Opened with start "earliest": continue at the oldest segment when the position was deleted. */
+  private readonly skipLost: boolean;
   private readonly maxPayload: number;
   /** Where the current segment is mapped; re-pointed (not reallocated) when moving on. */
   private readonly window: Mapping;
@@ -71,6 +85,7 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
     this.formatVersion = control.version;
     this.maxPayload = maxPayloadLength(control.segmentSize);
     this.verifyCrc = opts.verifyCrc ?? true;
+    this.skipLost = opts.start === "earliest";
     this.segmentId = start.segment;
     this.offset = start.offset;
     this.window = Mapping.reserve(control.segmentSize);
@@ -84,6 +99,7 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
       windowSize: this.window.length,
       probe: () => this.poll() >= 0,
       watchOffset: () => (this.offset < this.segmentSize ? this.offset : -1),
+      heartbeat: () => this.meta?.touch(),
     }, opts.wait);
     try {
       this.attach();
@@ -222,6 +238,22 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
     this.meta?.touch();
   }
 
+  /**
+   * Whether the queue's writer is alive (it holds writer.lock), who it is, and how old its
+   * heartbeat is. A writer that closed normally is simply not alive; reading continues to work.
+   */
+  writerStatus(): WriterStatus {
+    if (this.closed) throw new ClosedError(this.dir, "reader");
+    const owner = readWriterLock(this.dir);
+    const heartbeatNs = this.control.writerHeartbeatNs;
+    return {
+      alive: isFlockHeld(join(this.dir, WRITER_LOCK_FILE)),
+      pid: owner?.pid ?? 0,
+      epoch: this.control.writerEpoch,
+      heartbeatAgeMs: heartbeatNs > 0 ? Math.max(0, Number(realtimeNs() / 1_000_000n) - heartbeatNs / 1e6) : Infinity,
+    };
+  }
+
   /** Where the next read happens: segment id and byte offset. */
   get position(): { segment: number; offset: number } {
     return { segment: this.segmentId, offset: this.offset };
@@ -272,7 +304,7 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
         if (atStart) return false;
         throw new CorruptMetadata(where, `reader position is in segment ${this.segmentId}, past the newest segment ${newest}`);
       }
-      if (this.segmentId < ids[0] || !atStart) throw new PositionLost(where, this.segmentId, ids[0]);
+      if ((this.segmentId < ids[0] || !atStart) && !this.skipLost) throw new PositionLost(where, this.segmentId, ids[0]);
       seg = Segment.open(this.dir, ids.find((id) => id > this.segmentId)!, this.window);
       if (seg === null) return false;
       this.offset = SEGMENT_HEADER_SIZE;
@@ -292,8 +324,11 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
     try {
       next = Segment.open(this.dir, current + 1, this.window);
       if (next === null) {
-        const later = listSegmentIds(this.dir).find((id) => id > current);
+        const ids = listSegmentIds(this.dir);
+        const later = ids.find((id) => id > current);
         if (later === undefined) return false;
+        // The next segment is gone but later ones exist: its records were deleted unread.
+        if (!this.skipLost) throw new PositionLost(this.meta?.path ?? this.dir, current + 1, ids[0]);
         next = Segment.open(this.dir, later, this.window);
         if (next === null) return false;
       }

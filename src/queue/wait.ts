@@ -23,6 +23,8 @@ export interface WaitOptions {
 /** Sleeps are cut into slices so a lost wake-up (e.g. a writer killed mid-append) costs at most one slice. */
 const SLEEP_SLICE_MS = 100;
 const DEFAULT_SPIN_MICROS = 15;
+/** A sleeping reader refreshes its heartbeat this often, so a long idle wait does not look dead. */
+const HEARTBEAT_INTERVAL_MS = 1000;
 
 /** Indices into the Int32Array shared with the async helper thread. */
 export const AsyncSlot = {
@@ -59,6 +61,8 @@ export interface WaitTarget {
   probe(): boolean;
   /** Offset of the commit word the reader is waiting on, or -1 at the end of a segment. */
   watchOffset(): number;
+  /** Refreshes the reader's heartbeat. */
+  heartbeat(): void;
   readonly windowAddress: number;
   readonly windowSize: number;
 }
@@ -87,13 +91,19 @@ export class Waiter {
     while (Bun.nanoseconds() < spinEnd) if (target.probe()) return true;
     if (this.strategy === "spin") return target.probe();
     const control = target.control;
+    let lastBeat = Bun.nanoseconds();
     control.addWaiter();
     try {
       for (;;) {
         const seq = control.notifySeq;
         if (target.probe()) return true;
-        const remainingMs = (deadline - Bun.nanoseconds()) / 1e6;
+        const now = Bun.nanoseconds();
+        const remainingMs = (deadline - now) / 1e6;
         if (remainingMs <= 0) return false;
+        if (now - lastBeat > HEARTBEAT_INTERVAL_MS * 1e6) {
+          target.heartbeat();
+          lastBeat = now;
+        }
         futexWait(control.notifyAddress, seq, Math.min(remainingMs, SLEEP_SLICE_MS));
       }
     } finally {
@@ -119,7 +129,14 @@ class AsyncHelper {
   private readonly slots = new Int32Array(new SharedArrayBuffer(AsyncSlot.SIZE * 4));
   private readonly worker: Worker;
   private generation = 0;
-  private pending: { generation: number; resolve: (ready: boolean) => void; reject: (e: unknown) => void; signal?: AbortSignal; onAbort?: () => void } | null = null;
+  private pending: {
+    generation: number;
+    resolve: (ready: boolean) => void;
+    reject: (e: unknown) => void;
+    heartbeat: ReturnType<typeof setInterval>;
+    signal?: AbortSignal;
+    onAbort?: () => void;
+  } | null = null;
 
   constructor(target: WaitTarget) {
     this.target = target;
@@ -146,7 +163,9 @@ class AsyncHelper {
     const slots = this.slots;
     const generation = ++this.generation;
     return new Promise<boolean>((resolve, reject) => {
-      this.pending = { generation, resolve, reject, signal };
+      const heartbeat = setInterval(() => this.target.heartbeat(), HEARTBEAT_INTERVAL_MS);
+      heartbeat.unref();
+      this.pending = { generation, resolve, reject, signal, heartbeat };
       if (signal) {
         const onAbort = (): void => this.cancel();
         this.pending.onAbort = onAbort;
@@ -173,7 +192,7 @@ class AsyncHelper {
     if (p === null || p.generation !== generation) return;
     this.pending = null;
     this.worker.unref();
-    if (p.onAbort) p.signal!.removeEventListener("abort", p.onAbort);
+    release(p);
     if (result === AsyncResult.CANCELLED && p.signal?.aborted) p.reject(p.signal.reason);
     else p.resolve(result === AsyncResult.READY);
   }
@@ -191,8 +210,13 @@ class AsyncHelper {
     const p = this.pending;
     this.pending = null;
     if (p !== null) {
-      if (p.onAbort) p.signal!.removeEventListener("abort", p.onAbort);
+      release(p);
       p.resolve(false);
     }
   }
+}
+
+function release(p: { heartbeat: ReturnType<typeof setInterval>; signal?: AbortSignal; onAbort?: () => void }): void {
+  clearInterval(p.heartbeat);
+  if (p.onAbort) p.signal!.removeEventListener("abort", p.onAbort);
 }

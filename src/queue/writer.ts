@@ -1,6 +1,6 @@
 /** The single writer of a queue: append, zero-copy claim, roll and flush. */
 import { join } from "node:path";
-import { ClosedError, InvalidArgument, PayloadTooLarge } from "../errors.ts";
+import { ClosedError, InvalidArgument, PayloadTooLarge, QueueFull } from "../errors.ts";
 import {
   Mapping, WallClock, fileSize, fsyncDir, fdatasyncFd, openFd, closeFd, mkdirp, listDir, unlinkPath, O_RDONLY,
 } from "../ffi/index.ts";
@@ -8,9 +8,10 @@ import { writeCheckpoint } from "./checkpoint.ts";
 import { ControlBlock } from "./control.ts";
 import { validateDirPath } from "./names.ts";
 import { recoverTail } from "./recovery.ts";
-import { Segment } from "./segment.ts";
+import { Segment, listSegmentIds } from "./segment.ts";
 import { SegmentPreparer, PREPARED_SUFFIX } from "./segmentPreparer.ts";
 import { WriterLock } from "./writerLock.ts";
+import { DEFAULT_RETENTION, deletableSegments, deleteSegments, type RetentionPolicy } from "./retention.ts";
 import {
   CONTROL_FILE, READERS_DIR, DEFAULT_SEGMENT_SIZE, V1_SEGMENT_SIZE, SEGMENT_HEADER_SIZE, PAYLOAD_OFF,
   COMMIT_W, SEQ_LO_W, SEQ_HI_W, TS_LO_W, TS_HI_W, TYPE_FLAGS_W, CRC_W, MAX_TYPE_ID, TWO32,
@@ -30,6 +31,21 @@ export interface PublisherOptions {
    * nor the first writes into a new segment pay for page allocation on the append path.
    */
   preallocate?: boolean;
+  /** Delete segments that no live reader needs at every roll (default false; see cleanup()). */
+  autoCleanup?: boolean;
+  /** Readers whose heartbeat is older than this and whose process is gone are dead (default 60,000 ms). */
+  readerTtlMs?: number;
+  /** Readers further behind the head than this do not hold segments (default: no limit). */
+  maxReaderLagBytes?: number;
+  /** Capacity: most segment files on disk (checked at each roll). */
+  maxSegments?: number;
+  /** Capacity: most bytes of segment files on disk (checked at each roll). */
+  maxBytes?: number;
+  /**
+   * When the queue is at capacity: without this, `append` throws QueueFull at once; with it,
+   * `append` waits up to `timeoutMs` for readers to release segments, then throws QueueFull.
+   */
+  backpressure?: { timeoutMs: number };
 }
 
 /** How long a roll waits for the background preparer before creating the segment itself. */
@@ -70,10 +86,17 @@ export class QueueWriter implements Disposable {
   private closed = false;
   /** Start of the range of the current segment not yet msync'd with MS_SYNC. */
   private syncedTo: number;
+  private readonly retention: RetentionPolicy;
+  private readonly autoCleanup: boolean;
+  /** Capacity in segments (Infinity when unlimited). */
+  private readonly maxSegments: number;
+  private readonly backpressureMs: number;
+  /** Segment files on disk, refreshed at each roll and cleanup (never per append). */
+  private segmentCount: number;
   /** Segments rolled away from since the last flushSync (need fdatasync). */
   private unsyncedSegments: string[] = [];
 
-  private constructor(dir: string, lock: WriterLock, control: ControlBlock, epoch: number, preallocate: boolean) {
+  private constructor(dir: string, lock: WriterLock, control: ControlBlock, epoch: number, opts: PublisherOptions) {
     this.dir = dir;
     this.lock = lock;
     this.control = control;
@@ -82,6 +105,14 @@ export class QueueWriter implements Disposable {
     this.segmentSize = control.segmentSize;
     this.maxPayloadLength = maxPayloadLength(control.segmentSize);
     this.epoch = epoch;
+    this.retention = {
+      readerTtlMs: opts.readerTtlMs ?? DEFAULT_RETENTION.readerTtlMs,
+      maxReaderLagBytes: opts.maxReaderLagBytes ?? DEFAULT_RETENTION.maxReaderLagBytes,
+    };
+    this.autoCleanup = opts.autoCleanup ?? false;
+    this.maxSegments = Math.min(opts.maxSegments ?? Infinity, Math.floor((opts.maxBytes ?? Infinity) / control.segmentSize));
+    this.backpressureMs = opts.backpressure?.timeoutMs ?? 0;
+    if (this.maxSegments < 2) throw new InvalidArgument(dir, `capacity must allow at least 2 segments of ${control.segmentSize} bytes`);
     this.window = Mapping.reserve(control.segmentSize);
     this.u8 = this.window.u8;
     this.u32 = this.window.u32;
@@ -98,9 +129,10 @@ export class QueueWriter implements Disposable {
     this.seqHi = Math.floor(tail.nextSeq / TWO32);
     this.seqLo = tail.nextSeq - this.seqHi * TWO32;
     this.publishPosition();
-    this.heartbeat();
+    this.beat();
     writeCheckpoint(dir, { segment: this.segment.id, writeOffset: this.offset });
-    this.preparer = preallocate ? new SegmentPreparer(dir, this.segmentSize) : null;
+    this.segmentCount = listSegmentIds(dir).length;
+    this.preparer = (opts.preallocate ?? true) ? new SegmentPreparer(dir, this.segmentSize) : null;
     this.preparer?.request(this.segment.id + 1);
   }
 
@@ -122,7 +154,7 @@ export class QueueWriter implements Disposable {
       const epoch = control.writerEpoch + 1;
       control.writerEpoch = epoch;
       lock.writeOwner(epoch);
-      return new QueueWriter(dir, lock, control, epoch, opts.preallocate ?? true);
+      return new QueueWriter(dir, lock, control, epoch, opts);
     } catch (e) {
       control?.close();
       lock.release();
@@ -220,7 +252,26 @@ export class QueueWriter implements Disposable {
     this.unsyncedSegments = [];
     writeCheckpoint(this.dir, { segment: this.segment.id, writeOffset: this.offset }, true);
     fsyncDir(this.dir);
-    this.heartbeat();
+    this.beat();
+  }
+
+  /**
+   * Deletes the segments that no live, non-lagging reader needs (older than the head and than
+   * every such reader's committed segment). Returns the deleted ids. Corrupt reader metas are
+   * ignored (they hold nothing).
+   */
+  cleanup(): number[] {
+    this.checkOpen();
+    const head = { segment: this.segment.id, offset: this.offset, segmentSize: this.segmentSize };
+    const deleted = deleteSegments(this.dir, deletableSegments(this.dir, head, this.retention));
+    this.segmentCount = listSegmentIds(this.dir).length;
+    return deleted;
+  }
+
+  /** Refreshes the writer heartbeat in the control block (appends refresh it too). */
+  heartbeat(): void {
+    this.checkOpen();
+    this.beat();
   }
 
   /** Releases the mappings and the writer lock. Appended records stay readable. Idempotent. */
@@ -228,7 +279,7 @@ export class QueueWriter implements Disposable {
     if (this.closed) return;
     this.closed = true;
     try {
-      this.heartbeat();
+      this.beat();
       writeCheckpoint(this.dir, { segment: this.segment.id, writeOffset: this.offset });
     } finally {
       this.preparer?.close();
@@ -261,6 +312,8 @@ export class QueueWriter implements Disposable {
       clock.read();
       u32[w + TS_LO_W] = clock.lo;
       u32[w + TS_HI_W] = clock.hi;
+      // The clock was read anyway: refreshing the heartbeat costs two stores to a line notify() dirties.
+      this.control.setWriterHeartbeat(clock.hi, clock.lo);
     } else {
       if (typeof timestampNs !== "bigint" || timestampNs < 0n || timestampNs > MAX_TIMESTAMP) {
         throw new InvalidArgument(this.dir, `timestampNs must be a bigint in [0, 2^64), got ${String(timestampNs)}`);
@@ -290,6 +343,7 @@ export class QueueWriter implements Disposable {
    * reader that sees SEALED and re-checks the commit word cannot miss a record.
    */
   private roll(): void {
+    this.ensureCapacity();
     const old = this.segment;
     const nextId = old.id + 1;
     const prepared = this.preparer?.take(nextId, PREPARE_WAIT_MS) ?? null;
@@ -308,8 +362,27 @@ export class QueueWriter implements Disposable {
     this.preparer?.request(nextId + 1);
     this.offset = SEGMENT_HEADER_SIZE;
     this.syncedTo = SEGMENT_HEADER_SIZE;
-    this.heartbeat();
+    this.segmentCount++;
+    this.beat();
     writeCheckpoint(this.dir, { segment: nextId, writeOffset: SEGMENT_HEADER_SIZE });
+    if (this.autoCleanup) this.cleanup();
+  }
+
+  /**
+   * Makes room for one more segment or throws QueueFull (after waiting up to the backpressure
+   * timeout for readers to advance). Runs at rolls only, so appends never read reader files.
+   */
+  private ensureCapacity(): void {
+    if (this.segmentCount < this.maxSegments) return;
+    const deadline = performance.now() + this.backpressureMs;
+    for (;;) {
+      this.cleanup();
+      if (this.segmentCount < this.maxSegments) return;
+      if (performance.now() >= deadline) {
+        throw new QueueFull(this.dir, `queue holds ${this.segmentCount} segments (limit ${this.maxSegments}) and live readers still need them${this.backpressureMs > 0 ? ` after waiting ${this.backpressureMs} ms` : ""}`);
+      }
+      Bun.sleepSync(Math.min(10, Math.max(1, deadline - performance.now())));
+    }
   }
 
   private publishPosition(): void {
@@ -317,7 +390,7 @@ export class QueueWriter implements Disposable {
     this.control.writeOffset = this.offset;
   }
 
-  private heartbeat(): void {
+  private beat(): void {
     this.clock.read();
     this.control.setWriterHeartbeat(this.clock.hi, this.clock.lo);
   }
@@ -339,6 +412,17 @@ function checkTypeId(dir: string, typeId: number): void {
 }
 
 function validatePublisherOptions(dir: string, opts: PublisherOptions): { version: FormatVersion; segmentSize: number } {
+  const positive = (name: string, v: number | undefined, min: number): void => {
+    if (v !== undefined && !(typeof v === "number" && v >= min && !Number.isNaN(v))) {
+      throw new InvalidArgument(dir, `${name} must be a number >= ${min}, got ${String(v)}`);
+    }
+  };
+  positive("maxSegments", opts.maxSegments, 2);
+  positive("maxBytes", opts.maxBytes, 0);
+  positive("readerTtlMs", opts.readerTtlMs, 0);
+  positive("maxReaderLagBytes", opts.maxReaderLagBytes, 0);
+  positive("openTimeoutMs", opts.openTimeoutMs, 0);
+  positive("backpressure.timeoutMs", opts.backpressure?.timeoutMs, 0);
   const version = opts.formatVersion ?? 2;
   if (version !== 1 && version !== 2) throw new InvalidArgument(dir, `formatVersion must be 1 or 2, got ${String(version)}`);
   if (version === 1) {

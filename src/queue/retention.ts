@@ -1,0 +1,94 @@
+/**
+ * Reader liveness and segment retention. A segment may be deleted when it is older than the
+ * writer's head and older than the committed segment of every live, non-lagging reader.
+ */
+import { join } from "node:path";
+import { isFlockHeld, listDir, readSmallFile, unlinkPath, realtimeNs } from "../ffi/index.ts";
+import { decodeReaderMeta, type ReaderPosition } from "./readerMeta.ts";
+import { listSegmentIds, segmentPath } from "./segment.ts";
+import { READERS_DIR, READER_META_EXT } from "./layout/index.ts";
+
+export interface RetentionPolicy {
+  /** A reader whose heartbeat is older than this, and whose process is gone, is dead (default 60 s). */
+  readerTtlMs: number;
+  /** A reader further behind the head than this does not hold segments (default: no limit). */
+  maxReaderLagBytes: number;
+}
+
+export const DEFAULT_RETENTION: RetentionPolicy = { readerTtlMs: 60_000, maxReaderLagBytes: Infinity };
+
+export type ReaderState = "live" | "dead" | "lagging" | "corrupt";
+
+export interface ReaderStatus {
+  name: string;
+  path: string;
+  /** The committed position, or null when the meta is corrupt. */
+  position: ReaderPosition | null;
+  /** ms since the last heartbeat (Infinity when unknown). */
+  heartbeatAgeMs: number;
+  /** True when a process holds the reader open right now (its flock). */
+  open: boolean;
+  /** Bytes between the committed position and the head (0 when unknown). */
+  lagBytes: number;
+  state: ReaderState;
+}
+
+export interface Head {
+  segment: number;
+  offset: number;
+  segmentSize: number;
+}
+
+/**
+ * Every reader meta of the queue with its liveness verdict. Never throws for a bad meta: a
+ * corrupt one is reported as such and ignored by retention.
+ */
+export function readerStatuses(dir: string, head: Head, policy: RetentionPolicy): ReaderStatus[] {
+  const readersDir = join(dir, READERS_DIR);
+  const nowMs = Number(realtimeNs() / 1_000_000n);
+  const out: ReaderStatus[] = [];
+  for (const file of listDir(readersDir).sort()) {
+    if (!file.endsWith(READER_META_EXT)) continue;
+    const path = join(readersDir, file);
+    const name = file.slice(0, -READER_META_EXT.length);
+    let bytes: Uint8Array | null = null;
+    try {
+      bytes = readSmallFile(path);
+    } catch {
+      bytes = null;
+    }
+    const position = bytes === null ? null : decodeReaderMeta(bytes);
+    // An open subscriber holds an exclusive flock on its meta: alive by definition.
+    const open = isFlockHeld(path);
+    if (position === null) {
+      out.push({ name, path, position: null, heartbeatAgeMs: Infinity, open, lagBytes: 0, state: "corrupt" });
+      continue;
+    }
+    const heartbeatAgeMs = position.heartbeatNs > 0 ? Math.max(0, nowMs - position.heartbeatNs / 1e6) : Infinity;
+    const lagBytes = Math.max(0, (head.segment - position.segment) * head.segmentSize + head.offset - position.offset);
+    let state: ReaderState = "live";
+    if (!open && heartbeatAgeMs > policy.readerTtlMs) state = "dead";
+    else if (lagBytes > policy.maxReaderLagBytes) state = "lagging";
+    out.push({ name, path, position, heartbeatAgeMs, open, lagBytes, state });
+  }
+  return out;
+}
+
+/** The oldest segment id that must be kept. */
+export function retentionFloor(readers: ReaderStatus[], head: Head): number {
+  let floor = head.segment;
+  for (const r of readers) if (r.state === "live" && r.position !== null) floor = Math.min(floor, r.position.segment);
+  return floor;
+}
+
+/** Segments retention would delete now, ascending. */
+export function deletableSegments(dir: string, head: Head, policy: RetentionPolicy): number[] {
+  const floor = retentionFloor(readerStatuses(dir, head, policy), head);
+  return listSegmentIds(dir).filter((id) => id < floor);
+}
+
+/** Deletes what retention allows; returns the deleted ids. */
+export function deleteSegments(dir: string, ids: number[]): number[] {
+  for (const id of ids) unlinkPath(segmentPath(dir, id));
+  return ids;
+}
