@@ -227,9 +227,27 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
 
   /** Persists the position after the last record returned by next(). */
   commit(): void {
+    this.commitAt(this.segmentId, this.offset);
+  }
+
+  /**
+   * Persists an earlier position of this reader (from {@link positionSegment}/{@link positionOffset}),
+   * for consumers such as fan-in that read ahead of what they have delivered.
+   */
+  commitAt(segment: number, offset: number): void {
     if (this.closed) throw new ClosedError(this.dir, "reader");
     if (this.meta === null) throw new InvalidArgument(this.dir, "an anonymous reader has no position to commit");
-    this.meta.store(this.segmentId, this.offset);
+    this.meta.store(segment, offset);
+  }
+
+  /** Segment of the position after the last record returned (no allocation, unlike `position`). */
+  get positionSegment(): number {
+    return this.segmentId;
+  }
+
+  /** Offset of the position after the last record returned. */
+  get positionOffset(): number {
+    return this.offset;
   }
 
   /** Refreshes this reader's heartbeat (a live reader holds its segments against retention). */

@@ -134,6 +134,10 @@ class AsyncHelper {
     resolve: (ready: boolean) => void;
     reject: (e: unknown) => void;
     heartbeat: ReturnType<typeof setInterval>;
+    /** Resolves when the helper has reported on this wait. */
+    done: Promise<void>;
+    finish: () => void;
+    cancelled: boolean;
     signal?: AbortSignal;
     onAbort?: () => void;
   } | null = null;
@@ -156,7 +160,10 @@ class AsyncHelper {
   }
 
   wait(timeoutMs: number, signal: AbortSignal | undefined): Promise<boolean> {
-    if (this.pending !== null) {
+    const previous = this.pending;
+    if (previous !== null) {
+      // A cancelled wait ends as soon as the helper reports; queue behind it.
+      if (previous.cancelled) return previous.done.then(() => this.wait(timeoutMs, signal));
       return Promise.reject(new ChronicleError("WAIT_PENDING", "", "a waitAsync is already pending on this reader"));
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
@@ -165,7 +172,9 @@ class AsyncHelper {
     return new Promise<boolean>((resolve, reject) => {
       const heartbeat = setInterval(() => this.target.heartbeat(), HEARTBEAT_INTERVAL_MS);
       heartbeat.unref();
-      this.pending = { generation, resolve, reject, signal, heartbeat };
+      let finish = (): void => {};
+      const done = new Promise<void>((r) => (finish = r));
+      this.pending = { generation, resolve, reject, signal, heartbeat, done, finish, cancelled: false };
       if (signal) {
         const onAbort = (): void => this.cancel();
         this.pending.onAbort = onAbort;
@@ -183,6 +192,7 @@ class AsyncHelper {
 
   /** Interrupts the current wait: the helper wakes (a spurious wake-up for other sleepers) and reports CANCELLED. */
   private cancel(): void {
+    if (this.pending !== null) this.pending.cancelled = true;
     Atomics.store(this.slots, AsyncSlot.CANCEL, 1);
     futexWake(this.target.control.notifyAddress);
   }
@@ -216,7 +226,8 @@ class AsyncHelper {
   }
 }
 
-function release(p: { heartbeat: ReturnType<typeof setInterval>; signal?: AbortSignal; onAbort?: () => void }): void {
+function release(p: { heartbeat: ReturnType<typeof setInterval>; finish: () => void; signal?: AbortSignal; onAbort?: () => void }): void {
   clearInterval(p.heartbeat);
+  p.finish();
   if (p.onAbort) p.signal!.removeEventListener("abort", p.onAbort);
 }

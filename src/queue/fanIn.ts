@@ -1,0 +1,204 @@
+/**
+ * Merges several queue readers into one stream ordered by (timestampNs, sourceId). Each source
+ * is read one record ahead (its "head"); the smallest head is delivered. Ordering is among the
+ * records available at the time of the call: a slower writer's older record that is not yet
+ * committed cannot be waited for.
+ */
+import { ClosedError, InvalidArgument } from "../errors.ts";
+import { FutexSet, FUTEX_WAITV_MAX } from "../ffi/index.ts";
+import type { MessageView } from "./messageView.ts";
+import type { QueueReader } from "./reader.ts";
+
+/** A merged record: the source it came from and its view (valid until the next call). */
+export interface FanInMessage {
+  sourceId: number;
+  message: MessageView;
+}
+
+interface Source {
+  readonly id: number;
+  readonly reader: QueueReader;
+  /** The record read ahead and not yet delivered, or null. */
+  head: MessageView | null;
+  tsHi: number;
+  tsLo: number;
+  /** Position after the last delivered record: what commit() may persist (never past an undelivered head). */
+  deliveredSegment: number;
+  deliveredOffset: number;
+}
+
+const SLEEP_SLICE_MS = 100;
+
+export class FanInReader implements Disposable {
+  private sources: Source[] = [];
+  private nextId = 0;
+  private readonly out: FanInMessage = { sourceId: -1, message: null as unknown as MessageView };
+  private futexes: FutexSet | null = null;
+  private closed = false;
+
+  /** Attaches `reader` (the fan-in owns it from now on) and returns its stable source id. */
+  addReader(reader: QueueReader): number {
+    this.checkOpen();
+    if (this.sources.length >= FUTEX_WAITV_MAX) throw new InvalidArgument(reader.dir, `a fan-in merges at most ${FUTEX_WAITV_MAX} sources`);
+    if (this.sources.some((s) => s.reader === reader)) throw new InvalidArgument(reader.dir, "reader is already attached");
+    const id = this.nextId++;
+    this.sources.push({ id, reader, head: null, tsHi: 0, tsLo: 0, deliveredSegment: reader.positionSegment, deliveredOffset: reader.positionOffset });
+    this.futexes = null;
+    return id;
+  }
+
+  /** Detaches and closes a source (releasing its mappings and fds). Its id is never reused. */
+  removeReader(sourceId: number): void {
+    this.checkOpen();
+    const i = this.sources.findIndex((s) => s.id === sourceId);
+    if (i < 0) throw new InvalidArgument("", `no source ${sourceId}`);
+    const [source] = this.sources.splice(i, 1);
+    this.futexes = null;
+    source.reader.close();
+  }
+
+  /** Ids of the attached sources, ascending. */
+  get sourceIds(): number[] {
+    return this.sources.map((s) => s.id);
+  }
+
+  /** The reader behind a source, or undefined. */
+  reader(sourceId: number): QueueReader | undefined {
+    return this.sources.find((s) => s.id === sourceId)?.reader;
+  }
+
+  /**
+   * The next record across all sources, or null when none has one. The returned object and its
+   * view are reused: valid until the next call.
+   */
+  next(): FanInMessage | null {
+    this.checkOpen();
+    let best: Source | null = null;
+    for (const s of this.sources) {
+      if (s.head === null) {
+        const m = s.reader.next();
+        if (m === null) continue;
+        s.head = m;
+        s.tsHi = m.timestampHi;
+        s.tsLo = m.timestampLo;
+      }
+      if (best === null || s.tsHi < best.tsHi || (s.tsHi === best.tsHi && s.tsLo < best.tsLo)) best = s;
+    }
+    if (best === null) return null;
+    this.out.sourceId = best.id;
+    this.out.message = best.head!;
+    best.head = null;
+    best.deliveredSegment = best.reader.positionSegment;
+    best.deliveredOffset = best.reader.positionOffset;
+    return this.out;
+  }
+
+  /** Persists a source's position after its last delivered record. */
+  commit(sourceId: number): void {
+    this.checkOpen();
+    const s = this.sources.find((x) => x.id === sourceId);
+    if (s === undefined) throw new InvalidArgument("", `no source ${sourceId}`);
+    s.reader.commitAt(s.deliveredSegment, s.deliveredOffset);
+  }
+
+  /** Persists every source's position after its last delivered record. */
+  commitAll(): void {
+    this.checkOpen();
+    for (const s of this.sources) s.reader.commitAt(s.deliveredSegment, s.deliveredOffset);
+  }
+
+  /** True when some source has a record ready. */
+  hasNext(): boolean {
+    this.checkOpen();
+    return this.sources.some((s) => s.head !== null || s.reader.hasNext());
+  }
+
+  /**
+   * Blocks until any source has a record (true) or `timeoutMs` passes (false), sleeping on all
+   * sources' futex words at once (FUTEX_WAITV).
+   */
+  wait(timeoutMs = Infinity): boolean {
+    this.checkOpen();
+    if (this.hasNext()) return true;
+    const deadline = performance.now() + timeoutMs;
+    const set = (this.futexes ??= this.buildFutexSet());
+    const sources = this.sources;
+    for (const s of sources) s.reader.controlBlock.addWaiter();
+    try {
+      for (;;) {
+        for (let i = 0; i < sources.length; i++) set.expect(i, sources[i].reader.controlBlock.notifySeq);
+        if (this.hasNext()) return true;
+        const remaining = deadline - performance.now();
+        if (remaining <= 0) return false;
+        if (sources.length === 0) {
+          Bun.sleepSync(Math.min(remaining, SLEEP_SLICE_MS));
+          continue;
+        }
+        set.wait(Math.min(remaining, SLEEP_SLICE_MS));
+      }
+    } finally {
+      for (const s of sources) s.reader.controlBlock.removeWaiter();
+    }
+  }
+
+  /**
+   * Resolves true when any source has a record, false at the timeout; never blocks the event
+   * loop (each source's reader waits on its own helper thread; the first to fire wins).
+   */
+  async waitAsync(opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<boolean> {
+    this.checkOpen();
+    if (this.hasNext()) return true;
+    if (opts.signal?.aborted) throw opts.signal.reason;
+    const stop = new AbortController();
+    const onAbort = (): void => stop.abort(opts.signal!.reason);
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
+    const timer = opts.timeoutMs !== undefined ? setTimeout(() => stop.abort("timeout"), opts.timeoutMs) : undefined;
+    try {
+      if (this.sources.length === 0) {
+        await new Promise<void>((resolve) => stop.signal.addEventListener("abort", () => resolve(), { once: true }));
+      } else {
+        await Promise.any(this.sources.map((s) => s.reader.waitAsync({ signal: stop.signal })));
+      }
+    } catch {
+      // Every per-source wait was cancelled: by the timeout or by the caller's signal.
+    } finally {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener("abort", onAbort);
+      if (!stop.signal.aborted) stop.abort("done");
+    }
+    if (opts.signal?.aborted) throw opts.signal.reason;
+    return !this.closed && this.hasNext();
+  }
+
+  /** Yields merged records as they arrive, waiting without blocking the event loop. */
+  async *[Symbol.asyncIterator](): AsyncIterator<FanInMessage> {
+    while (!this.closed) {
+      const m = this.next();
+      if (m !== null) yield m;
+      else await this.waitAsync();
+    }
+  }
+
+  /** Closes every source reader. Does not commit. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of this.sources) s.reader.close();
+    this.sources = [];
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  private buildFutexSet(): FutexSet {
+    const set = new FutexSet(Math.max(1, this.sources.length));
+    this.sources.forEach((s, i) => set.set(i, s.reader.controlBlock.notifyAddress, 0));
+    set.truncate(this.sources.length);
+    return set;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new ClosedError("", "fan-in reader");
+  }
+}
