@@ -8,3 +8,4 @@ export { readerStatuses, type ReaderStatus, type ReaderState, type RetentionPoli
 export { MessageView, type Message } from "./queue/messageView.ts";
 export type { FormatVersion } from "./queue/layout/index.ts";
 export * from "./errors.ts";
+export * from "./bus/index.ts";

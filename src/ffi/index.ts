@@ -5,3 +5,4 @@ export * from "./mmap.ts";
 export * from "./futex.ts";
 export * from "./clock.ts";
 export * from "./process.ts";
+export * from "./inotify.ts";

@@ -1,0 +1,71 @@
+/** READY and LEASE markers of a bus endpoint (SPEC section 9). Both are written temp + rename. */
+import { join } from "node:path";
+import { lstatSync } from "node:fs";
+import { fromNodeError, readSmallFile, realtimeNs, writeFileAtomic, isProcessAlive } from "../ffi/index.ts";
+
+export const READY_FILE = "READY";
+export const LEASE_FILE = "LEASE";
+/** Highest READY version this library understands. */
+export const SUPPORTED_READY_VERSION = 1;
+
+/** Marks an endpoint ready for discovery (`READY` with `version=N`). */
+export function markReady(endpointDir: string, version = SUPPORTED_READY_VERSION): void {
+  writeFileAtomic(join(endpointDir, READY_FILE), Buffer.from(`version=${version}\n`));
+}
+
+/**
+ * The READY version of an endpoint: null when READY is absent or not a regular file, 1 for an
+ * empty file, otherwise the `version=` value (NaN when unparseable, which callers treat as
+ * unsupported).
+ */
+export function readyVersion(endpointDir: string): number | null {
+  const path = join(endpointDir, READY_FILE);
+  try {
+    if (!lstatSync(path).isFile()) return null;
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return null;
+    throw fromNodeError("lstat", path, e);
+  }
+  const bytes = readSmallFile(path);
+  if (bytes === null) return null;
+  const text = Buffer.from(bytes).toString("utf8").trim();
+  if (text === "") return 1;
+  const m = /^version=(\d+)$/m.exec(text);
+  return m ? Number(m[1]) : Number.NaN;
+}
+
+export interface Lease {
+  pid: number;
+  epoch: number;
+  timestampNs: bigint;
+}
+
+/** Writes (or refreshes) an endpoint's LEASE. */
+export function writeLease(endpointDir: string, lease: { pid?: number; epoch: number; timestampNs?: bigint }): void {
+  const body = {
+    pid: lease.pid ?? process.pid,
+    epoch: lease.epoch,
+    timestamp_ns: String(lease.timestampNs ?? realtimeNs()),
+  };
+  writeFileAtomic(join(endpointDir, LEASE_FILE), Buffer.from(JSON.stringify(body) + "\n"));
+}
+
+/** Reads an endpoint's LEASE; null when absent or malformed. */
+export function readLease(endpointDir: string): Lease | null {
+  const bytes = readSmallFile(join(endpointDir, LEASE_FILE));
+  if (bytes === null) return null;
+  try {
+    const o = JSON.parse(Buffer.from(bytes).toString("utf8")) as { pid: unknown; epoch: unknown; timestamp_ns: unknown };
+    if (typeof o.pid !== "number" || typeof o.epoch !== "number") return null;
+    return { pid: o.pid, epoch: o.epoch, timestampNs: BigInt(o.timestamp_ns as string) };
+  } catch {
+    return null;
+  }
+}
+
+/** A lease is stale when its process is gone or it was not refreshed within `ttlMs`. */
+export function isLeaseStale(lease: Lease, ttlMs: number, nowNs: bigint = realtimeNs()): boolean {
+  if (!isProcessAlive(lease.pid)) return true;
+  return nowNs - lease.timestampNs > BigInt(Math.round(ttlMs * 1e6));
+}

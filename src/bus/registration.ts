@@ -1,0 +1,59 @@
+/**
+ * A reader that removes its meta file when it goes away cleanly (close, or SIGINT/SIGTERM/exit),
+ * so transient readers (routers, tools) do not pin segments. A crash leaves the meta, and the
+ * writer's reader TTL covers it.
+ */
+import { unlinkPath } from "../ffi/index.ts";
+import { Queue } from "../queue/queue.ts";
+import type { QueueReader, SubscriberOptions } from "../queue/reader.ts";
+import { readerMetaPath } from "../queue/readerMeta.ts";
+
+const live = new Set<ReaderRegistration>();
+let hooked = false;
+
+function removeAll(): void {
+  for (const r of live) r.unregister();
+}
+
+function hookProcessExit(): void {
+  if (hooked) return;
+  hooked = true;
+  process.on("exit", removeAll);
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    process.on(sig, () => {
+      removeAll();
+      // Keep the default outcome of the signal: terminate with the conventional status.
+      process.exit(128 + (sig === "SIGINT" ? 2 : 15));
+    });
+  }
+}
+
+export class ReaderRegistration implements Disposable {
+  readonly reader: QueueReader;
+  private readonly metaPath: string;
+  private registered = true;
+
+  constructor(queueDir: string, readerName: string, opts?: SubscriberOptions) {
+    this.reader = Queue.openSubscriber(queueDir, readerName, opts);
+    this.metaPath = readerMetaPath(queueDir, readerName);
+    live.add(this);
+    hookProcessExit();
+  }
+
+  /** Closes the reader and deletes its meta. */
+  unregister(): void {
+    if (!this.registered) return;
+    this.registered = false;
+    live.delete(this);
+    this.reader.close();
+    unlinkPath(this.metaPath);
+  }
+
+  close(): void {
+    this.unregister();
+  }
+
+  [Symbol.dispose](): void {
+    this.unregister();
+  }
+}
