@@ -1,114 +1,86 @@
 /**
- * A small end-to-end demo: a writer process publishes price ticks into a queue, this process
- * follows it live, checks every record, commits its position, and then shows a restart resuming
- * from the committed position.
+ * The demo: a feed, strategies and a router as separate processes on one bus root. Starts the
+ * feed, strategies "alpha" and "beta" and the router; adds "gamma" while running; stops "beta"
+ * and removes its directory; then stops everything and prints a summary (messages per process,
+ * order -> ack latency percentiles, the router's discovery events).
  *
- *   bun run examples/demo.ts [queueDir] [count]
+ *   bun run demo [busRoot] [--duration ms]
  *
- * The queue directory defaults to <system temp dir>/chronicle-demo and is recreated each run.
+ * busRoot defaults to <system temp dir>/chronicle-demo (recreated each run). The last line of
+ * output is the summary as JSON. Exits 1 if the run did not behave as expected.
  */
 import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Queue } from "../src/index.ts";
+import { BusLayout } from "../src/index.ts";
+import { flag } from "./codec.ts";
 
-const TICK_TYPE = 1;
-const TICK_SIZE = 32;
-
-/** Fixed-layout tick: symbol u32 @0, qty u32 @4, price f64 @8, send time (epoch ms, f64) @16. */
-function encodeTick(view: DataView, symbol: number, qty: number, price: number, sentMs: number): void {
-  view.setUint32(0, symbol, true);
-  view.setUint32(4, qty, true);
-  view.setFloat64(8, price, true);
-  view.setFloat64(16, sentMs, true);
+interface Proc {
+  name: string;
+  proc: ReturnType<typeof Bun.spawn>;
+  lines: Promise<string[]>;
 }
 
-async function runWriter(dir: string, count: number): Promise<void> {
-  using writer = Queue.openPublisher(dir, { segmentSize: 1 << 20 });
-  const buf = new Uint8Array(TICK_SIZE);
-  const view = new DataView(buf.buffer);
-  for (let i = 0; i < count; i++) {
-    encodeTick(view, i % 16, 100 + (i % 7), 100 + Math.sin(i / 100), wallClockMs());
-    writer.append(TICK_TYPE, buf);
-    // Publish in bursts with short pauses, like a market feed.
-    if (i % 1000 === 999) await Bun.sleep(1);
-  }
+const args = process.argv.slice(2);
+const root = args[0] && !args[0].startsWith("--") ? args[0] : join(tmpdir(), "chronicle-demo");
+const duration = flag(args, "duration", 4000);
+const here = import.meta.dir;
+
+function start(name: string, script: string, extra: string[] = []): Proc {
+  const proc = Bun.spawn(["bun", join(here, script), root, ...extra], { stdout: "pipe", stderr: "inherit" });
+  const lines = new Response(proc.stdout as ReadableStream).text().then((t) => t.split("\n").filter((l) => l.length > 0));
+  return { name, proc, lines };
 }
 
-/** Wall clock in ms with µs resolution, comparable across processes. */
-function wallClockMs(): number {
-  return performance.timeOrigin + performance.now();
+async function stopProc(p: Proc): Promise<Record<string, unknown>[]> {
+  p.proc.kill("SIGTERM");
+  const code = await p.proc.exited;
+  if (code !== 0) throw new Error(`${p.name} exited with ${code}`);
+  return (await p.lines).map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-function latencyUs(tick: Uint8Array): number {
-  return (wallClockMs() - new DataView(tick.buffer, tick.byteOffset, tick.byteLength).getFloat64(16, true)) * 1000;
-}
+const last = (records: Record<string, unknown>[]): Record<string, unknown> => records[records.length - 1] ?? {};
 
-function percentile(sorted: Float64Array, p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
+rmSync(root, { recursive: true, force: true });
+console.log(`bus root: ${root}  (duration ${duration} ms)`);
+const feed = start("feed", "feed.ts", ["--rate", "20000"]);
+const router = start("router", "router.ts");
+const strategies = new Map<string, Proc>();
+for (const id of ["alpha", "beta"]) strategies.set(id, start(`strategy ${id}`, "strategy.ts", [id]));
 
-async function follow(dir: string, count: number, latenciesUs: Float64Array): Promise<number> {
-  using reader = Queue.openSubscriber(dir, "demo-reader", { start: "earliest" });
-  let received = 0;
-  let idle = 0;
-  while (received < count / 2) {
-    const m = reader.next();
-    if (m === null) {
-      if (++idle % 256 === 0) await Bun.sleep(0);
-      continue;
-    }
-    if (m.seq !== received) throw new Error(`expected seq ${received}, got ${m.seq}`);
-    latenciesUs[received] = latencyUs(m.payload);
-    received++;
-  }
-  reader.commit();
-  return received;
-}
+await Bun.sleep(duration * 0.3);
+console.log("+ adding strategy gamma");
+strategies.set("gamma", start("strategy gamma", "strategy.ts", ["gamma"]));
 
-async function main(): Promise<void> {
-  const [, , first, second, third] = process.argv;
-  if (first === "--writer") return runWriter(second, Number(third));
+await Bun.sleep(duration * 0.3);
+console.log("- stopping strategy beta and removing its endpoints");
+const betaSummary = last(await stopProc(strategies.get("beta")!));
+strategies.delete("beta");
+rmSync(new BusLayout(root).strategyDir("beta"), { recursive: true, force: true });
 
-  const dir = first ?? join(tmpdir(), "chronicle-demo");
-  const count = Number(second ?? 100_000);
-  rmSync(dir, { recursive: true, force: true });
+await Bun.sleep(duration * 0.4);
+const summaries: Record<string, Record<string, unknown>> = { beta: betaSummary };
+for (const [id, p] of strategies) summaries[id] = last(await stopProc(p));
+await Bun.sleep(100);
+const feedSummary = last(await stopProc(feed));
+const routerRecords = await stopProc(router);
+const routerSummary = last(routerRecords);
 
-  console.log(`queue: ${dir}`);
-  const started = performance.now();
-  const child = Bun.spawn(["bun", import.meta.path, "--writer", dir, String(count)], { stdout: "inherit", stderr: "inherit" });
-
-  const latenciesUs = new Float64Array(count);
-  const firstHalf = await follow(dir, count, latenciesUs);
-  console.log(`reader: consumed ${firstHalf} ticks live, committed, closed (simulating a restart)`);
-
-  // A restarted reader resumes right after the committed position.
-  using reader = Queue.openSubscriber(dir, "demo-reader");
-  let received = firstHalf;
-  let idle = 0;
-  while (received < count) {
-    const m = reader.next();
-    if (m === null) {
-      if (child.exitCode !== null && child.exitCode !== 0) throw new Error(`writer exited with ${child.exitCode}`);
-      if (++idle % 256 === 0) await Bun.sleep(0);
-      continue;
-    }
-    if (m.seq !== received) throw new Error(`resume: expected seq ${received}, got ${m.seq}`);
-    latenciesUs[received] = latencyUs(m.payload);
-    received++;
-  }
-  reader.commit();
-  const code = await child.exited;
-  const elapsedMs = performance.now() - started;
-
-  const sorted = latenciesUs.slice().sort();
-  console.log(`reader: resumed at seq ${firstHalf} and read up to seq ${received - 1}; all ${received} records verified in order`);
-  console.log(`writer exit code: ${code}`);
-  console.log(`elapsed: ${elapsedMs.toFixed(0)} ms for ${count} ticks of ${TICK_SIZE} bytes (writer pauses 1 ms every 1000)`);
+console.log("\nprocess          messages");
+console.log(`feed             ${feedSummary.ticks} ticks published`);
+for (const id of ["alpha", "beta", "gamma"]) {
+  const s = summaries[id] as { ticksSeen: number; orders: number; acks: number; ackLatencyUs: { p50: number; p99: number; max: number } };
+  const lat = s.ackLatencyUs;
   console.log(
-    `one-way latency (writer append -> reader next), µs: p50 ${percentile(sorted, 50).toFixed(1)}  p99 ${percentile(sorted, 99).toFixed(1)}  max ${sorted[sorted.length - 1].toFixed(1)}`,
+    `strategy ${id.padEnd(7)} ${s.ticksSeen} ticks read, ${s.orders} orders sent, ${s.acks} acks; order->ack µs p50 ${lat.p50?.toFixed(1)} p99 ${lat.p99?.toFixed(1)} max ${lat.max?.toFixed(1)}`,
   );
-  if (code !== 0) process.exit(1);
 }
+console.log(`router           ${routerSummary.routed} orders routed ${JSON.stringify(routerSummary.perStrategy)}`);
+console.log(`discovery events ${(routerSummary.events as string[]).join(", ")}`);
 
-await main();
+const events = routerSummary.events as string[];
+const ok =
+  ["added alpha", "added beta", "added gamma", "removed beta"].every((e) => events.includes(e)) &&
+  ["alpha", "gamma"].every((id) => (summaries[id] as { acks: number }).acks > 0);
+console.log(JSON.stringify({ ok, feed: feedSummary, strategies: summaries, router: routerSummary }));
+process.exit(ok ? 0 : 1);

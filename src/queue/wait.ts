@@ -7,6 +7,7 @@
  * every commit and roll. In format v2 a sleeper first registers in waiters_pending and the writer
  * skips the wake-up syscall while nobody is registered (v1 writers always wake).
  */
+import { ptr } from "bun:ffi";
 import { futexWait, futexWake } from "../ffi/index.ts";
 import { ChronicleError } from "../errors.ts";
 import type { ControlBlock } from "./control.ts";
@@ -190,11 +191,11 @@ class AsyncHelper {
     });
   }
 
-  /** Interrupts the current wait: the helper wakes (a spurious wake-up for other sleepers) and reports CANCELLED. */
+  /** Interrupts the current wait: the helper wakes on its CANCEL word and reports CANCELLED. */
   private cancel(): void {
     if (this.pending !== null) this.pending.cancelled = true;
     Atomics.store(this.slots, AsyncSlot.CANCEL, 1);
-    futexWake(this.target.control.notifyAddress);
+    futexWake(ptr(this.slots) + AsyncSlot.CANCEL * 4);
   }
 
   private settle(generation: number, result: number): void {

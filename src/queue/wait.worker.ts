@@ -4,8 +4,8 @@
  * is ready, the wait times out or it is cancelled. It touches the reader's mappings only while
  * STATE is 1.
  */
-import { toArrayBuffer } from "bun:ffi";
-import { futexWait } from "../ffi/index.ts";
+import { ptr, toArrayBuffer } from "bun:ffi";
+import { FutexSet } from "../ffi/index.ts";
 import { AsyncResult, AsyncSlot, type AsyncWaitInit } from "./wait.ts";
 import { SEG_FLAGS_W, SEALED_FLAG } from "./layout/index.ts";
 
@@ -17,6 +17,11 @@ self.onmessage = (event: MessageEvent<AsyncWaitInit>) => {
   const notify = new Int32Array(toArrayBuffer(init.notifyAddress, 0, 4));
   const waiters = init.waitersAddress !== 0 ? new Int32Array(toArrayBuffer(init.waitersAddress, 0, 4)) : null;
   const segment = new Int32Array(toArrayBuffer(init.windowAddress, 0, init.windowSize));
+  // Sleep on the queue's futex word and on our own CANCEL word at once, so a cancellation wakes
+  // only this thread and not every reader of the queue.
+  const futexes = new FutexSet(2);
+  futexes.set(0, init.notifyAddress, 0);
+  futexes.set(1, ptr(slots) + AsyncSlot.CANCEL * 4, 0);
   let generation = 0;
   for (;;) {
     Atomics.wait(slots, AsyncSlot.CMD, generation);
@@ -42,7 +47,8 @@ self.onmessage = (event: MessageEvent<AsyncWaitInit>) => {
         }
         const remaining = deadline - performance.now();
         if (remaining <= 0) break;
-        futexWait(init.notifyAddress, seq, Math.min(remaining, init.sleepSliceMs));
+        futexes.expect(0, seq);
+        futexes.wait(Math.min(remaining, init.sleepSliceMs));
       }
     } finally {
       if (waiters !== null) Atomics.sub(waiters, 0, 1);

@@ -278,15 +278,17 @@ export class QueueWriter implements Disposable {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.beat();
     try {
-      this.beat();
       writeCheckpoint(this.dir, { segment: this.segment.id, writeOffset: this.offset });
-    } finally {
-      this.preparer?.close();
-      this.window.unmap();
-      this.control.close();
-      this.lock.release();
+    } catch {
+      // The checkpoint is only a hint (recovery never depends on it), and close must release
+      // everything even when the directory is gone or full.
     }
+    this.preparer?.close();
+    this.window.unmap();
+    this.control.close();
+    this.lock.release();
   }
 
   [Symbol.dispose](): void {

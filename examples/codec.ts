@@ -1,0 +1,127 @@
+/**
+ * Fixed-layout binary records for the examples (no JSON on the hot path). Each codec reads and
+ * writes through one reusable DataView over the caller's bytes.
+ */
+
+export const MsgType = { TICK: 1, ORDER: 2, ACK: 3 } as const;
+
+/** Tick: symbol u32 @0, seq u32 @4, bid f64 @8, ask f64 @16, sent (epoch ms, f64) @24. */
+export const TICK_SIZE = 32;
+/** Order: orderId u32 @0, symbol u32 @4, side u32 @8 (1 buy, 2 sell), qty u32 @12, price f64 @16, sent f64 @24. */
+export const ORDER_SIZE = 32;
+/** Ack: orderId u32 @0, status u32 @4 (1 accepted), echo of the order's sent time f64 @8, acked f64 @16. */
+export const ACK_SIZE = 24;
+
+export interface Tick {
+  symbol: number;
+  seq: number;
+  bid: number;
+  ask: number;
+  sentMs: number;
+}
+
+export interface Order {
+  orderId: number;
+  symbol: number;
+  side: number;
+  qty: number;
+  price: number;
+  sentMs: number;
+}
+
+export interface Ack {
+  orderId: number;
+  status: number;
+  orderSentMs: number;
+  ackedMs: number;
+}
+
+/** Wall clock in ms with sub-µs resolution, comparable across processes on one host. */
+export function wallClockMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+function view(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+export function writeTick(out: DataView, t: Tick): void {
+  out.setUint32(0, t.symbol, true);
+  out.setUint32(4, t.seq, true);
+  out.setFloat64(8, t.bid, true);
+  out.setFloat64(16, t.ask, true);
+  out.setFloat64(24, t.sentMs, true);
+}
+
+export function readTick(bytes: Uint8Array, into: Tick): Tick {
+  const v = view(bytes);
+  into.symbol = v.getUint32(0, true);
+  into.seq = v.getUint32(4, true);
+  into.bid = v.getFloat64(8, true);
+  into.ask = v.getFloat64(16, true);
+  into.sentMs = v.getFloat64(24, true);
+  return into;
+}
+
+export function writeOrder(out: DataView, o: Order): void {
+  out.setUint32(0, o.orderId, true);
+  out.setUint32(4, o.symbol, true);
+  out.setUint32(8, o.side, true);
+  out.setUint32(12, o.qty, true);
+  out.setFloat64(16, o.price, true);
+  out.setFloat64(24, o.sentMs, true);
+}
+
+export function readOrder(bytes: Uint8Array, into: Order): Order {
+  const v = view(bytes);
+  into.orderId = v.getUint32(0, true);
+  into.symbol = v.getUint32(4, true);
+  into.side = v.getUint32(8, true);
+  into.qty = v.getUint32(12, true);
+  into.price = v.getFloat64(16, true);
+  into.sentMs = v.getFloat64(24, true);
+  return into;
+}
+
+export function writeAck(out: DataView, a: Ack): void {
+  out.setUint32(0, a.orderId, true);
+  out.setUint32(4, a.status, true);
+  out.setFloat64(8, a.orderSentMs, true);
+  out.setFloat64(16, a.ackedMs, true);
+}
+
+export function readAck(bytes: Uint8Array, into: Ack): Ack {
+  const v = view(bytes);
+  into.orderId = v.getUint32(0, true);
+  into.status = v.getUint32(4, true);
+  into.orderSentMs = v.getFloat64(8, true);
+  into.ackedMs = v.getFloat64(16, true);
+  return into;
+}
+
+/** Small helpers for the example processes' command lines: `--name value` pairs. */
+export function flag(args: string[], name: string, fallback: number): number {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < args.length ? Number(args[i + 1]) : fallback;
+}
+
+/** Percentile of an ascending sorted array (nearest rank). */
+export function percentile(sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** Resolves on SIGTERM/SIGINT or after `ms`, whichever comes first. */
+export function stopSignal(ms: number): { readonly stopped: boolean; promise: Promise<void> } {
+  const state = { stopped: false, promise: Promise.resolve() };
+  state.promise = new Promise<void>((resolve) => {
+    const stop = (): void => {
+      state.stopped = true;
+      resolve();
+    };
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
+    if (Number.isFinite(ms)) setTimeout(stop, ms).unref();
+  });
+  return state;
+}

@@ -1,0 +1,46 @@
+/**
+ * Market-data feed: publishes synthetic ticks for N symbols into <root>/market/main.
+ *
+ *   bun run examples/feed.ts <busRoot> [--symbols 16] [--rate 20000] [--duration ms]
+ *
+ * Prints one JSON summary line on exit (SIGTERM/SIGINT or after --duration).
+ */
+import { BusLayout, Queue } from "../src/index.ts";
+import { MsgType, TICK_SIZE, flag, stopSignal, wallClockMs, writeTick, type Tick } from "./codec.ts";
+
+const [root, ...rest] = process.argv.slice(2);
+if (!root) {
+  console.error("usage: bun run examples/feed.ts <busRoot> [--symbols N] [--rate ticksPerSecond] [--duration ms]");
+  process.exit(2);
+}
+const symbols = flag(rest, "symbols", 16);
+const rate = flag(rest, "rate", 20_000);
+const stop = stopSignal(flag(rest, "duration", Infinity));
+
+using writer = Queue.openPublisher(new BusLayout(root).feed(), { segmentSize: 1 << 20, autoCleanup: true, readerTtlMs: 5_000 });
+const bytes = new Uint8Array(TICK_SIZE);
+const out = new DataView(bytes.buffer);
+const tick: Tick = { symbol: 0, seq: 0, bid: 0, ask: 0, sentMs: 0 };
+const prices = Float64Array.from({ length: symbols }, (_, i) => 100 + i);
+const perMs = rate / 1000;
+const started = performance.now();
+let published = 0;
+
+while (!stop.stopped) {
+  // Publish what the rate allows so far, then yield to the event loop for a millisecond.
+  const due = Math.floor((performance.now() - started) * perMs);
+  for (; published < due; published++) {
+    const symbol = published % symbols;
+    prices[symbol] += (Math.random() - 0.5) * 0.01;
+    tick.symbol = symbol;
+    tick.seq = published;
+    tick.bid = prices[symbol] - 0.01;
+    tick.ask = prices[symbol] + 0.01;
+    tick.sentMs = wallClockMs();
+    writeTick(out, tick);
+    writer.append(MsgType.TICK, bytes);
+  }
+  await Promise.race([Bun.sleep(1), stop.promise]);
+}
+console.log(JSON.stringify({ process: "feed", ticks: published }));
+process.exit(0);

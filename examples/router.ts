@@ -1,0 +1,51 @@
+/**
+ * The router: discovers strategies at run time, merges their orders (fan-in by timestamp) and
+ * acknowledges each one on the strategy's orders_in.
+ *
+ *   bun run examples/router.ts <busRoot> [--duration ms]
+ *
+ * Prints each discovery event as a JSON line, and one JSON summary line on exit.
+ */
+import { StrategyRouter } from "../src/index.ts";
+import { ACK_SIZE, MsgType, ORDER_SIZE, flag, readOrder, stopSignal, wallClockMs, writeAck, type Ack, type Order } from "./codec.ts";
+
+const [root, ...rest] = process.argv.slice(2);
+if (!root) {
+  console.error("usage: bun run examples/router.ts <busRoot> [--duration ms]");
+  process.exit(2);
+}
+const stop = stopSignal(flag(rest, "duration", Infinity));
+using router = new StrategyRouter(root, "router", { discovery: { rescanIntervalMs: 200 } });
+
+const ackBytes = new Uint8Array(ACK_SIZE);
+const ackOut = new DataView(ackBytes.buffer);
+const order: Order = { orderId: 0, symbol: 0, side: 0, qty: 0, price: 0, sentMs: 0 };
+const ack: Ack = { orderId: 0, status: 1, orderSentMs: 0, ackedMs: 0 };
+const perStrategy: Record<string, number> = {};
+const events: string[] = [];
+let routed = 0;
+
+while (!stop.stopped) {
+  for (const ev of router.sync()) {
+    const line = ev.kind === "unsupported" ? `${ev.kind} ${ev.strategy} v${ev.version}` : `${ev.kind} ${ev.strategy}`;
+    events.push(line);
+    console.log(JSON.stringify({ process: "router", event: ev.kind, strategy: ev.strategy }));
+  }
+  let worked = false;
+  for (let m = router.next(); m !== null; m = router.next()) {
+    worked = true;
+    if (m.message.typeId !== MsgType.ORDER || m.message.length !== ORDER_SIZE) continue;
+    readOrder(m.message.payload, order);
+    ack.orderId = order.orderId;
+    ack.orderSentMs = order.sentMs;
+    ack.ackedMs = wallClockMs();
+    writeAck(ackOut, ack);
+    router.reply(m.strategy, MsgType.ACK, ackBytes);
+    perStrategy[m.strategy] = (perStrategy[m.strategy] ?? 0) + 1;
+    routed++;
+  }
+  if (worked) router.commitAll();
+  else await Promise.race([router.waitAsync(20), stop.promise]);
+}
+console.log(JSON.stringify({ process: "router", routed, perStrategy, events, attached: router.strategies }));
+process.exit(0);

@@ -1,0 +1,83 @@
+/**
+ * A strategy: follows the feed, keeps the symbols it trades, sends orders to its orders_out,
+ * marks the endpoint READY, refreshes its LEASE, and reads acks from its orders_in.
+ *
+ *   bun run examples/strategy.ts <busRoot> <strategyId> [--every 50] [--duration ms]
+ *
+ * Sends one order per --every ticks of its symbols. Prints one JSON summary line on exit.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { BusLayout, FanInReader, Queue, markReady, writeLease } from "../src/index.ts";
+import { ACK_SIZE, MsgType, ORDER_SIZE, flag, percentile, readAck, readTick, stopSignal, wallClockMs, writeOrder, type Ack, type Order, type Tick } from "./codec.ts";
+
+const [root, id, ...rest] = process.argv.slice(2);
+if (!root || !id) {
+  console.error("usage: bun run examples/strategy.ts <busRoot> <strategyId> [--every N] [--duration ms]");
+  process.exit(2);
+}
+const every = flag(rest, "every", 50);
+const stop = stopSignal(flag(rest, "duration", Infinity));
+const layout = new BusLayout(root);
+const endpoints = layout.strategyEndpoints(id);
+
+// The strategy trades the symbols whose number hashes to it (a stable, id-derived filter).
+const salt = [...id].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7);
+const trades = (symbol: number): boolean => ((symbol * 2654435761 + salt) >>> 0) % 3 === 0;
+
+using orders = Queue.openPublisher(endpoints.ordersOut, { segmentSize: 1 << 20, preallocate: false });
+markReady(endpoints.ordersOut);
+// Ticks and acks are merged into one stream, so one wait covers both.
+using inputs = new FanInReader();
+const FEED = inputs.addReader(Queue.openSubscriber(layout.feed(), `strategy-${id}`, { start: "latest", openTimeoutMs: 5000 }));
+let acksAttached = false;
+
+const orderBytes = new Uint8Array(ORDER_SIZE);
+const orderOut = new DataView(orderBytes.buffer);
+const tick: Tick = { symbol: 0, seq: 0, bid: 0, ask: 0, sentMs: 0 };
+const order: Order = { orderId: 0, symbol: 0, side: 1, qty: 1, price: 0, sentMs: 0 };
+const ack: Ack = { orderId: 0, status: 0, orderSentMs: 0, ackedMs: 0 };
+const ackLatencyUs: number[] = [];
+let ticksSeen = 0;
+let relevant = 0;
+
+const lease = setInterval(() => writeLease(endpoints.ordersOut, { epoch: orders.epoch }), 250);
+writeLease(endpoints.ordersOut, { epoch: orders.epoch });
+
+while (!stop.stopped) {
+  // The router creates orders_in when it first replies.
+  if (!acksAttached && existsSync(join(endpoints.ordersIn, "control.meta"))) {
+    inputs.addReader(Queue.openSubscriber(endpoints.ordersIn, `strategy-${id}`, { start: "earliest" }));
+    acksAttached = true;
+  }
+  let worked = false;
+  for (let m = inputs.next(); m !== null; m = inputs.next()) {
+    worked = true;
+    const msg = m.message;
+    if (m.sourceId !== FEED) {
+      if (msg.typeId !== MsgType.ACK || msg.length !== ACK_SIZE) continue;
+      readAck(msg.payload, ack);
+      ackLatencyUs.push((wallClockMs() - ack.orderSentMs) * 1000);
+      continue;
+    }
+    ticksSeen++;
+    readTick(msg.payload, tick);
+    if (!trades(tick.symbol) || ++relevant % every !== 0) continue;
+    order.orderId++;
+    order.symbol = tick.symbol;
+    order.side = order.orderId % 2 === 0 ? 1 : 2;
+    order.price = order.side === 1 ? tick.ask : tick.bid;
+    order.sentMs = wallClockMs();
+    writeOrder(orderOut, order);
+    orders.append(MsgType.ORDER, orderBytes);
+  }
+  if (worked) inputs.commitAll();
+  else await Promise.race([inputs.waitAsync({ timeoutMs: acksAttached ? 100 : 5 }), stop.promise]);
+}
+clearInterval(lease);
+ackLatencyUs.sort((a, b) => a - b);
+console.log(JSON.stringify({
+  process: "strategy", id, ticksSeen, orders: order.orderId, acks: ackLatencyUs.length,
+  ackLatencyUs: { p50: percentile(ackLatencyUs, 50), p99: percentile(ackLatencyUs, 99), max: ackLatencyUs.at(-1) ?? null },
+}));
+process.exit(0);
