@@ -17,7 +17,7 @@ const symbols = flag(rest, "symbols", 16);
 const rate = flag(rest, "rate", 20_000);
 const stop = stopSignal(flag(rest, "duration", Infinity));
 
-using writer = Queue.openPublisher(new BusLayout(root).feed(), { segmentSize: 1 << 20, autoCleanup: true, readerTtlMs: 5_000 });
+const writer = Queue.openPublisher(new BusLayout(root).feed(), { segmentSize: 1 << 20, autoCleanup: true, readerTtlMs: 5_000 });
 const bytes = new Uint8Array(TICK_SIZE);
 const out = new DataView(bytes.buffer);
 const tick: Tick = { symbol: 0, seq: 0, bid: 0, ask: 0, sentMs: 0 };
@@ -42,5 +42,6 @@ while (!stop.stopped) {
   }
   await Promise.race([Bun.sleep(1), stop.promise]);
 }
+writer.close();
 console.log(JSON.stringify({ process: "feed", ticks: published }));
 process.exit(0);

@@ -15,7 +15,7 @@ if (!root) {
   process.exit(2);
 }
 const stop = stopSignal(flag(rest, "duration", Infinity));
-using router = new StrategyRouter(root, "router", { discovery: { rescanIntervalMs: 200 } });
+const router = new StrategyRouter(root, "router", { discovery: { rescanIntervalMs: 200 } });
 
 const ackBytes = new Uint8Array(ACK_SIZE);
 const ackOut = new DataView(ackBytes.buffer);
@@ -47,5 +47,7 @@ while (!stop.stopped) {
   if (worked) router.commitAll();
   else await Promise.race([router.waitAsync(20), stop.promise]);
 }
-console.log(JSON.stringify({ process: "router", routed, perStrategy, events, attached: router.strategies }));
+const attached = router.strategies;
+router.close();
+console.log(JSON.stringify({ process: "router", routed, perStrategy, events, attached }));
 process.exit(0);

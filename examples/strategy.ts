@@ -25,10 +25,10 @@ const endpoints = layout.strategyEndpoints(id);
 const salt = [...id].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7);
 const trades = (symbol: number): boolean => ((symbol * 2654435761 + salt) >>> 0) % 3 === 0;
 
-using orders = Queue.openPublisher(endpoints.ordersOut, { segmentSize: 1 << 20, preallocate: false });
+const orders = Queue.openPublisher(endpoints.ordersOut, { segmentSize: 1 << 20, preallocate: false });
 markReady(endpoints.ordersOut);
 // Ticks and acks are merged into one stream, so one wait covers both.
-using inputs = new FanInReader();
+const inputs = new FanInReader();
 const FEED = inputs.addReader(Queue.openSubscriber(layout.feed(), `strategy-${id}`, { start: "latest", openTimeoutMs: 5000 }));
 let acksAttached = false;
 
@@ -75,6 +75,8 @@ while (!stop.stopped) {
   else await Promise.race([inputs.waitAsync({ timeoutMs: acksAttached ? 100 : 5 }), stop.promise]);
 }
 clearInterval(lease);
+inputs.close();
+orders.close();
 ackLatencyUs.sort((a, b) => a - b);
 console.log(JSON.stringify({
   process: "strategy", id, ticksSeen, orders: order.orderId, acks: ackLatencyUs.length,

@@ -50,7 +50,7 @@ function createAndOpen(dir: string, id: number, size: number, window: Mapping): 
 }
 
 /** seq of the newest record in the segments before the head, or -1 when there is none. */
-function lastSeqBefore(dir: string, ids: number[], size: number): number {
+export function lastSeqBefore(dir: string, ids: number[], size: number): number {
   for (let i = ids.length - 2; i >= 0; i--) {
     const lastSeq = withSegment(dir, ids[i], size, -1, (seg) => scanSegment(seg.window.u32, size).lastSeq);
     if (lastSeq >= 0) return lastSeq;

@@ -1,0 +1,108 @@
+/** A read-only snapshot of a queue's state on disk, for tools and monitoring. */
+import { join } from "node:path";
+import { ChronicleError } from "../errors.ts";
+import { isFlockHeld, listDir, realtimeNs, fileSize } from "../ffi/index.ts";
+import { ControlBlock } from "./control.ts";
+import { lastSeqBefore } from "./recovery.ts";
+import { DEFAULT_RETENTION, readerStatuses, retentionFloor, type ReaderStatus, type RetentionPolicy } from "./retention.ts";
+import { scanSegment } from "./scan.ts";
+import { listSegmentIds, segmentPath, withSegment } from "./segment.ts";
+import { readWriterLock } from "./writerLock.ts";
+import { PREPARED_SUFFIX } from "./segmentPreparer.ts";
+import { CONTROL_TMP_FILE, READERS_DIR, SEGMENT_HEADER_SIZE, WRITER_LOCK_FILE, type FormatVersion } from "./layout/index.ts";
+
+export interface QueueInfo {
+  dir: string;
+  formatVersion: FormatVersion;
+  segmentSize: number;
+  writer: {
+    /** A process holds writer.lock now. */
+    alive: boolean;
+    /** writer.lock names a process that no longer holds it (the writer exited or died). */
+    stale: boolean;
+    pid: number;
+    epoch: number;
+    heartbeatAgeMs: number;
+  };
+  head: { segment: number; offset: number; lastSeq: number; nextSeq: number };
+  segments: { count: number; bytes: number; oldest: number; newest: number; corrupt: { id: number; path: string; reason: string }[] };
+  readers: (ReaderStatus & { lagRecords: number | null })[];
+  /** Leftover temporary files (interrupted creations). */
+  tempFiles: string[];
+  /** Segments retention would delete now. */
+  deletable: number[];
+}
+
+/** Takes a snapshot of the queue in `dir`. Writes nothing. */
+export function inspectQueue(dir: string, policy: RetentionPolicy = DEFAULT_RETENTION, openTimeoutMs = 200): QueueInfo {
+  const control = ControlBlock.open(dir, openTimeoutMs);
+  try {
+    const size = control.segmentSize;
+    const ids = listSegmentIds(dir);
+    const newest = ids.length > 0 ? ids[ids.length - 1] : -1;
+    const corrupt = corruptSegments(dir, ids, size);
+    const headOk = newest >= 0 && !corrupt.some((c) => c.id === newest);
+    const headScan = headOk ? withSegment(dir, newest, size, null, (seg) => scanSegment(seg.window.u32, size)) : null;
+    const lastSeq = headScan === null ? -1 : headScan.lastSeq >= 0 ? headScan.lastSeq : lastSeqBefore(dir, ids, size);
+    const head = { segment: Math.max(newest, 0), offset: headScan?.end ?? SEGMENT_HEADER_SIZE, segmentSize: size };
+    const readers = readerStatuses(dir, head, policy).map((r) => ({
+      ...r,
+      lagRecords: r.position !== null && r.position.segment === newest && headScan !== null
+        ? withSegment(dir, newest, size, null, (seg) => scanSegment(seg.window.u32, size, Math.max(SEGMENT_HEADER_SIZE, r.position!.offset)).records)
+        : null,
+    }));
+    const floor = retentionFloor(readers, head);
+    const lock = readWriterLock(dir);
+    const alive = isFlockHeld(join(dir, WRITER_LOCK_FILE));
+    const heartbeatNs = control.writerHeartbeatNs;
+    return {
+      dir,
+      formatVersion: control.version,
+      segmentSize: size,
+      writer: {
+        alive,
+        stale: lock !== null && !alive,
+        pid: lock?.pid ?? 0,
+        epoch: control.writerEpoch,
+        heartbeatAgeMs: heartbeatNs > 0 ? Math.max(0, Number(realtimeNs() / 1_000_000n) - heartbeatNs / 1e6) : Infinity,
+      },
+      head: { segment: head.segment, offset: head.offset, lastSeq, nextSeq: lastSeq + 1 },
+      segments: {
+        count: ids.length,
+        bytes: ids.reduce((sum, id) => sum + Math.max(0, fileSize(segmentPath(dir, id))), 0),
+        oldest: ids.length > 0 ? ids[0] : -1,
+        newest,
+        corrupt,
+      },
+      readers,
+      tempFiles: tempFiles(dir),
+      deletable: ids.filter((id) => id < floor),
+    };
+  } finally {
+    control.close();
+  }
+}
+
+/** Segments whose size or header is wrong. */
+function corruptSegments(dir: string, ids: number[], size: number): { id: number; path: string; reason: string }[] {
+  const out: { id: number; path: string; reason: string }[] = [];
+  for (const id of ids) {
+    try {
+      withSegment(dir, id, size, null, () => null);
+    } catch (e) {
+      if (!(e instanceof ChronicleError)) throw e;
+      out.push({ id, path: e.path, reason: e.message });
+    }
+  }
+  return out;
+}
+
+function tempFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const [where, names] of [[dir, listDir(dir)], [join(dir, READERS_DIR), listDir(join(dir, READERS_DIR))]] as const) {
+    for (const name of names) {
+      if (name === CONTROL_TMP_FILE || name.endsWith(".tmp") || name.endsWith(PREPARED_SUFFIX)) out.push(join(where, name));
+    }
+  }
+  return out.sort();
+}
