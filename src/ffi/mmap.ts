@@ -38,6 +38,14 @@ export class Mapping {
     return new Mapping(address, length);
   }
 
+  /**
+   * A view of a range reserved elsewhere in this process (another thread's window). The caller
+   * must not unmap it; the owner does.
+   */
+  static at(address: number, length: number): Mapping {
+    return new Mapping(address, length);
+  }
+
   /** Reserves `length` bytes of blank address space to map files into later. */
   static reserve(length: number): Mapping {
     const address = libc.mmap(null, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

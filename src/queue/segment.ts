@@ -52,6 +52,14 @@ export class Segment {
     return new Segment(id, path, window);
   }
 
+  /** A segment already mapped into `window` (by the preparer); checks its header in memory. */
+  static adopt(dir: string, id: number, window: Mapping): Segment {
+    const path = segmentPath(dir, id);
+    const problem = headerProblem(window.u32.subarray(0, SEGMENT_HEADER_SIZE >> 2), id);
+    if (problem) throw new CorruptMetadata(path, problem);
+    return new Segment(id, path, window);
+  }
+
   /**
    * Creates segment `id` of `size` bytes, fully allocated (fallocate: a full disk is an error
    * now, not a SIGBUS on a later store), header written, as a temp file linked into place. An

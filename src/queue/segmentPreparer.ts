@@ -1,82 +1,101 @@
 /**
- * Prepares the next segment on a background thread so a roll is cheap: the worker creates the
- * file (fallocate, header) under a temporary name and touches every page, which is where most of
- * a new segment's cost lies (page-cache allocation and, on ext4, unwritten-extent conversion:
- * ~1.4 ms per MiB on the reference machine). The writer then only links the file into place.
+ * Prepares the next segment on a background thread so that a roll costs a link and a pointer
+ * switch. The writer owns two windows (address ranges of one segment each) and appends in one;
+ * the worker, which shares the address space:
  *
- * The writer's hot loop never yields to the event loop, so the hand-over uses shared memory and
- * Atomics, not messages, in the worker-to-writer direction.
+ * 1. releases the mapping the other window held (tearing down a dirty 64 MiB mapping takes ~2 ms
+ *    on the reference VM),
+ * 2. creates segment N+1 under a temporary name (fallocate, header) and maps it into that window,
+ * 3. stores one byte per page, so page-cache allocation (and ext4's unwritten-extent conversion,
+ *    ~1.4 ms per MiB here) and the page-table faults all happen off the append path.
+ *
+ * At the roll the writer links the file into place and switches windows. The writer's loop
+ * never yields to the event loop, so the hand-over is shared memory and Atomics, not messages.
  */
-import { unlinkPath } from "../ffi/index.ts";
+import { unlinkPath, type Mapping } from "../ffi/index.ts";
 import { segmentPath } from "./segment.ts";
 
-const ID = 0;
-const STATUS = 1;
-const IDLE = 0;
-const BUSY = 1;
-const READY = 2;
-const FAILED = 3;
-
 export const PREPARED_SUFFIX = ".prep";
+
+/** Slots of the Int32Array shared with the worker. */
+export const PrepareSlot = { ID: 0, STATUS: 1, SIZE: 2 } as const;
+export const PrepareStatus = { IDLE: 0, BUSY: 1, READY: 2, FAILED: 3 } as const;
 
 /** A prepare request as posted to the worker. */
 export interface PrepareRequest {
   path: string;
   id: number;
   size: number;
+  windowAddress: number;
   state: SharedArrayBuffer;
 }
 
+/** How long anything waits for the worker to finish one segment before giving up. */
+const WORKER_DEADLINE_MS = 60_000;
+
 export class SegmentPreparer {
   private readonly dir: string;
-  private readonly size: number;
-  private readonly shared = new SharedArrayBuffer(8);
-  private readonly state = new Int32Array(this.shared);
+  private readonly state = new Int32Array(new SharedArrayBuffer(PrepareSlot.SIZE * 4));
   private readonly worker: Worker;
   private requested = -1;
 
-  constructor(dir: string, size: number) {
+  constructor(dir: string) {
     this.dir = dir;
-    this.size = size;
     this.worker = new Worker(new URL("./segmentPreparer.worker.ts", import.meta.url));
     this.worker.unref();
   }
 
-  /** Starts preparing segment `id` in the background. */
-  request(id: number): void {
+  /** Starts preparing segment `id` into `window`, which the writer must not touch until take(). */
+  request(id: number, window: Mapping): void {
     this.requested = id;
-    Atomics.store(this.state, ID, id);
-    Atomics.store(this.state, STATUS, BUSY);
-    const msg: PrepareRequest = { path: preparedPath(this.dir, id), id, size: this.size, state: this.shared };
+    Atomics.store(this.state, PrepareSlot.ID, id);
+    Atomics.store(this.state, PrepareSlot.STATUS, PrepareStatus.BUSY);
+    const msg: PrepareRequest = {
+      path: preparedPath(this.dir, id),
+      id,
+      size: window.length,
+      windowAddress: window.address,
+      state: this.state.buffer as SharedArrayBuffer,
+    };
     this.worker.postMessage(msg);
   }
 
   /**
-   * The path of the prepared file for segment `id`, waiting up to `waitMs` if the worker is still
-   * at it (finishing is cheaper than starting over); null when it was not requested, failed or
-   * is late, and then the caller creates the segment itself.
+   * Waits for the worker to finish segment `id` and returns the path of the prepared file, now
+   * mapped in the requested window; null when it failed (the window is then blank and the caller
+   * creates the segment itself). Throws if the worker does not report within a minute.
    */
-  take(id: number, waitMs: number): string | null {
+  take(id: number): string | null {
     if (this.requested !== id) return null;
     this.requested = -1;
-    if (Atomics.load(this.state, STATUS) === BUSY) Atomics.wait(this.state, STATUS, BUSY, waitMs);
-    const ready = Atomics.load(this.state, STATUS) === READY;
-    Atomics.store(this.state, STATUS, IDLE);
-    if (ready) return preparedPath(this.dir, id);
+    const status = this.settle();
+    Atomics.store(this.state, PrepareSlot.STATUS, PrepareStatus.IDLE);
+    if (status === PrepareStatus.READY) return preparedPath(this.dir, id);
     unlinkPath(preparedPath(this.dir, id));
     return null;
   }
 
-  /** Stops the worker and removes a prepared file nobody will use. */
+  /** Waits for any work in progress (it touches the writer's window), then stops the worker. */
   close(): void {
+    this.settle();
     this.worker.terminate();
     if (this.requested >= 0) unlinkPath(preparedPath(this.dir, this.requested));
     this.requested = -1;
+  }
+
+  private settle(): number {
+    const deadline = performance.now() + WORKER_DEADLINE_MS;
+    let status = Atomics.load(this.state, PrepareSlot.STATUS);
+    while (status === PrepareStatus.BUSY) {
+      const left = deadline - performance.now();
+      if (left <= 0) throw new Error(`segment preparer did not finish segment ${this.requested} within ${WORKER_DEADLINE_MS} ms`);
+      Atomics.wait(this.state, PrepareSlot.STATUS, PrepareStatus.BUSY, left);
+      status = Atomics.load(this.state, PrepareSlot.STATUS);
+    }
+    return status;
   }
 }
 
 export function preparedPath(dir: string, id: number): string {
   return segmentPath(dir, id) + PREPARED_SUFFIX;
 }
-
-export const PrepareStatus = { IDLE, BUSY, READY, FAILED, ID, STATUS } as const;

@@ -1,6 +1,6 @@
-/** Worker side of SegmentPreparer: build one segment file under its temporary name, then signal. */
+/** Worker side of SegmentPreparer: one segment per request, into the writer's spare window. */
 import { Mapping, closeFd, openFd, unlinkPath, O_RDWR } from "../ffi/index.ts";
-import { PrepareStatus, type PrepareRequest } from "./segmentPreparer.ts";
+import { PrepareSlot, PrepareStatus, type PrepareRequest } from "./segmentPreparer.ts";
 import { writeSegmentFile } from "./segment.ts";
 
 declare const self: Worker;
@@ -8,28 +8,29 @@ declare const self: Worker;
 const TOUCH_STRIDE = 4096;
 
 self.onmessage = (event: MessageEvent<PrepareRequest>) => {
-  const { path, id, size, state } = event.data;
+  const { path, id, size, windowAddress, state } = event.data;
   const status = new Int32Array(state);
+  const window = Mapping.at(windowAddress, size);
   let ok = false;
   try {
+    window.blank();
     unlinkPath(path);
     writeSegmentFile(path, id, size);
     const fd = openFd(path, O_RDWR);
     try {
-      const map = Mapping.map(fd, size, path);
-      // One store per page allocates the page-cache page now instead of on the writer's path.
-      const u8 = map.u8;
-      for (let off = TOUCH_STRIDE; off < size; off += TOUCH_STRIDE) u8[off] = 0;
-      map.unmap();
+      window.mapFile(fd, path);
     } finally {
       closeFd(fd);
     }
+    // One store per page: page-cache allocation and the page-table fault happen here, not on
+    // the append path. The pages are zero; storing zero keeps them so.
+    const u8 = window.u8;
+    for (let off = TOUCH_STRIDE; off < size; off += TOUCH_STRIDE) u8[off] = 0;
     ok = true;
   } catch {
+    window.blank();
     unlinkPath(path);
   }
-  if (Atomics.load(status, PrepareStatus.ID) === id) {
-    Atomics.store(status, PrepareStatus.STATUS, ok ? PrepareStatus.READY : PrepareStatus.FAILED);
-    Atomics.notify(status, PrepareStatus.STATUS);
-  }
+  Atomics.store(status, PrepareSlot.STATUS, ok ? PrepareStatus.READY : PrepareStatus.FAILED);
+  Atomics.notify(status, PrepareSlot.STATUS);
 };

@@ -48,8 +48,7 @@ export interface PublisherOptions {
   backpressure?: { timeoutMs: number };
 }
 
-/** How long a roll waits for the background preparer before creating the segment itself. */
-const PREPARE_WAIT_MS = 2000;
+
 
 const DEFAULT_OPEN_TIMEOUT_MS = 2000;
 const MAX_TIMESTAMP = (1n << 64n) - 1n;
@@ -71,10 +70,14 @@ export class QueueWriter implements Disposable {
   private readonly control: ControlBlock;
   private readonly ctlU32: Uint32Array;
   private readonly clock = new WallClock();
-  /** Where the current segment is mapped; re-pointed (not reallocated) on every roll. */
-  private readonly window: Mapping;
-  private readonly u8: Uint8Array;
-  private readonly u32: Uint32Array;
+  /**
+   * Address ranges for segments: the current one is `windows[current]`. With the preparer there
+   * are two, and the spare one receives the next segment in the background.
+   */
+  private readonly windows: Mapping[];
+  private current = 0;
+  private u8: Uint8Array;
+  private u32: Uint32Array;
   private segment: Segment;
   private readonly preparer: SegmentPreparer | null;
   private offset: number;
@@ -113,14 +116,16 @@ export class QueueWriter implements Disposable {
     this.maxSegments = Math.min(opts.maxSegments ?? Infinity, Math.floor((opts.maxBytes ?? Infinity) / control.segmentSize));
     this.backpressureMs = opts.backpressure?.timeoutMs ?? 0;
     if (this.maxSegments < 2) throw new InvalidArgument(dir, `capacity must allow at least 2 segments of ${control.segmentSize} bytes`);
-    this.window = Mapping.reserve(control.segmentSize);
-    this.u8 = this.window.u8;
-    this.u32 = this.window.u32;
+    const preallocate = opts.preallocate ?? true;
+    this.windows = [Mapping.reserve(control.segmentSize)];
+    this.u8 = this.windows[0].u8;
+    this.u32 = this.windows[0].u32;
     let tail;
     try {
-      tail = recoverTail(dir, control, epoch - 1, this.window);
+      tail = recoverTail(dir, control, epoch - 1, this.windows[0]);
+      if (preallocate) this.windows.push(Mapping.reserve(control.segmentSize));
     } catch (e) {
-      this.window.unmap();
+      for (const w of this.windows) w.unmap();
       throw e;
     }
     this.segment = tail.segment;
@@ -132,8 +137,8 @@ export class QueueWriter implements Disposable {
     this.beat();
     writeCheckpoint(dir, { segment: this.segment.id, writeOffset: this.offset });
     this.segmentCount = listSegmentIds(dir).length;
-    this.preparer = (opts.preallocate ?? true) ? new SegmentPreparer(dir, this.segmentSize) : null;
-    this.preparer?.request(this.segment.id + 1);
+    this.preparer = preallocate ? new SegmentPreparer(dir) : null;
+    this.preparer?.request(this.segment.id + 1, this.windows[1]);
   }
 
   /** Opens (creating if needed) the queue in `dir` for writing. */
@@ -236,7 +241,7 @@ export class QueueWriter implements Disposable {
   /** Schedules write-back of everything appended so far (msync MS_ASYNC); returns at once. */
   flushAsync(): void {
     this.checkOpen();
-    this.window.flush(this.syncedTo, this.offset, false, this.segment.path);
+    this.windows[this.current].flush(this.syncedTo, this.offset, false, this.segment.path);
   }
 
   /**
@@ -246,7 +251,7 @@ export class QueueWriter implements Disposable {
    */
   flushSync(): void {
     this.checkOpen();
-    this.window.flush(this.syncedTo, this.offset, true, this.segment.path);
+    this.windows[this.current].flush(this.syncedTo, this.offset, true, this.segment.path);
     this.syncedTo = this.offset;
     for (const path of this.unsyncedSegments) syncFile(path);
     this.unsyncedSegments = [];
@@ -286,7 +291,7 @@ export class QueueWriter implements Disposable {
       // everything even when the directory is gone or full.
     }
     this.preparer?.close();
-    this.window.unmap();
+    for (const w of this.windows) w.unmap();
     this.control.close();
     this.lock.release();
   }
@@ -347,8 +352,11 @@ export class QueueWriter implements Disposable {
   private roll(): void {
     this.ensureCapacity();
     const old = this.segment;
+    const oldWindow = this.windows[this.current];
+    const nextIndex = (this.current + 1) % this.windows.length;
+    const nextWindow = this.windows[nextIndex];
     const nextId = old.id + 1;
-    const prepared = this.preparer?.take(nextId, PREPARE_WAIT_MS) ?? null;
+    const prepared = this.preparer?.take(nextId) ?? null;
     if (prepared !== null) Segment.install(this.dir, nextId, prepared);
     else Segment.create(this.dir, nextId, this.segmentSize);
     this.control.currentSegment = nextId;
@@ -357,14 +365,17 @@ export class QueueWriter implements Disposable {
     this.control.notify();
     if (this.syncedTo < this.offset) {
       // Start write-back now so a later flushSync has less to wait for.
-      this.window.flush(this.syncedTo, this.offset, false, old.path);
+      oldWindow.flush(this.syncedTo, this.offset, false, old.path);
       this.unsyncedSegments.push(old.path);
     }
-    this.segment = Segment.open(this.dir, nextId, this.window)!;
-    this.preparer?.request(nextId + 1);
+    this.segment = prepared !== null ? Segment.adopt(this.dir, nextId, nextWindow) : Segment.open(this.dir, nextId, nextWindow)!;
+    this.current = nextIndex;
+    this.u8 = nextWindow.u8;
+    this.u32 = nextWindow.u32;
     this.offset = SEGMENT_HEADER_SIZE;
     this.syncedTo = SEGMENT_HEADER_SIZE;
     this.segmentCount++;
+    this.preparer?.request(nextId + 1, oldWindow);
     this.beat();
     writeCheckpoint(this.dir, { segment: nextId, writeOffset: SEGMENT_HEADER_SIZE });
     if (this.autoCleanup) this.cleanup();
