@@ -1,11 +1,13 @@
 /**
  * Router-side discovery of strategy endpoints (SPEC section 9): watch first (inotify on the
  * strategies directory, on each strategy directory and on each orders_out directory, since READY
- * lives two levels down), then scan. The scan is the truth: watch events only make the next poll
- * rescan, and a periodic rescan recovers anything the watches missed.
+ * lives two levels down), then scan. The scan is the truth: a watch event only makes the next
+ * poll re-check the strategy it names (or everything, after a queue overflow), and a periodic
+ * full rescan recovers anything the watches missed.
  */
 import { ClosedError } from "../errors.ts";
-import { Inotify, DIR_CHANGES, IN_ONLYDIR, isDirectory, listDir, mkdirp } from "../ffi/index.ts";
+import { basename, dirname } from "node:path";
+import { Inotify, parseInotifyEvents, DIR_CHANGES, IN_IGNORED, IN_ONLYDIR, IN_Q_OVERFLOW, isDirectory, listDir, mkdirp } from "../ffi/index.ts";
 import { BusLayout, validateStrategyId, type StrategyEndpoints } from "./layout.ts";
 import { readyVersion, SUPPORTED_READY_VERSION } from "./markers.ts";
 
@@ -27,12 +29,16 @@ export class RouterDiscovery implements Disposable, AsyncIterable<DiscoveryEvent
   private readonly rescanIntervalMs: number;
   private readonly supportedVersion: number;
   private readonly inotify: Inotify;
-  private readonly watched = new Set<string>();
+  /** Watched directory -> watch descriptor, and back. */
+  private readonly watched = new Map<string, number>();
+  private readonly watchPaths = new Map<number, string>();
+  /** Strategies named by watch events since the last poll. */
+  private readonly touched = new Set<string>();
   private known = new Map<string, StrategyEndpoints>();
   private readonly reported = new Set<string>();
   private dirty = true;
   private lastScan = 0;
-  private stream: { read(): Promise<unknown>; cancel(): Promise<void> } | null = null;
+  private stream: { read(): Promise<{ value?: Uint8Array }>; cancel(): Promise<void> } | null = null;
   private pendingRead: Promise<unknown> | null = null;
   private closed = false;
 
@@ -56,45 +62,103 @@ export class RouterDiscovery implements Disposable, AsyncIterable<DiscoveryEvent
    */
   poll(): DiscoveryEvent[] {
     if (this.closed) throw new ClosedError(this.layout.root, "discovery");
-    if (this.inotify.drain() > 0) this.dirty = true;
-    if (!this.dirty && performance.now() - this.lastScan < this.rescanIntervalMs) return [];
-    return this.scan();
+    this.inotify.drain((wd, mask, name) => this.noteEvent(wd, mask, name));
+    if (this.dirty || performance.now() - this.lastScan >= this.rescanIntervalMs) return this.scan();
+    if (this.touched.size === 0) return [];
+    const ids = [...this.touched];
+    this.touched.clear();
+    return this.check(ids, false);
   }
 
-  /** Rescans now and returns the changes. */
+  /** Rescans every strategy now and returns the changes. */
   scan(): DiscoveryEvent[] {
     this.dirty = false;
+    this.touched.clear();
     this.lastScan = performance.now();
-    const current = new Map<string, StrategyEndpoints>();
-    const events: DiscoveryEvent[] = [];
-    for (const id of listDir(this.layout.strategiesDir).sort()) {
-      let endpoints: StrategyEndpoints;
-      try {
-        validateStrategyId(id);
-        endpoints = this.layout.strategyEndpoints(id);
-      } catch {
-        continue;
-      }
-      this.watch(this.layout.strategyDir(id));
-      this.watch(endpoints.ordersOut);
-      const version = readyVersion(endpoints.ordersOut);
-      if (version === null) continue;
-      if (!(version <= this.supportedVersion)) {
-        const key = `${id}\0${version}`;
-        if (!this.reported.has(key)) {
-          this.reported.add(key);
-          events.push({ kind: "unsupported", strategy: id, version });
-        }
-        continue;
-      }
-      current.set(id, endpoints);
-    }
-    for (const id of this.known.keys()) if (!current.has(id)) events.push({ kind: "removed", strategy: id });
-    for (const [id, ep] of current) if (!this.known.has(id)) events.push({ kind: "added", strategy: id, ordersOut: ep.ordersOut, ordersIn: ep.ordersIn });
-    this.known = current;
+    const events = this.check(listDir(this.layout.strategiesDir), true);
     // Forget watches on directories that went away, so a recreated one gets watched again.
-    for (const path of this.watched) if (!isDirectory(path)) this.watched.delete(path);
+    for (const [path, wd] of this.watched) {
+      if (!isDirectory(path)) {
+        this.watched.delete(path);
+        this.watchPaths.delete(wd);
+      }
+    }
+    return events;
+  }
+
+  /**
+   * Re-checks strategies `ids` (all of them when `complete`, so known ones missing from `ids`
+   * are removed) and returns the changes, sorted by strategy id.
+   */
+  private check(ids: string[], complete: boolean): DiscoveryEvent[] {
+    const events: DiscoveryEvent[] = [];
+    const seen = new Set<string>();
+    for (const id of ids) {
+      seen.add(id);
+      const endpoints = this.present(id, events);
+      const was = this.known.get(id);
+      if (endpoints !== null && was === undefined) {
+        this.known.set(id, endpoints);
+        events.push({ kind: "added", strategy: id, ordersOut: endpoints.ordersOut, ordersIn: endpoints.ordersIn });
+      } else if (endpoints === null && was !== undefined) {
+        this.known.delete(id);
+        events.push({ kind: "removed", strategy: id });
+      }
+    }
+    if (complete) {
+      for (const id of [...this.known.keys()]) {
+        if (seen.has(id)) continue;
+        this.known.delete(id);
+        events.push({ kind: "removed", strategy: id });
+      }
+    }
     return events.sort((a, b) => (a.strategy < b.strategy ? -1 : a.strategy > b.strategy ? 1 : 0));
+  }
+
+  /** The endpoints of strategy `id` when it is READY with a supported version, else null. */
+  private present(id: string, events: DiscoveryEvent[]): StrategyEndpoints | null {
+    let endpoints: StrategyEndpoints;
+    try {
+      validateStrategyId(id);
+      endpoints = this.layout.strategyEndpoints(id);
+    } catch {
+      return null;
+    }
+    this.watch(this.layout.strategyDir(id));
+    this.watch(endpoints.ordersOut);
+    const version = readyVersion(endpoints.ordersOut);
+    if (version === null) return null;
+    if (!(version <= this.supportedVersion)) {
+      const key = `${id}\0${version}`;
+      if (!this.reported.has(key)) {
+        this.reported.add(key);
+        events.push({ kind: "unsupported", strategy: id, version });
+      }
+      return null;
+    }
+    return endpoints;
+  }
+
+  /** Maps one inotify event to the strategy it concerns. */
+  private noteEvent(wd: number, mask: number, name: string): void {
+    if ((mask & IN_Q_OVERFLOW) !== 0) {
+      this.dirty = true;
+      return;
+    }
+    const path = this.watchPaths.get(wd);
+    if (path === undefined) return;
+    if ((mask & IN_IGNORED) !== 0) {
+      this.watchPaths.delete(wd);
+      this.watched.delete(path);
+    }
+    const strategies = this.layout.strategiesDir;
+    if (path === strategies) {
+      if (name !== "") this.touched.add(name);
+    } else if (dirname(path) === strategies) {
+      this.touched.add(basename(path));
+    } else if (dirname(dirname(path)) === strategies) {
+      this.touched.add(basename(dirname(path)));
+    }
   }
 
   /** Yields events as they happen, without blocking the event loop. Ends when closed. */
@@ -112,16 +176,16 @@ export class RouterDiscovery implements Disposable, AsyncIterable<DiscoveryEvent
    */
   forget(strategy: string): void {
     this.known.delete(strategy);
-    this.dirty = true;
+    this.touched.add(strategy);
   }
 
   /** Resolves when a watch fires or after `timeoutMs`, whichever comes first. */
   async whenChanged(timeoutMs: number): Promise<void> {
     const stream = (this.stream ??= Bun.file(this.inotify.fd).stream().getReader());
     this.pendingRead ??= stream.read().then(
-      () => {
+      (chunk) => {
         this.pendingRead = null;
-        this.dirty = true;
+        if (chunk.value !== undefined) parseInotifyEvents(chunk.value, (wd, mask, name) => this.noteEvent(wd, mask, name));
       },
       () => {
         this.pendingRead = null;
@@ -134,7 +198,10 @@ export class RouterDiscovery implements Disposable, AsyncIterable<DiscoveryEvent
 
   private watch(path: string): void {
     if (this.watched.has(path)) return;
-    if (this.inotify.watch(path, DIR_CHANGES | IN_ONLYDIR) >= 0) this.watched.add(path);
+    const wd = this.inotify.watch(path, DIR_CHANGES | IN_ONLYDIR);
+    if (wd < 0) return;
+    this.watched.set(path, wd);
+    this.watchPaths.set(wd, path);
   }
 
   close(): void {

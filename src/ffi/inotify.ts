@@ -19,6 +19,29 @@ export const IN_ONLYDIR = 0x1000000;
 /** Changes to the entries of a directory, and the directory itself going away. */
 export const DIR_CHANGES = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF;
 
+export type InotifyHandler = (wd: number, mask: number, name: string) => void;
+
+const decoder = new TextDecoder();
+
+/**
+ * Decodes a buffer of inotify events as read(2) returns them (whole events only), calling
+ * `onEvent` for each. Returns the number of events.
+ */
+export function parseInotifyEvents(bytes: Uint8Array, onEvent: InotifyHandler): number {
+  // Each event: wd i32, mask u32, cookie u32, len u32, then a NUL-padded name of len bytes.
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let events = 0;
+  for (let off = 0; off + 16 <= bytes.length; ) {
+    const len = view.getUint32(off + 12, true);
+    const raw = bytes.subarray(off + 16, off + 16 + len);
+    const end = raw.indexOf(0);
+    onEvent(view.getInt32(off, true), view.getUint32(off + 4, true), decoder.decode(end >= 0 ? raw.subarray(0, end) : raw));
+    events++;
+    off += 16 + len;
+  }
+  return events;
+}
+
 export class Inotify {
   readonly fd: number;
   private readonly buf = new Uint8Array(64 * 1024);
@@ -40,10 +63,10 @@ export class Inotify {
   }
 
   /**
-   * Drains pending events without blocking; returns how many were read (an overflow counts as
-   * one). Callers that only need "something changed" use the count.
+   * Drains pending events without blocking, calling `onEvent` for each (`name` is "" for events
+   * about the watched directory itself). Returns how many were read.
    */
-  drain(): number {
+  drain(onEvent: InotifyHandler): number {
     let events = 0;
     for (;;) {
       const n = Number(libc.read(this.fd, this.buf, this.buf.length));
@@ -52,9 +75,7 @@ export class Inotify {
         if (lastErrno() === Errno.EINTR) continue;
         throw errnoError("read(inotify)", "");
       }
-      // Each event: wd i32, mask u32, cookie u32, len u32, name[len].
-      const view = new DataView(this.buf.buffer, 0, n);
-      for (let off = 0; off + 16 <= n; off += 16 + view.getUint32(off + 12, true)) events++;
+      events += parseInotifyEvents(this.buf.subarray(0, n), onEvent);
     }
   }
 
