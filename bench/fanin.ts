@@ -14,13 +14,10 @@ import { mkdtempSync, rmSync, mkdirSync, writeFileSync, renameSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BusLayout, FanInReader, Queue, RouterDiscovery } from "../src/index.ts";
+import { pct } from "./table.ts";
 
 const quick = process.argv.includes("--quick");
 const root = mkdtempSync(join(tmpdir(), "chronicle-bench-fanin-"));
-
-function pct(sorted: Float64Array, p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
-}
 
 function fanInThroughput(sources: number, total: number): number {
   const dir = join(root, `fan${sources}`);

@@ -10,14 +10,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Queue, type PublisherOptions } from "../src/index.ts";
+import { pct, printTable } from "./table.ts";
 
 const quick = process.argv.includes("--quick");
 const root = mkdtempSync(join(tmpdir(), "chronicle-bench-lifecycle-"));
 let runs = 0;
-
-function pct(sorted: Float64Array, p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
-}
 
 function appendLatency(label: string, opts: PublisherOptions, count: number): string[] {
   const dir = join(root, `q${runs++}`);
@@ -76,18 +73,10 @@ function flushCost(label: string, every: number, sync: boolean, count: number): 
   return [label, String(count), ((count / ns) * 1e9 / 1e6).toFixed(3), (ns / count / 1000).toFixed(2)];
 }
 
-function print(header: string[], rows: string[][]): void {
-  const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (c: string[]): string => "| " + c.map((x, i) => x.padEnd(w[i])).join(" | ") + " |";
-  console.log(line(header));
-  console.log("|" + w.map((n) => "-".repeat(n + 2)).join("|") + "|");
-  for (const r of rows) console.log(line(r));
-}
-
 try {
   const n = quick ? 200_000 : 2_000_000;
   console.log(`## Append latency, 64-byte payloads (${n} appends per row)\n`);
-  print(
+  printTable(
     ["configuration", "appends", "rolls", "p50 µs", "p99 µs", "p99.9 µs", "max µs", "roll p50 µs", "roll max µs", "M msg/s"],
     [
       appendLatency("v2, 1 MiB segments, preallocate", { segmentSize: 1 << 20 }, n),
@@ -99,7 +88,7 @@ try {
   );
   const m = quick ? 20_000 : 200_000;
   console.log(`\n## Flush tiers (${m} appends of 64 bytes, 64 MiB segments)\n`);
-  print(
+  printTable(
     ["flush", "appends", "M msg/s", "µs per append"],
     [
       flushCost("none (visible to readers, survives a process crash)", 0, false, m),
