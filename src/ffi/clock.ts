@@ -1,6 +1,6 @@
 /** Clocks. Wall-clock nanoseconds are kept as two u32 halves so hot paths avoid BigInt. */
 import { ptr } from "bun:ffi";
-import { libc, CLOCK_REALTIME } from "./libc.ts";
+import { libc, CLOCK_MONOTONIC, CLOCK_REALTIME } from "./libc.ts";
 
 const TWO32 = 4294967296;
 const ts = new BigInt64Array(2);
@@ -10,6 +10,12 @@ const tsPtr = ptr(ts);
 export function realtimeNs(): bigint {
   libc.clock_gettime(CLOCK_REALTIME, tsPtr);
   return ts[0] * 1_000_000_000n + ts[1];
+}
+
+/** clock_gettime(CLOCK_MONOTONIC) in nanoseconds: one clock for every process on the host. */
+export function monotonicNs(): number {
+  libc.clock_gettime(CLOCK_MONOTONIC, tsPtr);
+  return Number(ts[0]) * 1e9 + Number(ts[1]);
 }
 
 /**
