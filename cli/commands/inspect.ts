@@ -36,7 +36,8 @@ function render(q: QueueInfo): string {
     `segments    ${q.segments.count} (${bytes(q.segments.bytes)}), oldest ${q.segments.oldest}, newest ${q.segments.newest}` +
       (q.deletable.length > 0 ? `, ${q.deletable.length} eligible for retention` : ""),
   ];
-  if (q.tempFiles.length > 0) lines.push(`temp files  ${q.tempFiles.length} leftover`);
+  // A running writer's temp files (the next segment being prepared) are work in progress.
+  if (q.tempFiles.length > 0) lines.push(`temp files  ${q.tempFiles.length} ${w.alive ? "in progress (writer running)" : "leftover"}`);
   lines.push("");
   if (q.readers.length === 0) {
     lines.push("readers     none");

@@ -42,17 +42,29 @@ export class WriterLock {
     pwriteAll(this.fd, Buffer.from(text), 0, this.path);
   }
 
+  /**
+   * Clears the owner record, then unlocks: an empty record tells inspectors the last writer
+   * closed cleanly, while a record whose process is gone means it crashed.
+   */
   release(): void {
     if (this.fd < 0) return;
+    try {
+      ftruncateFd(this.fd, 0, this.path);
+    } catch {
+      // Only a diagnostic; the unlock below is what matters.
+    }
     closeFd(this.fd);
     this.fd = -1;
   }
 }
 
-/** The owner record of a queue's writer lock, with a liveness verdict; null when absent. */
+/**
+ * The owner record of a queue's writer lock, with a liveness verdict; null when there is none
+ * (no lock file, or an empty one: the last writer closed cleanly).
+ */
 export function readWriterLock(dir: string): (WriterLockRecord & { text: string; alive: boolean }) | null {
   const bytes = readSmallFile(join(dir, WRITER_LOCK_FILE));
-  if (bytes === null) return null;
+  if (bytes === null || bytes.length === 0) return null;
   const text = Buffer.from(bytes).toString("utf8");
   const rec = parseWriterLock(text);
   if (rec === null) return { pid: 0, startTime: "", epoch: 0, text, alive: false };

@@ -1,0 +1,638 @@
+import { describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Queue, type QueueReader, type QueueWriter } from "../src/index.ts";
+import { CTL_MAGIC_OFF } from "../src/queue/layout/index.ts";
+import { spawnFixture, type Child } from "./helpers/spawn.ts";
+import { TempDir } from "./helpers/tmp.ts";
+
+const CLI = join(import.meta.dir, "..", "cli", "main.ts");
+const SEGMENT = 65536;
+/** Bytes one record with a 1000-byte payload occupies (64-byte header, 64-byte alignment). */
+const REC_1000 = 1088;
+const ANSI = "\x1b";
+
+// The tests decide about colour themselves: an inherited NO_COLOR would hide the TTY case.
+const baseEnv: Record<string, string> = Object.fromEntries(
+  Object.entries(process.env).filter((e): e is [string, string] => e[0] !== "NO_COLOR" && e[1] !== undefined),
+);
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `bun cli/main.ts ...args` with piped (non-TTY) output. */
+async function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const proc = Bun.spawn(["bun", CLI, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...baseEnv, ...env } });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  // Piped output is not a terminal: colour codes would corrupt files and pipes.
+  expect(stdout + stderr).not.toContain(ANSI);
+  return { code, stdout, stderr };
+}
+
+/** Runs the CLI and parses its --json output (exit code 0 unless told). */
+async function cliJson(args: string[], code = 0): Promise<any> {
+  const r = await cli([...args, "--json"]);
+  expect(r.stderr).toBe("");
+  expect(r.code).toBe(code);
+  return JSON.parse(r.stdout);
+}
+
+/** Exit 2, nothing on stdout, exactly one "chronicle: ..." line on stderr (no stack trace). */
+function expectUsageError(r: Run, message: RegExp): void {
+  expect(r.code).toBe(2);
+  expect(r.stdout).toBe("");
+  const lines = r.stderr.trimEnd().split("\n");
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toStartWith("chronicle: ");
+  expect(lines[0]).toMatch(message);
+}
+
+/** The CLI as a long-running child with line-by-line stdout (spawnFixture resolves paths from test/fixtures). */
+function follow(args: string[]): Child {
+  return spawnFixture(join("..", "..", "cli", "main.ts"), args, baseEnv);
+}
+
+function listing(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir).sort() : [];
+}
+
+function segmentIds(dir: string): number[] {
+  return readdirSync(dir).filter((n) => /^\d{9,}\.q$/.test(n)).map((n) => Number(n.slice(0, -2))).sort((a, b) => a - b);
+}
+
+/** Starts a cli-writer.ts child and waits until it has appended; returns its pid and epoch. */
+async function writerChild(dir: string, count: number, payload: number): Promise<{ child: Child; pid: number; epoch: number }> {
+  const child = spawnFixture("cli-writer.ts", [dir, String(SEGMENT), String(count), String(payload)], baseEnv);
+  const [word, pid, epoch, next] = (await child.line()).split(" ");
+  expect(word).toBe("ready");
+  expect(Number(next)).toBe(count);
+  return { child, pid: Number(pid), epoch: Number(epoch) };
+}
+
+async function killWriter(child: Child): Promise<void> {
+  child.kill("SIGKILL");
+  await child.proc.exited;
+}
+
+/** A control.meta that is the right size and initialised, but with a wrong magic number. */
+function corruptControl(dir: string): void {
+  const path = join(dir, "control.meta");
+  const bytes = readFileSync(path);
+  bytes.writeUInt32LE(0xdeadbeef, CTL_MAGIC_OFF);
+  writeFileSync(path, bytes);
+}
+
+describe("inspect", () => {
+  test("a live writer child, then the same writer SIGKILLed: writer, head, segments and readers with lag and state", async () => {
+    using tmp = new TempDir();
+    const dir = tmp.path;
+    const { child, pid, epoch } = await writerChild(dir, 150, 1000);
+    await using _child = child;
+    const ids = segmentIds(dir);
+    expect(ids.length).toBeGreaterThanOrEqual(3);
+    const newest = ids[ids.length - 1];
+
+    // "head": caught up and open. "behind": open, nothing consumed. "near": 5 records behind, closed.
+    using head = Queue.openSubscriber(dir, "head");
+    while (head.next() !== null);
+    head.commit();
+    using behind = Queue.openSubscriber(dir, "behind");
+    behind.commit();
+    {
+      using near = Queue.openSubscriber(dir, "near");
+      for (let m = near.next(); m !== null && m.seq < 144; m = near.next());
+      near.commit();
+    }
+
+    // As a segment being created would leave it: in progress while the writer runs, leftover after.
+    const temp = join(dir, `${String(newest + 1).padStart(9, "0")}.q.tmp`);
+    writeFileSync(temp, "");
+
+    const [live, liveText] = await Promise.all([cliJson(["inspect", dir]), cli(["inspect", dir])]);
+    expect(live.dir).toBe(dir);
+    expect(live.formatVersion).toBe(2);
+    expect(live.segmentSize).toBe(SEGMENT);
+    expect(live.writer).toMatchObject({ alive: true, stale: false, pid, epoch });
+    expect(live.writer.heartbeatAgeMs).toBeNumber();
+    expect(live.writer.heartbeatAgeMs).toBeGreaterThanOrEqual(0);
+    expect(live.head.segment).toBe(newest);
+    expect(live.head.lastSeq).toBe(149);
+    expect(live.head.nextSeq).toBe(150);
+    expect((live.head.offset - 64) % REC_1000).toBe(0);
+    expect(live.segments).toEqual({ count: ids.length, bytes: ids.length * SEGMENT, oldest: 0, newest, corrupt: [] });
+    expect(live.deletable).toEqual([]);
+    expect(live.tempFiles).toEqual([temp]);
+    const byName = (info: any): Record<string, any> => Object.fromEntries(info.readers.map((r: any) => [r.name, r]));
+    let readers = byName(live);
+    expect(Object.keys(readers).sort()).toEqual(["behind", "head", "near"]);
+    expect(readers.head).toMatchObject({ open: true, state: "live", lagBytes: 0, lagRecords: 0, position: { segment: newest, offset: live.head.offset } });
+    expect(readers.near).toMatchObject({ open: false, state: "live", lagBytes: 5 * REC_1000, lagRecords: 5 });
+    expect(readers.near.position.segment).toBe(newest);
+    expect(readers.near.heartbeatAgeMs).toBeGreaterThanOrEqual(0);
+    expect(readers.behind).toMatchObject({ open: true, state: "live", lagRecords: null, position: { segment: 0, offset: 64 } });
+    expect(readers.behind.lagBytes).toBe(newest * SEGMENT + live.head.offset - 64);
+
+    expect(liveText.code).toBe(0);
+    expect(liveText.stderr).toBe("");
+    const text = liveText.stdout;
+    expect(text).toContain(`queue       ${dir}\n`);
+    expect(text).toContain("format      v2, segment size 64 KiB\n");
+    expect(text).toMatch(new RegExp(`writer      alive \\(pid ${pid}\\), epoch ${epoch}, heartbeat \\S+ (ms|s) ago\n`));
+    expect(text).toContain(`head        segment ${newest} offset ${live.head.offset}, last seq 149\n`);
+    expect(text).toContain(`segments    ${ids.length} (${ids.length * 64} KiB), oldest 0, newest ${newest}\n`);
+    expect(text).toContain("temp files  1 in progress (writer running)\n");
+    expect(text).toMatch(/^reader\s+segment\s+offset\s+lag\s+lag records\s+heartbeat\s+open\s+state$/m);
+    expect(text).toMatch(new RegExp(`^head\\s+${newest}\\s+${live.head.offset}\\s+0 B\\s+0\\s+.+\\s+yes\\s+live$`, "m"));
+    expect(text).toMatch(new RegExp(`^near\\s+${newest}\\s+\\d+\\s+5\\.3 KiB\\s+5\\s+.+\\s+no\\s+live$`, "m"));
+    expect(text).toMatch(/^behind\s+0\s+64\s+\S+ KiB\s+-\s+.+\s+yes\s+live$/m);
+
+    await killWriter(child);
+    // "near" is closed: with a 50 ms TTL its heartbeat is too old. "behind" is past --max-lag.
+    await Bun.sleep(100);
+    const policy = ["--ttl", "50", "--max-lag", "100000"];
+    const [dead, deadText] = await Promise.all([cliJson(["inspect", dir, ...policy]), cli(["inspect", dir, ...policy])]);
+    expect(dead.writer).toMatchObject({ alive: false, stale: true, pid, epoch });
+    expect(dead.writer.heartbeatAgeMs).toBeGreaterThanOrEqual(0);
+    expect(dead.head).toEqual(live.head);
+    readers = byName(dead);
+    expect(readers.head.state).toBe("live");
+    expect(readers.near).toMatchObject({ open: false, state: "dead" });
+    expect(readers.behind).toMatchObject({ open: true, state: "lagging" });
+    // Retention: "behind" no longer holds segments, "head" holds only the newest.
+    expect(dead.deletable).toEqual(ids.slice(0, -1));
+
+    expect(deadText.code).toBe(0);
+    expect(deadText.stdout).toContain(`writer      not running (stale lock, last pid ${pid}), epoch ${epoch}`);
+    expect(deadText.stdout).toContain(`, ${ids.length - 1} eligible for retention\n`);
+    expect(deadText.stdout).toContain("temp files  1 leftover\n");
+    expect(deadText.stdout).toMatch(/^near\s.+\sno\s+dead$/m);
+    expect(deadText.stdout).toMatch(/^behind\s.+\syes\s+lagging$/m);
+  });
+
+  test("a queue without readers says so", async () => {
+    using tmp = new TempDir();
+    Queue.openPublisher(tmp.path, { segmentSize: SEGMENT, preallocate: false }).close();
+    const r = await cli(["inspect", tmp.path]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("head        segment 0 offset 64, last seq -1\n");
+    expect(r.stdout).toContain("readers     none");
+  });
+});
+
+const text = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+/**
+ * Ten records: even seqs are printable text, odd seqs binary (20 bytes: two dump rows, starting
+ * 00 ff 10 41); type is
+ * seq % 3 + 1. Leaves one named reader so the readers/ directory exists.
+ */
+function tailQueue(dir: string): void {
+  using writer = Queue.openPublisher(dir, { segmentSize: SEGMENT, preallocate: false });
+  for (let i = 0; i < 10; i++) {
+    const payload = i % 2 === 0 ? text(`message ${i} é`) : Uint8Array.from({ length: 20 }, (_, k) => [0x00, 0xff, 0x10, 0x41][k] ?? i * 16 + k);
+    writer.append((i % 3) + 1, payload);
+  }
+  Queue.openSubscriber(dir, "app").close();
+}
+
+interface Stored {
+  seq: number;
+  typeId: number;
+  timestampNs: bigint;
+  payload: Uint8Array;
+}
+
+function readStored(dir: string): Stored[] {
+  using reader = Queue.openAnonymous(dir);
+  const out: Stored[] = [];
+  for (let m = reader.next(); m !== null; m = reader.next()) out.push({ seq: m.seq, typeId: m.typeId, timestampNs: m.timestampNs, payload: m.payload.slice() });
+  return out;
+}
+
+const isoOf = (ns: bigint): string => new Date(Number(ns / 1_000_000n)).toISOString();
+
+/** The fields tail --json prints for a stored record. */
+function expectedJson(r: Stored): Record<string, unknown> {
+  const printable = r.seq % 2 === 0;
+  return {
+    seq: r.seq,
+    timestampNs: r.timestampNs.toString(),
+    time: isoOf(r.timestampNs),
+    typeId: r.typeId,
+    length: r.payload.length,
+    ...(printable ? { text: new TextDecoder().decode(r.payload) } : { hex: Buffer.from(r.payload).toString("hex") }),
+  };
+}
+
+const jsonLines = (stdout: string): any[] => stdout.trimEnd().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
+
+describe("tail", () => {
+  test("prints seq, ISO time, ns, type and length, then the payload as UTF-8 text or a hex + ASCII dump", async () => {
+    using tmp = new TempDir();
+    tailQueue(tmp.path);
+    const stored = readStored(tmp.path);
+    const readersBefore = listing(tmp.join("readers"));
+    const r = await cli(["tail", tmp.path]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe("");
+    const lines = r.stdout.trimEnd().split("\n");
+    // Text records take one line, binary ones a header line and two dump rows.
+    expect(lines).toHaveLength(5 + 5 * 3);
+    let i = 0;
+    for (const s of stored) {
+      const head = `${s.seq}  ${isoOf(s.timestampNs)}  ${s.timestampNs}  type ${s.typeId}  len ${s.payload.length}`;
+      if (s.seq % 2 === 0) {
+        expect(lines[i++]).toBe(`${head}  ${JSON.stringify(`message ${s.seq} é`)}`);
+      } else {
+        expect(lines[i++]).toBe(head);
+        const hex = [...s.payload].map((b) => b.toString(16).padStart(2, "0"));
+        const ascii = [...s.payload].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : "."));
+        expect(lines[i++]).toBe(`    000000  ${hex.slice(0, 16).join(" ")}  ${ascii.slice(0, 16).join("")}`);
+        expect(lines[i++]).toBe(`    000010  ${hex.slice(16).join(" ").padEnd(47)}  ${ascii.slice(16).join("")}`);
+      }
+    }
+    // Record 1 starts 00 ff 10 41: only the 'A' is printable in the ASCII column.
+    expect(lines[2]).toStartWith("    000000  00 ff 10 41 ");
+    expect(lines[2]).toContain("  ...A");
+    expect(listing(tmp.join("readers"))).toEqual(readersBefore);
+  });
+
+  test("--json: one object per line with seq, timestampNs, ISO time, typeId, length and text or hex", async () => {
+    using tmp = new TempDir();
+    tailQueue(tmp.path);
+    const stored = readStored(tmp.path);
+    const r = await cli(["tail", tmp.path, "--json"]);
+    expect(r.code).toBe(0);
+    const objects = jsonLines(r.stdout);
+    expect(objects).toEqual(stored.map(expectedJson));
+    for (const o of objects) {
+      expect(o.timestampNs).toMatch(/^\d+$/);
+      expect(o.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    }
+  });
+
+  test("--from <seq> / earliest / latest, --type and --limit select the records", async () => {
+    using tmp = new TempDir();
+    tailQueue(tmp.path);
+    const stored = readStored(tmp.path);
+    const readersBefore = listing(tmp.join("readers"));
+    const cases: [string[], number[]][] = [
+      [["--from", "earliest"], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]],
+      [["--from", "6"], [6, 7, 8, 9]],
+      [["--from=9"], [9]],
+      [["--from", "10"], []],
+      [["--from", "latest"], []],
+      [["--type", "2"], [1, 4, 7]],
+      [["--type", "3", "--from", "3"], [5, 8]],
+      [["--limit", "3"], [0, 1, 2]],
+      [["--limit", "2", "--from", "4", "--type", "2"], [4, 7]],
+      [["--limit", "0"], []],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => cli(["tail", tmp.path, "--json", ...args])));
+    runs.forEach((r, i) => {
+      expect(r.code).toBe(0);
+      expect(r.stderr).toBe("");
+      expect(jsonLines(r.stdout)).toEqual(cases[i][1].map((seq) => expectedJson(stored[seq])));
+    });
+    // Anonymous reading: no reader meta (and no temp file) appeared.
+    expect(listing(tmp.join("readers"))).toEqual(readersBefore);
+  });
+
+  test("-f prints records appended after it started, creates no reader file, and exits cleanly on SIGINT", async () => {
+    using tmp = new TempDir();
+    tailQueue(tmp.path);
+    const readersBefore = listing(tmp.join("readers"));
+    using writer = Queue.openPublisher(tmp.path, { preallocate: false });
+    await using tail = follow(["tail", tmp.path, "-f", "--json"]);
+    for (let seq = 0; seq < 10; seq++) expect(JSON.parse(await tail.line()).seq).toBe(seq);
+    expect(listing(tmp.join("readers"))).toEqual(readersBefore);
+
+    writer.append(7, text("after start"));
+    expect(JSON.parse(await tail.line())).toMatchObject({ seq: 10, typeId: 7, text: "after start" });
+    writer.append(8, new Uint8Array([0, 1, 2]));
+    expect(JSON.parse(await tail.line())).toMatchObject({ seq: 11, typeId: 8, length: 3, hex: "000102" });
+    expect(listing(tmp.join("readers"))).toEqual(readersBefore);
+
+    tail.kill("SIGINT");
+    const end = await tail.exit();
+    expect(end.signal).toBeNull();
+    expect([0, 130]).toContain(end.code!);
+    expect(end.stderr).toBe("");
+    expect(end.lines).toEqual([]);
+  });
+
+  test("-f --from latest prints only records appended after it started", async () => {
+    using tmp = new TempDir();
+    tailQueue(tmp.path);
+    using writer = Queue.openPublisher(tmp.path, { preallocate: false });
+    await using tail = follow(["tail", tmp.path, "-f", "--from", "latest", "--json"]);
+    // Nothing tells when tail has taken its starting point: append until a record shows up.
+    const first = tail.line();
+    let appended = 0;
+    do writer.append(5, text(`late ${appended++}`));
+    while (!(await Promise.race([first.then(() => true), Bun.sleep(200).then(() => false)])) && appended < 100);
+    const o = JSON.parse(await first);
+    expect(o.seq).toBeGreaterThanOrEqual(10);
+    expect(o).toMatchObject({ typeId: 5, text: `late ${o.seq - 10}` });
+    tail.kill("SIGTERM");
+    const end = await tail.exit();
+    expect(end.code).toBe(0);
+    expect(end.stderr).toBe("");
+  });
+});
+
+interface Tree extends Disposable {
+  root: string;
+  q: (name: string) => string;
+}
+
+/**
+ * A tree of queues, one problem each (except "healthy", whose live writer's temp file is work in
+ * progress, not a leftover). Doctor runs with --ttl 50, so "gone" (closed 100 ms ago) is dead.
+ */
+async function problemTree(tmp: TempDir): Promise<Tree> {
+  const q = (name: string): string => tmp.join(name);
+  const held: Disposable[] = [];
+  const publisher = (name: string): QueueWriter => {
+    const w = Queue.openPublisher(q(name), { segmentSize: SEGMENT, preallocate: false });
+    held.push(w);
+    return w;
+  };
+  const subscriber = (name: string, reader: string): QueueReader => {
+    const r = Queue.openSubscriber(q(name), reader);
+    held.push(r);
+    return r;
+  };
+
+  publisher("healthy").append(1, text("ok"));
+  subscriber("healthy", "ok").commit();
+  writeFileSync(join(q("healthy"), "000000001.q.tmp"), "");
+
+  mkdirSync(q("apps"));
+  const { child } = await writerChild(q("apps/crashed"), 10, 100);
+  await killWriter(child);
+  writeFileSync(join(q("apps/crashed"), "000000001.q.tmp"), "partial");
+  writeFileSync(join(q("apps/crashed"), "readers", "x.meta.4242.tmp"), "partial");
+
+  publisher("dead-reader").append(1, text("x"));
+  Queue.openSubscriber(q("dead-reader"), "gone").close();
+
+  publisher("corrupt-reader");
+  writeFileSync(join(q("corrupt-reader"), "readers", "bad.meta"), new Uint8Array(80).fill(0xab));
+
+  const retention = publisher("retention");
+  for (let i = 0; i < 200; i++) retention.append(1, new Uint8Array(1000));
+
+  Queue.openPublisher(q("broken-control"), { segmentSize: SEGMENT, preallocate: false }).close();
+  corruptControl(q("broken-control"));
+
+  await Bun.sleep(100);
+  return {
+    root: tmp.path,
+    q,
+    [Symbol.dispose]() {
+      for (const h of held) h[Symbol.dispose]();
+    },
+  };
+}
+
+describe("doctor", () => {
+  test("reports stale writer locks, dead readers, corrupt metadata, leftover temp files and retention; exit 1", async () => {
+    using tmp = new TempDir();
+    using tree = await problemTree(tmp);
+    const [report, human] = await Promise.all([cliJson(["doctor", tree.root, "--ttl", "50"], 1), cli(["doctor", tree.root, "--ttl", "50"])]);
+    const names = ["apps/crashed", "broken-control", "corrupt-reader", "dead-reader", "healthy", "retention"];
+    expect(report.root).toBe(tree.root);
+    expect(report.queues).toEqual(names.map(tree.q));
+    const kinds = (name: string): string[] => report.findings.filter((f: any) => f.queue === tree.q(name)).map((f: any) => f.kind).sort();
+    expect(kinds("healthy")).toEqual([]);
+    expect(kinds("apps/crashed")).toEqual(["stale-writer-lock", "temp-file", "temp-file"]);
+    expect(kinds("broken-control")).toEqual(["corrupt-metadata"]);
+    expect(kinds("corrupt-reader")).toEqual(["corrupt-metadata"]);
+    expect(kinds("dead-reader")).toEqual(["dead-reader"]);
+    expect(kinds("retention")).toEqual(["retention-eligible"]);
+    expect(report.problems).toBe(report.findings.length);
+    expect(report.findings.every((f: any) => f.fixed === undefined)).toBe(true);
+
+    const find = (name: string, kind: string): any[] => report.findings.filter((f: any) => f.queue === tree.q(name) && f.kind === kind);
+    expect(find("apps/crashed", "temp-file").map((f) => f.path).sort()).toEqual([
+      join(tree.q("apps/crashed"), "000000001.q.tmp"),
+      join(tree.q("apps/crashed"), "readers", "x.meta.4242.tmp"),
+    ]);
+    expect(find("apps/crashed", "stale-writer-lock")[0].detail).toContain("pid");
+    expect(find("broken-control", "corrupt-metadata")[0]).toMatchObject({ path: join(tree.q("broken-control"), "control.meta") });
+    expect(find("broken-control", "corrupt-metadata")[0].detail).toContain("magic");
+    expect(find("corrupt-reader", "corrupt-metadata")[0]).toMatchObject({ path: join(tree.q("corrupt-reader"), "readers", "bad.meta") });
+    expect(find("dead-reader", "dead-reader")[0]).toMatchObject({ path: join(tree.q("dead-reader"), "readers", "gone.meta") });
+    const retained = segmentIds(tree.q("retention"));
+    expect(retained.length).toBeGreaterThanOrEqual(3);
+    expect(find("retention", "retention-eligible")[0].detail).toContain(`segments 0..${retained.length - 2} (${retained.length - 1})`);
+
+    expect(human.code).toBe(1);
+    expect(human.stderr).toBe("");
+    const out = human.stdout;
+    expect(out).toStartWith(`6 queue(s) under ${tree.root}\n`);
+    expect(out).toMatch(/^queue\s+problem\s+detail\s+action$/m);
+    for (const f of report.findings) {
+      expect(out).toMatch(new RegExp(`^${f.queue.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\s+${f.kind}\\s`, "m"));
+    }
+    expect(out).not.toContain("fixed");
+  });
+
+  test("--fix removes only leftover temp files and dead reader metas, and says what it did", async () => {
+    using tmp = new TempDir();
+    using tree = await problemTree(tmp);
+    const crashedBefore = listing(tree.q("apps/crashed"));
+    const fixed = await cli(["doctor", tree.root, "--ttl", "50", "--fix"]);
+    // Stale lock, corrupt metadata and retention are left for a human: still a problem.
+    expect(fixed.code).toBe(1);
+    expect(fixed.stderr).toBe("");
+    const fixedRows = fixed.stdout.split("\n").filter((l) => /\sfixed$/.test(l));
+    expect(fixedRows).toHaveLength(3);
+    expect(fixedRows.filter((l) => /\stemp-file\s/.test(l))).toHaveLength(2);
+    expect(fixedRows.filter((l) => /\sdead-reader\s/.test(l))).toHaveLength(1);
+
+    expect(listing(tree.q("apps/crashed"))).toEqual(crashedBefore.filter((n) => n !== "000000001.q.tmp"));
+    expect(listing(join(tree.q("apps/crashed"), "readers"))).toEqual([]);
+    expect(existsSync(join(tree.q("dead-reader"), "readers", "gone.meta"))).toBe(false);
+    // Everything else is untouched: a live writer's temp file, live and corrupt reader metas,
+    // segments, writer locks, the corrupt control block.
+    expect(existsSync(join(tree.q("healthy"), "000000001.q.tmp"))).toBe(true);
+    expect(existsSync(join(tree.q("healthy"), "readers", "ok.meta"))).toBe(true);
+    expect(existsSync(join(tree.q("corrupt-reader"), "readers", "bad.meta"))).toBe(true);
+    expect(existsSync(join(tree.q("apps/crashed"), "writer.lock"))).toBe(true);
+    expect(segmentIds(tree.q("retention")).length).toBeGreaterThanOrEqual(3);
+    expect(existsSync(join(tree.q("broken-control"), "control.meta"))).toBe(true);
+
+    // What --fix did is gone from the next report; the rest remains.
+    const again = await cliJson(["doctor", tree.root, "--ttl", "50", "--fix"], 1);
+    expect(again.findings.map((f: any) => f.kind).sort()).toEqual(["corrupt-metadata", "corrupt-metadata", "retention-eligible", "stale-writer-lock"]);
+    expect(again.findings.every((f: any) => f.fixed === undefined)).toBe(true);
+    expect(again.problems).toBe(4);
+  });
+
+  test("--fix --json marks what it fixed", async () => {
+    using tmp = new TempDir();
+    using tree = await problemTree(tmp);
+    const report = await cliJson(["doctor", tree.root, "--ttl", "50", "--fix"], 1);
+    const fixed = report.findings.filter((f: any) => f.fixed === true).map((f: any) => f.kind).sort();
+    expect(fixed).toEqual(["dead-reader", "temp-file", "temp-file"]);
+    expect(report.problems).toBe(report.findings.length - 3);
+  });
+
+  test("a tree of healthy queues (and an empty directory) exits 0", async () => {
+    using tmp = new TempDir();
+    using a = Queue.openPublisher(tmp.join("a"), { segmentSize: SEGMENT, preallocate: false });
+    mkdirSync(tmp.join("nested"));
+    using b = Queue.openPublisher(tmp.join("nested", "b"), { segmentSize: SEGMENT, preallocate: false });
+    a.append(1, text("a"));
+    b.append(1, text("b"));
+    using reader = Queue.openSubscriber(tmp.join("a"), "r");
+    reader.commit();
+    // A writer that closed cleanly is not a stale lock (one killed is: see the test above).
+    Queue.openPublisher(tmp.join("closed"), { segmentSize: SEGMENT, preallocate: false }).close();
+    mkdirSync(tmp.join("empty"));
+    const [human, report, empty] = await Promise.all([
+      cli(["doctor", tmp.path]),
+      cliJson(["doctor", tmp.path]),
+      cli(["doctor", tmp.join("empty")]),
+    ]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toBe(`3 queue(s) under ${tmp.path}\nno problems found\n`);
+    expect(report).toEqual({ root: tmp.path, queues: [tmp.join("a"), tmp.join("closed"), tmp.join("nested", "b")], findings: [], problems: 0 });
+    expect(empty.code).toBe(0);
+    expect(empty.stdout).toContain("0 queue(s) under");
+  });
+});
+
+describe("bench", () => {
+  test("--size 64 --count 20000 prints a table; --json gives the measures", async () => {
+    const human = await cli(["bench", "--size", "64", "--count", "20000"]);
+    expect(human.code).toBe(0);
+    expect(human.stderr).toBe("");
+    expect(human.stdout).toStartWith("payload 64 B, 20000 messages");
+    expect(human.stdout).toMatch(/^measure\s+value$/m);
+    expect(human.stdout).toMatch(/^append\s+\d+\.\d\d M msg\/s\s+\d+ MB\/s$/m);
+    expect(human.stdout).toMatch(/^read \(CRC checked\)\s+\d+\.\d\d M msg\/s\s+\d+ MB\/s$/m);
+    for (const p of ["p50", "p99", "max"]) expect(human.stdout).toMatch(new RegExp(`^one-way latency ${p}\\s+\\d+\\.\\d µs$`, "m"));
+
+    const report = await cliJson(["bench", "--size", "64", "--count", "20000"]);
+    expect(Object.keys(report).sort()).toEqual(["appendPerSec", "count", "latencyUs", "readPerSec", "size"]);
+    expect(report).toMatchObject({ size: 64, count: 20000 });
+    expect(report.appendPerSec).toBeGreaterThan(0);
+    expect(report.readPerSec).toBeGreaterThan(0);
+    const { p50, p99, max } = report.latencyUs;
+    expect(p50).toBeGreaterThan(0);
+    expect(p99).toBeGreaterThanOrEqual(p50);
+    expect(max).toBeGreaterThanOrEqual(p99);
+  });
+});
+
+describe("arguments and paths", () => {
+  test("--help for every command exits 0 and prints its usage", async () => {
+    const runs = await Promise.all([["--help"], ["inspect", "--help"], ["tail", "-h"], ["doctor", "--help"], ["bench", "--help"]].map((a) => cli(a)));
+    const heads = ["usage: chronicle <command>", "usage: chronicle inspect <queue>", "usage: chronicle tail <queue>", "usage: chronicle doctor <root>", "usage: chronicle bench"];
+    runs.forEach((r, i) => {
+      expect(r.code).toBe(0);
+      expect(r.stderr).toBe("");
+      expect(r.stdout).toStartWith(heads[i]);
+    });
+    expect(runs[2].stdout).toContain("--from");
+    expect(runs[3].stdout).toContain("--fix");
+  });
+
+  test("bad arguments exit 2 with a one-line message", async () => {
+    using tmp = new TempDir();
+    Queue.openPublisher(tmp.path, { segmentSize: SEGMENT, preallocate: false }).close();
+    const cases: [string[], RegExp][] = [
+      [["frobnicate"], /unknown command "frobnicate"/],
+      [["inspect"], /missing <queue>/],
+      [["tail"], /missing <queue>/],
+      [["doctor"], /missing <root>/],
+      [["inspect", tmp.path, "--bogus"], /unknown option --bogus/],
+      [["tail", tmp.path, "--bogus"], /unknown option --bogus/],
+      [["doctor", tmp.path, "--bogus"], /unknown option --bogus/],
+      [["bench", "--bogus"], /unknown option --bogus/],
+      [["tail", tmp.path, "--limit", "abc"], /--limit must be a non-negative integer, got abc/],
+      [["tail", tmp.path, "--from", "soon"], /--from must be earliest, latest or a seq/],
+      [["tail", tmp.path, "--type", "x"], /--type must be/],
+      [["tail", tmp.path, "--limit"], /--limit needs a value/],
+      [["inspect", tmp.path, "--ttl", "-1"], /--ttl must be/],
+      [["doctor", tmp.path, "--max-lag", "lots"], /--max-lag must be/],
+      [["bench", "--count", "1.5"], /--count must be/],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => cli(args)));
+    runs.forEach((r, i) => expectUsageError(r, cases[i][1]));
+  });
+
+  test("a path that is not a queue exits 2: empty directory, regular file, missing path", async () => {
+    using tmp = new TempDir();
+    mkdirSync(tmp.join("empty"));
+    writeFileSync(tmp.join("file"), "not a queue");
+    const cases: [string[], RegExp][] = [];
+    for (const command of ["inspect", "tail"]) {
+      cases.push([[command, tmp.join("empty")], /is not a chronicle queue \(no control\.meta\)/]);
+      cases.push([[command, tmp.join("file")], /is not a directory/]);
+      cases.push([[command, tmp.join("missing")], /is not a directory/]);
+    }
+    cases.push([["doctor", tmp.join("file")], /is not a directory/]);
+    cases.push([["doctor", tmp.join("missing")], /is not a directory/]);
+    const runs = await Promise.all(cases.map(([args]) => cli(args)));
+    runs.forEach((r, i) => expectUsageError(r, cases[i][1]));
+    expect(listing(tmp.path)).toEqual(["empty", "file"]);
+    expect(listing(tmp.join("empty"))).toEqual([]);
+  });
+
+  test("a corrupt control.meta is a one-line error naming the file, no stack trace", async () => {
+    using tmp = new TempDir();
+    Queue.openPublisher(tmp.path, { segmentSize: SEGMENT, preallocate: false }).close();
+    corruptControl(tmp.path);
+    const truncated = tmp.join("truncated");
+    Queue.openPublisher(truncated, { segmentSize: SEGMENT, preallocate: false }).close();
+    writeFileSync(join(truncated, "control.meta"), readFileSync(join(truncated, "control.meta")).subarray(0, 100));
+    const runs = await Promise.all([
+      cli(["inspect", tmp.path]),
+      cli(["inspect", tmp.path, "--json"]),
+      cli(["tail", tmp.path]),
+      cli(["inspect", truncated]),
+      cli(["tail", truncated, "-f"]),
+    ]);
+    runs.forEach((r, i) => {
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe("");
+      const lines = r.stderr.trimEnd().split("\n");
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toStartWith("chronicle: ");
+      expect(lines[0]).toContain("control.meta");
+      expect(lines[0]).toMatch(i < 3 ? /magic/ : /100 bytes, expected 512/);
+    });
+  });
+
+  test("colour only on a terminal: none with NO_COLOR, none when piped", async () => {
+    using tmp = new TempDir();
+    Queue.openPublisher(tmp.path, { segmentSize: SEGMENT, preallocate: false }).close();
+    // Piped output (the cli() helper asserts no escape codes for every run in this file).
+    const [piped, noColour] = await Promise.all([cli(["inspect", tmp.path]), cli(["inspect", tmp.path], { NO_COLOR: "1" })]);
+    expect(piped.code).toBe(0);
+    expect(noColour.code).toBe(0);
+
+    if (Bun.which("script") === null) {
+      console.log("skipping the terminal half: util-linux `script` (to get a pty) is not installed");
+      return;
+    }
+    // `script` runs the CLI on a pseudo-terminal, where colour is on unless NO_COLOR is set.
+    const onTty = async (env: Record<string, string>): Promise<string> => {
+      const proc = Bun.spawn(["script", "-qec", `bun ${CLI} inspect ${tmp.path}`, "/dev/null"], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...baseEnv, ...env } });
+      const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+      expect(code).toBe(0);
+      expect(out).toContain("format      v2");
+      return out;
+    };
+    const [coloured, plain] = await Promise.all([onTty({}), onTty({ NO_COLOR: "1" })]);
+    expect(coloured).toContain(`${ANSI}[`);
+    expect(plain).not.toContain(ANSI);
+  });
+});
