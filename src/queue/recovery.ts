@@ -2,6 +2,7 @@
  * Writer-open recovery: find where the log ends and where the next record goes, without ever
  * overwriting a committed record, recreating a deleted segment or truncating a file.
  */
+import { CorruptMetadata } from "../errors.ts";
 import { ControlBlock } from "./control.ts";
 import { readCheckpoint } from "./checkpoint.ts";
 import { scanSegment } from "./scan.ts";
@@ -30,6 +31,9 @@ export function recoverTail(dir: string, control: ControlBlock, priorEpoch: numb
 
   if (newest < 0) return { segment: createAndOpen(dir, minNewId, size, window), offset: SEGMENT_HEADER_SIZE, nextSeq: 0 };
 
+  // A writer killed in a roll, after linking the head but before sealing the segment before
+  // it, left that one unsealed: readers would wait at its end forever.
+  if (ids.length >= 2 && sealIfOpen(dir, ids[ids.length - 2], size)) control.notify();
   const head = Segment.open(dir, newest, window);
   if (head === null) return recoverTail(dir, control, priorEpoch, window);
   const scan = scanSegment(window.u32, size, SEGMENT_HEADER_SIZE, true);
@@ -42,6 +46,25 @@ export function recoverTail(dir: string, control: ControlBlock, priorEpoch: numb
   head.seal();
   control.notify();
   return { segment: createAndOpen(dir, minNewId, size, window), offset: SEGMENT_HEADER_SIZE, nextSeq };
+}
+
+/**
+ * Seals segment `id` unless it is sealed already; true when it had to. A damaged one is left
+ * alone: readers report it when they reach it, and the writer does not need it.
+ */
+function sealIfOpen(dir: string, id: number, size: number): boolean {
+  try {
+    return withSegment(dir, id, size, false, (seg) => {
+      if (seg.sealed) return false;
+      const scan = scanSegment(seg.window.u32, size, SEGMENT_HEADER_SIZE, true);
+      if (scan.garbageAfterEnd) writePad(seg, scan.end);
+      seg.seal();
+      return true;
+    });
+  } catch (e) {
+    if (e instanceof CorruptMetadata) return false;
+    throw e;
+  }
 }
 
 function createAndOpen(dir: string, id: number, size: number, window: Mapping): Segment {
