@@ -5,6 +5,7 @@ import {
   Mapping, WallClock, fileSize, fsyncDir, fdatasyncFd, openFd, closeFd, mkdirp, listDir, unlinkPath, O_RDONLY,
 } from "../ffi/index.ts";
 import { writeCheckpoint } from "./checkpoint.ts";
+import { crc32Words, IN_PLACE_CRC_MAX } from "./crc32.ts";
 import { ControlBlock } from "./control.ts";
 import { validateDirPath } from "./names.ts";
 import { recoverTail } from "./recovery.ts";
@@ -124,6 +125,7 @@ export class QueueWriter implements Disposable {
     try {
       tail = recoverTail(dir, control, epoch - 1, this.windows[0]);
       if (preallocate) this.windows.push(Mapping.reserve(control.segmentSize));
+      writeCheckpoint(dir, { segment: tail.segment.id, writeOffset: tail.offset });
     } catch (e) {
       for (const w of this.windows) w.unmap();
       throw e;
@@ -135,7 +137,6 @@ export class QueueWriter implements Disposable {
     this.seqLo = tail.nextSeq - this.seqHi * TWO32;
     this.publishPosition();
     this.beat();
-    writeCheckpoint(dir, { segment: this.segment.id, writeOffset: this.offset });
     this.segmentCount = listSegmentIds(dir).length;
     this.preparer = preallocate ? new SegmentPreparer(dir) : null;
     this.preparer?.request(this.segment.id + 1, this.windows[1]);
@@ -227,7 +228,10 @@ export class QueueWriter implements Disposable {
     if (o < 0) throw new InvalidArgument(this.dir, "commitClaim without a pending claim");
     this.claimOffset = -1;
     const start = o + PAYLOAD_OFF;
-    return this.publish(o, this.claimType, this.claimLength, Bun.hash.crc32(this.u8.subarray(start, start + this.claimLength)), timestampNs);
+    const length = this.claimLength;
+    // Small payloads are checksummed in place: a subarray per claim would be an allocation.
+    const crc = length <= IN_PLACE_CRC_MAX ? crc32Words(this.u32, this.u8, start, length) : Bun.hash.crc32(this.u8.subarray(start, start + length));
+    return this.publish(o, this.claimType, length, crc, timestampNs);
   }
 
   /** Drops a pending claim; its bytes are zeroed so nothing of it can look like a record. */

@@ -1,0 +1,709 @@
+import { describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, truncateSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import {
+  ChronicleError, CorruptMetadata, ErrnoError, InvalidArgument, PayloadTooLarge, PositionLost, Queue, QueueNotFound,
+  UnsupportedVersion, WriterAlreadyActive, inspectQueue, type QueueWriter,
+} from "../src/index.ts";
+import {
+  CONTROL_FILE, CONTROL_SIZE, CTL_INIT_STATE_OFF, CTL_MAGIC_OFF, CTL_VERSION_OFF, INDEX_FILE, INIT_READY,
+  MAX_READER_NAME_BYTES, READERS_DIR, READER_META_EXT, READER_SLOT_COUNT, SLOT_GENERATION_OFF, SEGMENT_HEADER_SIZE, SEGMENT_MAGIC,
+  slotOffset, segmentFileName,
+} from "../src/queue/layout/index.ts";
+import { fillPayload, payloadMismatch, payloadSize } from "./helpers/payloads.ts";
+import { spawnFixture } from "./helpers/spawn.ts";
+import { TempDir } from "./helpers/tmp.ts";
+
+/** Small segments so a few hundred records span several of them. */
+const SEG = 65536;
+/** Largest payload of the deterministic records (about 60 per segment). */
+const MAX = 2000;
+/** A generous "did not hang" bound for waits configured to give up after 100 ms. */
+const NO_HANG_MS = 10_000;
+
+/** Appends `n` deterministic records; returns the segment each seq landed in. */
+function appendRecords(writer: QueueWriter, n: number, segmentOf: number[] = []): number[] {
+  for (let i = 0; i < n; i++) {
+    const seq = writer.nextSeq;
+    expect(writer.append(1, fillPayload(seq, new Uint8Array(payloadSize(seq, MAX))))).toBe(seq);
+    segmentOf[seq] = writer.currentSegment;
+  }
+  return segmentOf;
+}
+
+/** A closed queue of `n` records in 64 KiB segments; returns the segment of each seq. */
+function makeQueue(dir: string, n: number): number[] {
+  using writer = Queue.openPublisher(dir, { segmentSize: SEG });
+  return appendRecords(writer, n);
+}
+
+/** Every seq from the oldest segment on (anonymous reader), payloads checked. */
+function readAll(dir: string): number[] {
+  using reader = Queue.openAnonymous(dir, { openTimeoutMs: 100 });
+  const seqs: number[] = [];
+  for (let m = reader.next(); m !== null; m = reader.next()) {
+    expect(payloadMismatch(m.seq, m.payload, MAX)).toBe(-1);
+    seqs.push(m.seq);
+  }
+  return seqs;
+}
+
+/** Payloads of every record as text. */
+function readAllPayloads(dir: string): string[] {
+  using reader = Queue.openAnonymous(dir);
+  const out: string[] = [];
+  for (let m = reader.next(); m !== null; m = reader.next()) out.push(new TextDecoder().decode(m.payload));
+  return out;
+}
+
+/** [from, from + 1, ..., to]. */
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}
+
+function segmentIds(dir: string): number[] {
+  return readdirSync(dir).filter((n) => /^\d{9,}\.q$/.test(n)).map((n) => Number(n.slice(0, -2))).sort((a, b) => a - b);
+}
+
+function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  throw new Error("expected an error, but the call returned");
+}
+
+/** Runs `fn`, which must throw a ChronicleError of class `cls` about `path` whose message contains `says`. */
+function expectTyped<T extends ChronicleError>(fn: () => unknown, cls: abstract new (...args: never[]) => T, path: string, says: string): T {
+  const e = thrown(fn);
+  expect(e).toBeInstanceOf(cls);
+  expect(e).toBeInstanceOf(ChronicleError);
+  const err = e as T;
+  expect(err.path).toBe(path);
+  expect(err.message).toContain(says);
+  return err;
+}
+
+/** Rewrites part of a file in place (no truncation, unlike writeFileSync). */
+function patchFile(path: string, offset: number, bytes: Uint8Array): void {
+  const fd = openSync(path, "r+");
+  try {
+    writeSync(fd, bytes, 0, bytes.length, offset);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function u32le(value: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, value, true);
+  return b;
+}
+
+describe("readers: where they start", () => {
+  test("a named reader resumes right after its committed position, after a clean exit and after SIGKILL", async () => {
+    using tmp = new TempDir();
+    using writer = Queue.openPublisher(tmp.path, { segmentSize: SEG });
+    appendRecords(writer, 300);
+    expect(writer.currentSegment).toBeGreaterThanOrEqual(3);
+
+    await using first = spawnFixture("input-reader.ts", [tmp.path, "svc", "120", String(MAX), "exit"]);
+    const clean = await first.exit();
+    expect(clean.stderr).toBe("");
+    expect(clean.lines).toEqual(["first 0", "committed 119"]);
+    expect(clean.code).toBe(0);
+
+    // Commits at 219, reads ten more without committing, then dies holding the reader open.
+    await using second = spawnFixture("input-reader.ts", [tmp.path, "svc", "100", String(MAX), "kill"]);
+    expect(await second.until((l) => l.startsWith("uncommitted") || l.startsWith("bad"))).toEqual(["first 120", "committed 219", "uncommitted 229"]);
+    second.kill("SIGKILL");
+    const killed = await second.exit();
+    expect(killed.signal).toBe("SIGKILL");
+
+    using reader = Queue.openSubscriber(tmp.path, "svc");
+    const seqs: number[] = [];
+    for (let m = reader.next(); m !== null; m = reader.next()) {
+      expect(payloadMismatch(m.seq, m.payload, MAX)).toBe(-1);
+      seqs.push(m.seq);
+    }
+    expect(seqs).toEqual(range(220, 299));
+  });
+
+  test('start "latest" sees only records appended after it opened, and its commit is resumed from', () => {
+    using tmp = new TempDir();
+    using writer = Queue.openPublisher(tmp.path, { segmentSize: SEG });
+    appendRecords(writer, 100);
+    expect(writer.currentSegment).toBeGreaterThan(0);
+    const latest = Queue.openSubscriber(tmp.path, "tail", { start: "latest" });
+    using anonymous = Queue.openAnonymous(tmp.path, { start: "latest" });
+    expect(latest.next()).toBeNull();
+    expect(anonymous.next()).toBeNull();
+    appendRecords(writer, 3);
+    const seen: number[] = [];
+    for (let m = latest.next(); m !== null; m = latest.next()) seen.push(m.seq);
+    expect(seen).toEqual([100, 101, 102]);
+    expect(anonymous.next()?.seq).toBe(100);
+    latest.commit();
+    latest.close();
+    appendRecords(writer, 2);
+    using resumed = Queue.openSubscriber(tmp.path, "tail");
+    expect(resumed.next()?.seq).toBe(103);
+  });
+
+  test("a new reader starts at the oldest segment left by writer.cleanup(), not at segment 0", () => {
+    using tmp = new TempDir();
+    using writer = Queue.openPublisher(tmp.path, { segmentSize: SEG });
+    const segmentOf = appendRecords(writer, 300);
+    const head = writer.currentSegment;
+    expect(head).toBeGreaterThanOrEqual(3);
+    // No reader exists, so everything older than the head may go.
+    expect(writer.cleanup()).toEqual(range(0, head - 1));
+    expect(segmentIds(tmp.path)).toEqual([head]);
+    const firstKept = segmentOf.indexOf(head);
+    using reader = Queue.openSubscriber(tmp.path, "fresh");
+    const seqs: number[] = [];
+    for (let m = reader.next(); m !== null; m = reader.next()) seqs.push(m.seq);
+    expect(seqs).toEqual(range(firstKept, 299));
+    // The writer keeps going past the deleted segments and the new reader follows.
+    appendRecords(writer, 5);
+    expect(reader.next()?.seq).toBe(300);
+  });
+
+  test("a new reader starts at the oldest segment after older segment files were deleted from a closed queue", () => {
+    using tmp = new TempDir();
+    const segmentOf = makeQueue(tmp.path, 300);
+    for (const id of [0, 1, 2]) unlinkSync(join(tmp.path, segmentFileName(id)));
+    using reader = Queue.openSubscriber(tmp.path, "fresh");
+    expect(reader.next()?.seq).toBe(segmentOf.indexOf(3));
+    using writer = Queue.openPublisher(tmp.path);
+    expect(writer.nextSeq).toBe(300);
+  });
+
+  test('a reader whose committed segment was deleted gets PositionLost, unless opened with start "earliest"', () => {
+    using tmp = new TempDir();
+    // readerTtlMs 0: a closed reader is dead at once, so retention may delete its segment.
+    using writer = Queue.openPublisher(tmp.path, { segmentSize: SEG, readerTtlMs: 0 });
+    const segmentOf = appendRecords(writer, 300);
+    const slow = Queue.openSubscriber(tmp.path, "slow");
+    for (let i = 0; i < 10; i++) slow.next();
+    slow.commit();
+    slow.close();
+    Bun.sleepSync(5);
+    const deleted = writer.cleanup();
+    expect(deleted).toContain(0);
+    const metaPath = join(tmp.path, READERS_DIR, `slow${READER_META_EXT}`);
+    const lost = expectTyped(() => Queue.openSubscriber(tmp.path, "slow"), PositionLost, metaPath, 'start "earliest"');
+    expect(lost.segment).toBe(0);
+    // The failed open released the reader's lock: trying again gives the same answer, not ReaderAlreadyActive.
+    expectTyped(() => Queue.openSubscriber(tmp.path, "slow"), PositionLost, metaPath, "was deleted");
+
+    const oldest = segmentIds(tmp.path)[0];
+    const earliest = Queue.openSubscriber(tmp.path, "slow", { start: "earliest" });
+    expect(earliest.next()?.seq).toBe(segmentOf.indexOf(oldest));
+    earliest.commit();
+    earliest.close();
+    using resumed = Queue.openSubscriber(tmp.path, "slow");
+    expect(resumed.next()?.seq).toBe(segmentOf.indexOf(oldest) + 1);
+  });
+
+  test("a reader whose next segment is deleted under it gets PositionLost at the boundary; with \"earliest\" it skips the gap", () => {
+    using tmp = new TempDir();
+    const segmentOf = makeQueue(tmp.path, 300);
+    using strict = Queue.openSubscriber(tmp.path, "strict");
+    using lenient = Queue.openSubscriber(tmp.path, "lenient", { start: "earliest" });
+    expect(strict.next()?.seq).toBe(0);
+    expect(lenient.next()?.seq).toBe(0);
+    unlinkSync(join(tmp.path, segmentFileName(1)));
+    const inFirst = segmentOf.lastIndexOf(0);
+    for (let seq = 1; seq <= inFirst; seq++) expect(strict.next()?.seq).toBe(seq);
+    const lost = expectTyped(() => strict.next(), PositionLost, join(tmp.path, READERS_DIR, `strict${READER_META_EXT}`), "segment 1 was deleted");
+    expect(lost.segment).toBe(1);
+    for (let seq = 1; seq <= inFirst; seq++) expect(lenient.next()?.seq).toBe(seq);
+    expect(lenient.next()?.seq).toBe(segmentOf.indexOf(2));
+  });
+});
+
+describe("claim path", () => {
+  test("claim + commitClaim round-trips, including an empty claim and one that forces a roll", () => {
+    using tmp = new TempDir();
+    using writer = Queue.openPublisher(tmp.path, { segmentSize: SEG });
+    using reader = Queue.openSubscriber(tmp.path, "r");
+    const buf = writer.claim(42, 1000);
+    expect(buf).toBeInstanceOf(Uint8Array);
+    expect(buf.length).toBe(1000);
+    fillPayload(0, buf);
+    expect(writer.commitClaim()).toBe(0);
+    expect(writer.claim(7, 0).length).toBe(0);
+    expect(writer.commitClaim()).toBe(1);
+    // The largest payload cannot fit behind the first two records: the claim rolls to segment 1.
+    const big = writer.claim(0xfffe, writer.maxPayloadLength);
+    big.fill(0x5a);
+    expect(writer.commitClaim()).toBe(2);
+    expect(writer.currentSegment).toBe(1);
+    expect(writer.append(3, new Uint8Array([1, 2, 3]))).toBe(3);
+
+    const m0 = reader.next()!;
+    expect([m0.seq, m0.typeId]).toEqual([0, 42]);
+    expect(m0.payload).toEqual(fillPayload(0, new Uint8Array(1000)));
+    const m1 = reader.next()!;
+    expect([m1.seq, m1.typeId, m1.payload.length]).toEqual([1, 7, 0]);
+    const m2 = reader.next()!;
+    expect([m2.seq, m2.typeId, m2.payload.length, m2.payload.every((b) => b === 0x5a)]).toEqual([2, 0xfffe, writer.maxPayloadLength, true]);
+    expect(reader.next()?.seq).toBe(3);
+    expect(reader.next()).toBeNull();
+  });
+
+  test("abortClaim publishes nothing and consumes no seq; its bytes are not mistaken for a record after reopen", () => {
+    using tmp = new TempDir();
+    {
+      using writer = Queue.openPublisher(tmp.path, { segmentSize: SEG });
+      writer.append(1, new Uint8Array([9]));
+      const offset = writer.writeOffset;
+      writer.claim(5, 500).fill(0xee);
+      writer.abortClaim();
+      expect(writer.writeOffset).toBe(offset);
+      expect(writer.nextSeq).toBe(1);
+      expect(writer.append(2, new Uint8Array([8]))).toBe(1);
+      // Abandoned without commit or abort: closing drops it.
+      writer.claim(6, 300).fill(0xdd);
+    }
+    using writer = Queue.openPublisher(tmp.path);
+    expect(writer.nextSeq).toBe(2);
+    expect(writer.append(3, new Uint8Array([7]))).toBe(2);
+    using reader = Queue.openAnonymous(tmp.path);
+    const got: number[][] = [];
+    for (let m = reader.next(); m !== null; m = reader.next()) got.push([m.seq, m.typeId, ...m.payload]);
+    expect(got).toEqual([[0, 1, 9], [1, 2, 8], [2, 3, 7]]);
+  });
+
+  test("a claim larger than a segment allows is PayloadTooLarge and leaves the writer usable", () => {
+    using tmp = new TempDir();
+    using writer = Queue.openPublisher(tmp.path, { segmentSize: SEG });
+    expect(writer.maxPayloadLength).toBe(SEG - 128);
+    const err = expectTyped(() => writer.claim(1, SEG - 127), PayloadTooLarge, tmp.path, `exceeds the maximum of ${SEG - 128} bytes`);
+    expect([err.length, err.maxLength]).toEqual([SEG - 127, SEG - 128]);
+    expectTyped(() => writer.claim(1, 1 << 30), PayloadTooLarge, tmp.path, "exceeds the maximum");
+    for (const bad of [-1, 1.5, Number.NaN]) expectTyped(() => writer.claim(1, bad), InvalidArgument, tmp.path, "claim length must be a non-negative integer");
+    expect(writer.append(1, new Uint8Array(4))).toBe(0);
+  });
+
+  test("append, claim or commitClaim in the wrong claim state is a typed error and publishes nothing", () => {
+    using tmp = new TempDir();
+    using writer = Queue.openPublisher(tmp.path, { segmentSize: SEG });
+    using reader = Queue.openAnonymous(tmp.path);
+    expectTyped(() => writer.commitClaim(), InvalidArgument, tmp.path, "commitClaim without a pending claim");
+    writer.claim(1, 16).fill(1);
+    expectTyped(() => writer.append(1, new Uint8Array(4)), InvalidArgument, tmp.path, "a claim is pending");
+    expectTyped(() => writer.claim(1, 8), InvalidArgument, tmp.path, "a claim is pending");
+    expect(reader.next()).toBeNull();
+    expect(writer.commitClaim()).toBe(0);
+    expect(writer.append(2, new Uint8Array(4))).toBe(1);
+    expect(reader.next()?.payload).toEqual(new Uint8Array(16).fill(1));
+    expect(reader.next()?.seq).toBe(1);
+  });
+});
+
+describe("bad arguments", () => {
+  test("invalid reader names are InvalidArgument naming the queue, and create no file", () => {
+    using tmp = new TempDir();
+    makeQueue(tmp.path, 1);
+    const cases: [unknown, string][] = [
+      ["", "must not be empty"],
+      [".", 'must not be "."'],
+      ["..", 'must not be ".."'],
+      ["a/b", 'must not contain "/"'],
+      ["../escape", 'must not contain "/"'],
+      ["/abs", 'must not contain "/"'],
+      ["nul\0byte", "must not contain NUL"],
+      ["x".repeat(MAX_READER_NAME_BYTES + 1), `longer than ${MAX_READER_NAME_BYTES} bytes`],
+      ["é".repeat(MAX_READER_NAME_BYTES / 2 + 1), `longer than ${MAX_READER_NAME_BYTES} bytes`],
+      [123, "must be a string"],
+      [undefined, "must be a string"],
+    ];
+    for (const [name, says] of cases) {
+      expectTyped(() => Queue.openSubscriber(tmp.path, name as string), InvalidArgument, tmp.path, says);
+    }
+    expect(readdirSync(join(tmp.path, READERS_DIR))).toEqual([]);
+    expect(existsSync(join(tmp.path, "..", `escape${READER_META_EXT}`))).toBe(false);
+    // The longest accepted name works.
+    using reader = Queue.openSubscriber(tmp.path, "x".repeat(MAX_READER_NAME_BYTES));
+    expect(reader.next()?.seq).toBe(0);
+  });
+
+  test("a payload larger than a segment allows is PayloadTooLarge and writes nothing; the maximum itself fits", () => {
+    using tmp = new TempDir();
+    using writer = Queue.openPublisher(tmp.path, { segmentSize: SEG });
+    using reader = Queue.openAnonymous(tmp.path);
+    const offset = writer.writeOffset;
+    const err = expectTyped(() => writer.append(1, new Uint8Array(SEG)), PayloadTooLarge, tmp.path, `payload of ${SEG} bytes exceeds`);
+    expect([err.length, err.maxLength]).toEqual([SEG, SEG - 128]);
+    expectTyped(() => writer.append(1, new Uint8Array(SEG - 127)), PayloadTooLarge, tmp.path, "exceeds the maximum");
+    expect([writer.nextSeq, writer.writeOffset, writer.currentSegment]).toEqual([0, offset, 0]);
+    expect(reader.next()).toBeNull();
+    expect(writer.append(1, new Uint8Array(SEG - 128).fill(3))).toBe(0);
+    const m = reader.next()!;
+    expect([m.seq, m.payload.length, m.payload[SEG - 129]]).toEqual([0, SEG - 128, 3]);
+  });
+
+  test("a payload that is not a Uint8Array is InvalidArgument and writes nothing", () => {
+    using tmp = new TempDir();
+    using writer = Queue.openPublisher(tmp.path, { segmentSize: SEG });
+    const bad: unknown[] = ["text", 42, new ArrayBuffer(8), [1, 2, 3], null, undefined, { length: 3 }, new Uint16Array(2), new DataView(new ArrayBuffer(4))];
+    for (const payload of bad) {
+      expectTyped(() => writer.append(1, payload as Uint8Array), InvalidArgument, tmp.path, "payload must be a Uint8Array");
+    }
+    expectTyped(() => writer.append(1, null as unknown as Uint8Array), InvalidArgument, tmp.path, "got null");
+    expect([writer.nextSeq, writer.writeOffset]).toEqual([0, SEGMENT_HEADER_SIZE]);
+    // A Buffer is a Uint8Array.
+    expect(writer.append(1, Buffer.from("ok"))).toBe(0);
+    expect(readAllPayloads(tmp.path)).toEqual(["ok"]);
+  });
+
+  test("typeId out of range or 0xFFFF (reserved for PAD) is InvalidArgument for append and claim; 0 and 0xFFFE work", () => {
+    using tmp = new TempDir();
+    using writer = Queue.openPublisher(tmp.path, { segmentSize: SEG });
+    for (const typeId of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 0x10000, 0xffff, "1"]) {
+      expectTyped(() => writer.append(typeId as number, new Uint8Array(1)), InvalidArgument, tmp.path, "0xFFFF is reserved");
+      expectTyped(() => writer.claim(typeId as number, 1), InvalidArgument, tmp.path, "typeId must be an integer in [0, 65534]");
+    }
+    expect([writer.nextSeq, writer.writeOffset]).toEqual([0, SEGMENT_HEADER_SIZE]);
+    writer.append(0, new Uint8Array(1));
+    writer.append(0xfffe, new Uint8Array(1));
+    using reader = Queue.openAnonymous(tmp.path);
+    expect([reader.next()?.typeId, reader.next()?.typeId, reader.next()]).toEqual([0, 0xfffe, null]);
+  });
+});
+
+describe("damaged control.meta", () => {
+  /** A closed queue with three records; returns the path and the good bytes of its control block. */
+  function queueWithControl(dir: string): { path: string; good: Uint8Array } {
+    makeQueue(dir, 3);
+    const path = join(dir, CONTROL_FILE);
+    return { path, good: new Uint8Array(readFileSync(path)) };
+  }
+
+  function patched(good: Uint8Array, offset: number, value: number): Uint8Array {
+    const bytes = good.slice();
+    bytes.set(u32le(value), offset);
+    return bytes;
+  }
+
+  const opens = (dir: string): [string, () => unknown][] => [
+    ["publisher", () => Queue.openPublisher(dir, { openTimeoutMs: 100 }).close()],
+    ["subscriber", () => Queue.openSubscriber(dir, "r", { openTimeoutMs: 100 }).close()],
+    ["anonymous", () => Queue.openAnonymous(dir, { openTimeoutMs: 100 }).close()],
+  ];
+
+  test("wrong size, bad magic and unknown version are typed errors for every opener; nothing is guessed", () => {
+    using tmp = new TempDir();
+    const { path, good } = queueWithControl(tmp.path);
+    const cases: [Uint8Array, typeof CorruptMetadata | typeof UnsupportedVersion, string][] = [
+      [good.subarray(0, 100), CorruptMetadata, `control block is 100 bytes, expected ${CONTROL_SIZE}`],
+      [new Uint8Array(0), CorruptMetadata, `control block is 0 bytes, expected ${CONTROL_SIZE}`],
+      [new Uint8Array(1024), CorruptMetadata, `control block is 1024 bytes, expected ${CONTROL_SIZE}`],
+      [patched(good, CTL_MAGIC_OFF, 0xdeadbeef), CorruptMetadata, "bad control block magic 0xdeadbeef"],
+      [patched(good, CTL_VERSION_OFF, 9), UnsupportedVersion, "unsupported format version 9"],
+      [patched(good, CTL_VERSION_OFF, 0), UnsupportedVersion, "unsupported format version 0"],
+    ];
+    for (const [bytes, cls, says] of cases) {
+      writeFileSync(path, bytes);
+      for (const [, open] of opens(tmp.path)) {
+        const err = expectTyped(open, cls, path, says);
+        if (err instanceof UnsupportedVersion) expect(err.version).toBe(bytes[CTL_VERSION_OFF]);
+      }
+    }
+    // A failed open leaves neither the writer lock nor a reader meta behind.
+    expect(readdirSync(join(tmp.path, READERS_DIR))).toEqual([]);
+    writeFileSync(path, good);
+    using writer = Queue.openPublisher(tmp.path, { openTimeoutMs: 100 });
+    expect(writer.nextSeq).toBe(3);
+  });
+
+  test("an all-zero control block (creator still initialising) makes openers wait a bounded time, then fail typed", () => {
+    using tmp = new TempDir();
+    const { path, good } = queueWithControl(tmp.path);
+    writeFileSync(path, new Uint8Array(CONTROL_SIZE));
+    for (const [, open] of opens(tmp.path)) {
+      const started = performance.now();
+      expectTyped(open, CorruptMetadata, path, "never finished initialising");
+      expect(performance.now() - started).toBeLessThan(NO_HANG_MS);
+    }
+    expect(readdirSync(join(tmp.path, READERS_DIR))).toEqual([]);
+    writeFileSync(path, good);
+    expect(readAll(tmp.path)).toEqual([0, 1, 2]);
+  });
+
+  test("an opener waiting on an initialising control block proceeds once init_state becomes ready", async () => {
+    using tmp = new TempDir();
+    const { path, good } = queueWithControl(tmp.path);
+    writeFileSync(path, new Uint8Array(CONTROL_SIZE));
+    await using child = spawnFixture("input-open.ts", [tmp.path, "20000", "anonymous"]);
+    expect(await child.line()).toBe("ready");
+    // Give the child time to be inside its wait loop (either way it must end up opening).
+    await Bun.sleep(200);
+    // Like a creator: every field first, init_state = ready last.
+    patchFile(path, 0, patched(good, CTL_INIT_STATE_OFF, 0));
+    patchFile(path, CTL_INIT_STATE_OFF, u32le(INIT_READY));
+    const done = await child.exit();
+    expect(done.stderr).toBe("");
+    expect(done.lines.map((l) => JSON.parse(l))).toEqual([{ op: "anonymous", ok: true, seqs: [0, 1, 2] }]);
+  });
+});
+
+describe("damaged segments and checkpoint", () => {
+  test("a truncated or wrong-size segment is CorruptMetadata naming it, for readers at open and at the boundary", () => {
+    using tmp = new TempDir();
+    const segmentOf = makeQueue(tmp.path, 300);
+    const seg0 = join(tmp.path, segmentFileName(0));
+    const seg1 = join(tmp.path, segmentFileName(1));
+    for (const size of [0, 10, 1000, SEG - 1, SEG * 2]) {
+      const saved = readFileSync(seg0);
+      truncateSync(seg0, size);
+      expectTyped(() => Queue.openAnonymous(tmp.path), CorruptMetadata, seg0, `segment file is ${size} bytes, expected ${SEG}`);
+      expectTyped(() => Queue.openSubscriber(tmp.path, "r"), CorruptMetadata, seg0, `segment file is ${size} bytes`);
+      // The open failed cleanly: the reader name is not left locked.
+      expectTyped(() => Queue.openSubscriber(tmp.path, "r"), CorruptMetadata, seg0, `segment file is ${size} bytes`);
+      writeFileSync(seg0, saved);
+    }
+    truncateSync(seg1, 4096);
+    using reader = Queue.openSubscriber(tmp.path, "r2");
+    const inFirst = segmentOf.lastIndexOf(0);
+    for (let seq = 0; seq <= inFirst; seq++) expect(reader.next()?.seq).toBe(seq);
+    expectTyped(() => reader.next(), CorruptMetadata, seg1, `segment file is 4096 bytes, expected ${SEG}`);
+    expectTyped(() => reader.next(), CorruptMetadata, seg1, "segment file is 4096 bytes");
+    // Still intact segments are unaffected for the writer.
+    using writer = Queue.openPublisher(tmp.path);
+    expect(writer.nextSeq).toBe(300);
+  });
+
+  test("a segment with a bad header (magic, id) is CorruptMetadata", () => {
+    using tmp = new TempDir();
+    makeQueue(tmp.path, 10);
+    const seg0 = join(tmp.path, segmentFileName(0));
+    patchFile(seg0, 0, u32le(0x12345678));
+    expectTyped(() => Queue.openAnonymous(tmp.path), CorruptMetadata, seg0, "bad segment magic 0x12345678");
+    patchFile(seg0, 0, u32le(SEGMENT_MAGIC));
+    patchFile(seg0, 8, u32le(7));
+    expectTyped(() => Queue.openAnonymous(tmp.path), CorruptMetadata, seg0, "header says segment 7 but the file name says 0");
+  });
+
+  test("a truncated or wrong-size newest segment makes the writer refuse with CorruptMetadata and release its lock", () => {
+    using tmp = new TempDir();
+    makeQueue(tmp.path, 300);
+    const ids = segmentIds(tmp.path);
+    const newest = join(tmp.path, segmentFileName(ids[ids.length - 1]));
+    for (const size of [100, SEG * 2]) {
+      truncateSync(newest, size);
+      expectTyped(() => Queue.openPublisher(tmp.path), CorruptMetadata, newest, `segment file is ${size} bytes, expected ${SEG}`);
+      // Not WriterAlreadyActive: the failed open let go of writer.lock.
+      expectTyped(() => Queue.openPublisher(tmp.path), CorruptMetadata, newest, `segment file is ${size} bytes`);
+    }
+  });
+
+  test("a leftover index.meta.tmp (writer killed before its rename) does not block the next writer", () => {
+    using tmp = new TempDir();
+    makeQueue(tmp.path, 100);
+    writeFileSync(join(tmp.path, `${INDEX_FILE}.tmp`), new Uint8Array(5));
+    {
+      using writer = Queue.openPublisher(tmp.path);
+      expect(writer.nextSeq).toBe(100);
+      appendRecords(writer, 100);
+    }
+    expect(readFileSync(join(tmp.path, INDEX_FILE)).length).toBe(16);
+    expect(existsSync(join(tmp.path, `${INDEX_FILE}.tmp`))).toBe(false);
+    expect(readAll(tmp.path)).toEqual(range(0, 199));
+  });
+
+  test("a publisher open that fails after taking the lock gives back the lock and its segment mappings", () => {
+    using tmp = new TempDir();
+    const size = 16 << 20;
+    Queue.openPublisher(tmp.path, { segmentSize: size, preallocate: false }).close();
+    // A directory where the checkpoint's temp file goes makes writing the checkpoint fail at open.
+    mkdirSync(join(tmp.path, `${INDEX_FILE}.tmp`));
+    const vmSize = (): number => Number(/VmSize:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"))![1]) * 1024;
+    const before = vmSize();
+    const attempts = 10;
+    for (let i = 0; i < attempts; i++) {
+      const err = expectTyped(() => Queue.openPublisher(tmp.path), ErrnoError, join(tmp.path, `${INDEX_FILE}.tmp`), "EISDIR");
+      expect(err.call).toBe("unlink");
+    }
+    // Each attempt reserved two 16 MiB windows; a leak would show as 320 MiB of address space.
+    expect(vmSize() - before).toBeLessThan((attempts * size) / 2);
+  });
+
+  for (const size of [0, 7, 15]) {
+    test(`an index.meta truncated to ${size} bytes does not break recovery: seq continues, readers see everything`, () => {
+      using tmp = new TempDir();
+      makeQueue(tmp.path, 200);
+      const index = join(tmp.path, INDEX_FILE);
+      expect(readFileSync(index).length).toBe(16);
+      truncateSync(index, size);
+      {
+        using writer = Queue.openPublisher(tmp.path);
+        expect(writer.nextSeq).toBe(200);
+        appendRecords(writer, 150);
+      }
+      truncateSync(index, size);
+      using writer = Queue.openPublisher(tmp.path);
+      expect(writer.nextSeq).toBe(350);
+      expect(readAll(tmp.path)).toEqual(range(0, 349));
+      using reader = Queue.openSubscriber(tmp.path, "after");
+      let n = 0;
+      while (reader.next() !== null) n++;
+      expect(n).toBe(350);
+    });
+  }
+});
+
+describe("damaged reader meta", () => {
+  /** The generation stored in slot `i` of a reader meta image. */
+  function generation(bytes: Uint8Array, i: number): number {
+    return Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(slotOffset(i) + SLOT_GENERATION_OFF, true));
+  }
+
+  test("a reader meta with one bad slot falls back to the other; with both bad it is CorruptMetadata for that reader only", () => {
+    using tmp = new TempDir();
+    using writer = Queue.openPublisher(tmp.path, { segmentSize: SEG });
+    appendRecords(writer, 300);
+    const metaPath = join(tmp.path, READERS_DIR, `r${READER_META_EXT}`);
+    {
+      using reader = Queue.openSubscriber(tmp.path, "r");
+      for (let i = 0; i < 10; i++) reader.next();
+      reader.commit();
+      for (let i = 0; i < 10; i++) reader.next();
+      reader.commit();
+    }
+    const bytes = new Uint8Array(readFileSync(metaPath));
+    const newer = generation(bytes, 0) > generation(bytes, 1) ? 0 : 1;
+    // Flip a byte of the newer slot's position: its CRC no longer matches.
+    patchFile(metaPath, slotOffset(newer) + 1, new Uint8Array([bytes[slotOffset(newer) + 1] ^ 0xff]));
+    {
+      using reader = Queue.openSubscriber(tmp.path, "r");
+      expect(reader.next()?.seq).toBe(10);
+    }
+
+    const damaged = new Uint8Array(readFileSync(metaPath));
+    for (let i = 0; i < READER_SLOT_COUNT; i++) damaged[slotOffset(i) + 3] ^= 0x55;
+    writeFileSync(metaPath, damaged);
+    expectTyped(() => Queue.openSubscriber(tmp.path, "r"), CorruptMetadata, metaPath, "both reader meta slots fail their CRC");
+    expectTyped(() => Queue.openSubscriber(tmp.path, "r", { start: "earliest" }), CorruptMetadata, metaPath, "both reader meta slots");
+
+    // Others are unaffected: another reader, the writer, retention and inspection.
+    using other = Queue.openSubscriber(tmp.path, "other", { start: "latest" });
+    appendRecords(writer, 100);
+    expect(other.next()?.seq).toBe(300);
+    other.commit();
+    const head = writer.currentSegment;
+    expect(writer.cleanup().length).toBeGreaterThan(0);
+    expect(segmentIds(tmp.path)[0]).toBeGreaterThan(0);
+    expect(segmentIds(tmp.path)[segmentIds(tmp.path).length - 1]).toBe(head);
+    const info = inspectQueue(tmp.path);
+    expect(info.readers.find((r) => r.name === "r")?.state).toBe("corrupt");
+    expect(info.readers.find((r) => r.name === "other")?.state).toBe("live");
+
+    // Deleting the file restarts that reader from the oldest segment.
+    unlinkSync(metaPath);
+    using restarted = Queue.openSubscriber(tmp.path, "r");
+    expect(restarted.position.segment).toBe(segmentIds(tmp.path)[0]);
+    expect(restarted.next()).not.toBeNull();
+  });
+
+  test("a reader meta of an unexpected size is CorruptMetadata", () => {
+    using tmp = new TempDir();
+    makeQueue(tmp.path, 3);
+    const metaPath = join(tmp.path, READERS_DIR, `odd${READER_META_EXT}`);
+    writeFileSync(metaPath, new Uint8Array(50));
+    expectTyped(() => Queue.openSubscriber(tmp.path, "odd"), CorruptMetadata, metaPath, "reader meta is 50 bytes; expected 80");
+    using writer = Queue.openPublisher(tmp.path);
+    expect(writer.cleanup()).toEqual([]);
+  });
+});
+
+describe("missing or inaccessible queue", () => {
+  test("a subscriber on a missing directory gets QueueNotFound after a bounded wait and creates nothing", () => {
+    using tmp = new TempDir();
+    const missing = tmp.join("nope");
+    for (const open of [
+      () => Queue.openSubscriber(missing, "r", { openTimeoutMs: 100 }),
+      () => Queue.openAnonymous(missing, { openTimeoutMs: 100 }),
+    ]) {
+      const started = performance.now();
+      expectTyped(open, QueueNotFound, missing, "queue directory does not exist");
+      expect(performance.now() - started).toBeLessThan(NO_HANG_MS);
+    }
+    expect(existsSync(missing)).toBe(false);
+    // An existing directory without a control block: the missing file is named.
+    mkdirSync(missing);
+    expectTyped(() => Queue.openSubscriber(missing, "r", { openTimeoutMs: 100 }), QueueNotFound, join(missing, CONTROL_FILE), "no control block appeared within 100 ms");
+    expect(readdirSync(missing)).toEqual([]);
+  });
+
+  test("a subscriber waiting for a queue that a publisher creates meanwhile opens it", async () => {
+    using tmp = new TempDir();
+    const dir = tmp.join("late");
+    await using child = spawnFixture("input-open.ts", [dir, "20000", "subscriber:late"]);
+    expect(await child.line()).toBe("ready");
+    using writer = Queue.openPublisher(dir, { segmentSize: SEG });
+    const done = await child.exit();
+    expect(done.stderr).toBe("");
+    expect(done.lines.map((l) => JSON.parse(l))).toEqual([{ op: "subscriber:late", ok: true, seqs: [] }]);
+    expect(existsSync(join(dir, READERS_DIR, `late${READER_META_EXT}`))).toBe(true);
+    expect(writer.nextSeq).toBe(0);
+  });
+
+  test("a queue directory the process may not write to gives ErrnoError EACCES with the path", async () => {
+    using tmp = new TempDir();
+    const dir = tmp.join("q");
+    {
+      using writer = Queue.openPublisher(dir, { segmentSize: SEG });
+      appendRecords(writer, 3);
+      using existing = Queue.openSubscriber(dir, "existing");
+      existing.commit();
+    }
+    // Root owns everything; the directories are 0755 and the files 0644.
+    for (const d of [tmp.path, dir, join(dir, READERS_DIR)]) chmodSync(d, 0o755);
+    const asNobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
+    const probe = spawnSync(asNobody[0], [...asNobody.slice(1), "bun", "--version"], { encoding: "utf8" });
+    if (probe.status !== 0) {
+      console.log(`skipped: cannot run bun as an unprivileged user with setpriv (${probe.error?.message ?? probe.stderr.trim()})`);
+      return;
+    }
+
+    const runAsNobody = async (ops: string[], target = dir): Promise<Record<string, unknown>[]> => {
+      const proc = Bun.spawn([...asNobody, "bun", join(import.meta.dir, "fixtures", "input-open.ts"), target, "100", ...ops], { stdout: "pipe", stderr: "pipe" });
+      const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+      expect(err).toBe("");
+      expect(code).toBe(0);
+      const lines = out.trim().split("\n");
+      expect(lines[0]).toBe("ready");
+      return lines.slice(1).map((l) => JSON.parse(l));
+    };
+    const eacces = (op: string, path: string): Record<string, unknown> =>
+      ({ op, ok: false, error: "ErrnoError", chronicle: true, code: "EACCES", errnoName: "EACCES", path, message: expect.stringContaining("EACCES") });
+
+    expect(await runAsNobody(["publisher", "subscriber:newreader", "anonymous"])).toEqual([
+      eacces("publisher", join(dir, "writer.lock")),
+      eacces("subscriber:newreader", join(dir, CONTROL_FILE)),
+      eacces("anonymous", join(dir, CONTROL_FILE)),
+    ]);
+    expect(await runAsNobody(["publisher"], tmp.join("fresh"))).toEqual([eacces("publisher", tmp.join("fresh", READERS_DIR))]);
+
+    // Files writable by all, directories still not: creating anything in them is refused.
+    for (const name of readdirSync(dir)) if (name !== READERS_DIR) chmodSync(join(dir, name), 0o666);
+    chmodSync(join(dir, READERS_DIR, `existing${READER_META_EXT}`), 0o666);
+    const [publisher, newReader, existing] = await runAsNobody(["publisher", "subscriber:newreader", "subscriber:existing"]);
+    expect(publisher).toMatchObject({ ok: false, error: "ErrnoError", errnoName: "EACCES" });
+    expect(String(publisher.path).startsWith(dir + "/")).toBe(true);
+    expect(newReader).toMatchObject({ ok: false, error: "ErrnoError", errnoName: "EACCES" });
+    expect(String(newReader.path).startsWith(join(dir, READERS_DIR, `newreader${READER_META_EXT}`))).toBe(true);
+    // An existing reader needs no new file: it still reads.
+    expect(existing).toEqual({ op: "subscriber:existing", ok: true, seqs: [0, 1, 2] });
+    // Nothing was left half-created, and root can still write.
+    expect(readdirSync(join(dir, READERS_DIR))).toEqual([`existing${READER_META_EXT}`]);
+    using writer = Queue.openPublisher(dir);
+    expect(writer.nextSeq).toBe(3);
+    expect(() => Queue.openPublisher(dir)).toThrow(WriterAlreadyActive);
+  });
+});
