@@ -21,6 +21,9 @@ function hookProcessExit(): void {
   process.on("exit", removeAll);
   for (const sig of ["SIGINT", "SIGTERM"] as const) {
     process.on(sig, () => {
+      // The application handles this signal itself: leave shutdown to it (the exit hook still
+      // removes the metas), rather than exiting under its feet.
+      if (process.listenerCount(sig) > 1) return;
       removeAll();
       // Keep the default outcome of the signal: terminate with the conventional status.
       process.exit(128 + (sig === "SIGINT" ? 2 : 15));

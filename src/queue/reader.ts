@@ -93,15 +93,16 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
     this.u32 = this.window.u32;
     this.i32 = this.window.i32;
     this.view = new MessageView(this.u8, this.u32);
-    this.waiter = new Waiter({
-      control,
-      windowAddress: this.window.address,
-      windowSize: this.window.length,
-      probe: () => this.poll() >= 0,
-      watchOffset: () => (this.offset < this.segmentSize ? this.offset : -1),
-      heartbeat: () => this.meta?.touch(),
-    }, opts.wait);
     try {
+      // Inside the try: the Waiter rejects bad wait options, and the window must not leak then.
+      this.waiter = new Waiter({
+        control,
+        windowAddress: this.window.address,
+        windowSize: this.window.length,
+        probe: () => this.poll() >= 0,
+        watchOffset: () => (this.offset < this.segmentSize ? this.offset : -1),
+        heartbeat: () => this.meta?.touch(),
+      }, opts.wait);
       this.attach();
     } catch (e) {
       this.window.unmap();

@@ -132,6 +132,8 @@ class AsyncHelper {
   private generation = 0;
   private pending: {
     generation: number;
+    /** performance.now() by which the wait ends (Infinity for none). */
+    deadline: number;
     resolve: (ready: boolean) => void;
     reject: (e: unknown) => void;
     heartbeat: ReturnType<typeof setInterval>;
@@ -168,27 +170,33 @@ class AsyncHelper {
       return Promise.reject(new ChronicleError("WAIT_PENDING", "", "a waitAsync is already pending on this reader"));
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
-    const slots = this.slots;
     const generation = ++this.generation;
+    const deadline = timeoutMs === Infinity ? Infinity : performance.now() + Math.max(0, timeoutMs);
     return new Promise<boolean>((resolve, reject) => {
       const heartbeat = setInterval(() => this.target.heartbeat(), HEARTBEAT_INTERVAL_MS);
       heartbeat.unref();
       let finish = (): void => {};
       const done = new Promise<void>((r) => (finish = r));
-      this.pending = { generation, resolve, reject, signal, heartbeat, done, finish, cancelled: false };
+      this.pending = { generation, deadline, resolve, reject, signal, heartbeat, done, finish, cancelled: false };
       if (signal) {
         const onAbort = (): void => this.cancel();
         this.pending.onAbort = onAbort;
         signal.addEventListener("abort", onAbort, { once: true });
       }
-      Atomics.store(slots, AsyncSlot.CANCEL, 0);
-      Atomics.store(slots, AsyncSlot.OFFSET, this.target.watchOffset());
-      Atomics.store(slots, AsyncSlot.TIMEOUT_MS, timeoutMs === Infinity ? -1 : Math.max(0, Math.ceil(timeoutMs)));
-      Atomics.store(slots, AsyncSlot.STATE, 1);
-      Atomics.store(slots, AsyncSlot.CMD, generation);
-      Atomics.notify(slots, AsyncSlot.CMD);
+      this.start(generation, timeoutMs);
       this.worker.ref();
     });
+  }
+
+  /** Hands a wait on the reader's current position to the helper thread. */
+  private start(generation: number, timeoutMs: number): void {
+    const slots = this.slots;
+    Atomics.store(slots, AsyncSlot.CANCEL, 0);
+    Atomics.store(slots, AsyncSlot.OFFSET, this.target.watchOffset());
+    Atomics.store(slots, AsyncSlot.TIMEOUT_MS, timeoutMs === Infinity ? -1 : Math.max(0, Math.ceil(timeoutMs)));
+    Atomics.store(slots, AsyncSlot.STATE, 1);
+    Atomics.store(slots, AsyncSlot.CMD, generation);
+    Atomics.notify(slots, AsyncSlot.CMD);
   }
 
   /** Interrupts the current wait: the helper wakes on its CANCEL word and reports CANCELLED. */
@@ -201,6 +209,29 @@ class AsyncHelper {
   private settle(generation: number, result: number): void {
     const p = this.pending;
     if (p === null || p.generation !== generation) return;
+    if (result === AsyncResult.READY) {
+      // The helper also reports a sealed segment, possibly before the record in the next one is
+      // committed. Only this thread may move the reader there: check, and keep waiting if needed.
+      let ready: boolean;
+      try {
+        ready = this.target.probe();
+      } catch (e) {
+        this.pending = null;
+        this.worker.unref();
+        release(p);
+        p.reject(e);
+        return;
+      }
+      if (!ready) {
+        const remainingMs = p.deadline - performance.now();
+        if (p.cancelled) result = AsyncResult.CANCELLED;
+        else if (remainingMs > 0) {
+          p.generation = ++this.generation;
+          this.start(p.generation, remainingMs);
+          return;
+        } else result = AsyncResult.TIMEOUT;
+      }
+    }
     this.pending = null;
     this.worker.unref();
     release(p);

@@ -1,0 +1,492 @@
+import { describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import {
+  BusLayout, InvalidArgument, MAX_STRATEGY_ID_BYTES, Queue, ReaderRegistration, RouterDiscovery, StrategyRouter,
+  SUPPORTED_READY_VERSION, isLeaseStale, markReady, readLease, readyVersion, writeLease, type DiscoveryEvent,
+} from "../src/index.ts";
+import { spawnFixture } from "./helpers/spawn.ts";
+import { TempDir } from "./helpers/tmp.ts";
+
+const REPO = resolve(import.meta.dir, "..");
+
+/** Creates a strategy's orders_out queue and, unless `ready` is false, marks it READY. */
+function createStrategy(layout: BusLayout, id: string, ready = true): string {
+  const { ordersOut } = layout.strategyEndpoints(id);
+  Queue.openPublisher(ordersOut, { segmentSize: 1 << 16, preallocate: false }).close();
+  if (ready) markReady(ordersOut);
+  return ordersOut;
+}
+
+/** Polls discovery until `done(events so far)` holds, at most `boundMs`; returns every event seen. */
+async function pollUntil(poll: () => DiscoveryEvent[], done: (events: DiscoveryEvent[]) => boolean, boundMs = 5000): Promise<DiscoveryEvent[]> {
+  const events: DiscoveryEvent[] = [];
+  const deadline = Date.now() + boundMs;
+  for (;;) {
+    events.push(...poll());
+    if (done(events) || Date.now() > deadline) return events;
+    await Bun.sleep(10);
+  }
+}
+
+/** Polls `probe` until it returns a value other than null, at most `boundMs`. */
+async function eventually<T>(probe: () => T | null, boundMs = 5000): Promise<T | null> {
+  const deadline = Date.now() + boundMs;
+  for (;;) {
+    const v = probe();
+    if (v !== null || Date.now() > deadline) return v;
+    await Bun.sleep(10);
+  }
+}
+
+const summary = (events: DiscoveryEvent[]): string[] => events.map((e) => `${e.kind} ${e.strategy}`);
+
+/** Open fds of this process whose target lies under `dir` (including deleted files). */
+function fdsUnder(dir: string): number {
+  let n = 0;
+  for (const fd of readdirSync("/proc/self/fd")) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir)) n++;
+    } catch {
+      // The fd readdir itself used is gone by now.
+    }
+  }
+  return n;
+}
+
+function fdCount(): number {
+  return readdirSync("/proc/self/fd").length;
+}
+
+function mapsUnder(dir: string): number {
+  return readFileSync("/proc/self/maps", "utf8").split("\n").filter((l) => l.includes(dir)).length;
+}
+
+/** Polls `f` until it returns `want` (the runtime closes some fds asynchronously); returns the last value. */
+async function settle(f: () => number, want: number, boundMs = 5000): Promise<number> {
+  const deadline = Date.now() + boundMs;
+  let v = f();
+  while (v !== want && Date.now() < deadline) {
+    await Bun.sleep(20);
+    v = f();
+  }
+  return v;
+}
+
+describe("BusLayout", () => {
+  test("strategy endpoints follow SPEC section 9: <root>/orders/queue/<id>/orders_out and orders_in", () => {
+    const layout = new BusLayout("/srv/bus");
+    expect(layout.root).toBe("/srv/bus");
+    expect(layout.strategiesDir).toBe("/srv/bus/orders/queue");
+    expect(layout.strategyDir("alpha")).toBe("/srv/bus/orders/queue/alpha");
+    expect(layout.strategyEndpoints("alpha")).toEqual({
+      ordersOut: "/srv/bus/orders/queue/alpha/orders_out",
+      ordersIn: "/srv/bus/orders/queue/alpha/orders_in",
+    });
+    // Relative roots are resolved once, so endpoints stay valid if the process changes directory.
+    expect(new BusLayout("rel/bus").strategyEndpoints("x").ordersOut).toBe(resolve("rel/bus/orders/queue/x/orders_out"));
+    expect(layout.strategyEndpoints("a.b-c_d é").ordersIn).toBe("/srv/bus/orders/queue/a.b-c_d é/orders_in");
+  });
+
+  test("ids that could escape the root or are unusable throw InvalidArgument", () => {
+    const layout = new BusLayout("/srv/bus");
+    const bad: unknown[] = ["", ".", "..", "/", "a/b", "../x", "/etc", "a\0b", "\0", "x".repeat(MAX_STRATEGY_ID_BYTES + 1), "é".repeat(65), 42, null];
+    for (const id of bad) {
+      let caught: unknown;
+      try {
+        layout.strategyEndpoints(id as string);
+      } catch (e) {
+        caught = e;
+      }
+      expect(caught).toBeInstanceOf(InvalidArgument);
+      expect((caught as InvalidArgument).code).toBe("INVALID_ARGUMENT");
+      expect(() => layout.strategyDir(id as string)).toThrow(InvalidArgument);
+    }
+    expect(layout.strategyDir("x".repeat(MAX_STRATEGY_ID_BYTES))).toBe(`/srv/bus/orders/queue/${"x".repeat(MAX_STRATEGY_ID_BYTES)}`);
+    expect(layout.strategyDir("...")).toBe("/srv/bus/orders/queue/...");
+    expect(() => new BusLayout("")).toThrow(InvalidArgument);
+    expect(() => new BusLayout("/tmp/a\0b")).toThrow(InvalidArgument);
+  });
+});
+
+describe("READY and LEASE markers", () => {
+  test("markReady/readyVersion: absent, written atomically, explicit versions, empty, garbage, not a file", () => {
+    using tmp = new TempDir();
+    const dir = tmp.join("orders_out");
+    mkdirSync(dir);
+    expect(readyVersion(dir)).toBeNull();
+    expect(readyVersion(tmp.join("missing"))).toBeNull();
+
+    markReady(dir);
+    expect(readFileSync(join(dir, "READY"), "utf8")).toBe(`version=${SUPPORTED_READY_VERSION}\n`);
+    expect(readyVersion(dir)).toBe(SUPPORTED_READY_VERSION);
+    expect(readdirSync(dir)).toEqual(["READY"]);
+    markReady(dir, 7);
+    expect(readyVersion(dir)).toBe(7);
+
+    writeFileSync(join(dir, "READY"), "");
+    expect(readyVersion(dir)).toBe(1);
+    writeFileSync(join(dir, "READY"), "nonsense\n");
+    expect(readyVersion(dir)).toBeNaN();
+
+    rmSync(join(dir, "READY"));
+    mkdirSync(join(dir, "READY"));
+    expect(readyVersion(dir)).toBeNull();
+  });
+
+  test("writeLease/readLease round-trip; a LEASE is stale when its process is gone or it is older than the TTL", async () => {
+    using tmp = new TempDir();
+    const dir = tmp.path;
+    expect(readLease(dir)).toBeNull();
+
+    const before = BigInt(Date.now()) * 1_000_000n;
+    writeLease(dir, { epoch: 3 });
+    const lease = readLease(dir)!;
+    expect(lease.pid).toBe(process.pid);
+    expect(lease.epoch).toBe(3);
+    expect(lease.timestampNs).toBeGreaterThanOrEqual(before - 1_000_000_000n);
+    expect(readdirSync(dir)).toEqual(["LEASE"]);
+    const onDisk = JSON.parse(readFileSync(join(dir, "LEASE"), "utf8")) as Record<string, unknown>;
+    expect(Object.keys(onDisk).sort()).toEqual(["epoch", "pid", "timestamp_ns"]);
+
+    expect(isLeaseStale(lease, 60_000)).toBe(false);
+    expect(isLeaseStale(lease, 1000, lease.timestampNs + 2_000_000_000n)).toBe(true);
+    expect(isLeaseStale({ ...lease, timestampNs: lease.timestampNs - 120_000_000_000n }, 60_000, lease.timestampNs)).toBe(true);
+
+    // A fresh lease of a process that has exited is stale at once.
+    const gone = Bun.spawn(["true"]);
+    await gone.exited;
+    writeLease(dir, { pid: gone.pid, epoch: 4 });
+    expect(isLeaseStale(readLease(dir)!, 60_000)).toBe(true);
+
+    // timestamp_ns written as a JSON number (as other implementations may) is accepted too.
+    writeFileSync(join(dir, "LEASE"), `{"pid":${process.pid},"epoch":5,"timestamp_ns":1700000000000000000}\n`);
+    expect(readLease(dir)).toEqual({ pid: process.pid, epoch: 5, timestampNs: 1_700_000_000_000_000_000n });
+    writeFileSync(join(dir, "LEASE"), "{not json");
+    expect(readLease(dir)).toBeNull();
+    writeFileSync(join(dir, "LEASE"), `{"pid":"1","epoch":1,"timestamp_ns":"1"}`);
+    expect(readLease(dir)).toBeNull();
+  }, 30_000);
+
+  test("the LEASE of a live strategy process is fresh; after SIGKILL it is stale", async () => {
+    using tmp = new TempDir();
+    const layout = new BusLayout(tmp.path);
+    await using strategy = spawnFixture("bus-strategy.ts", [tmp.path, "alpha"]);
+    expect(await strategy.line()).toBe(`ready ${strategy.proc.pid}`);
+    const { ordersOut } = layout.strategyEndpoints("alpha");
+    const lease = readLease(ordersOut)!;
+    expect(lease.pid).toBe(strategy.proc.pid);
+    expect(lease.epoch).toBe(1);
+    expect(isLeaseStale(lease, 60_000)).toBe(false);
+    strategy.kill("SIGKILL");
+    await strategy.proc.exited;
+    expect(isLeaseStale(readLease(ordersOut)!, 60_000)).toBe(true);
+  }, 30_000);
+});
+
+describe("ReaderRegistration", () => {
+  test("close() and dispose remove the reader meta", () => {
+    using tmp = new TempDir();
+    Queue.openPublisher(tmp.path, { preallocate: false }).close();
+    const meta = tmp.join("readers", "router.meta");
+    const r = new ReaderRegistration(tmp.path, "router");
+    r.reader.commit();
+    expect(existsSync(meta)).toBe(true);
+    r.close();
+    expect(r.reader.isClosed).toBe(true);
+    expect(existsSync(meta)).toBe(false);
+    r.close();
+    {
+      using again = new ReaderRegistration(tmp.path, "router");
+      expect(existsSync(meta)).toBe(true);
+      expect(again.reader.name).toBe("router");
+    }
+    expect(existsSync(meta)).toBe(false);
+  });
+
+  test("a process ending by SIGTERM, SIGINT or exit removes its meta, after the application's own handler; SIGKILL leaves it for the TTL", async () => {
+    using tmp = new TempDir();
+    Queue.openPublisher(tmp.path, { preallocate: false }).close();
+    // The handlers exit with the conventional 128 + signal status (not killed by the signal).
+    const cases: { name: string; mode: string; send: NodeJS.Signals | null; code: number; diedOf: string | null; metaLeft: boolean }[] = [
+      { name: "term", mode: "wait", send: "SIGTERM", code: 143, diedOf: null, metaLeft: false },
+      { name: "int", mode: "wait", send: "SIGINT", code: 130, diedOf: null, metaLeft: false },
+      { name: "exit", mode: "exit", send: null, code: 0, diedOf: null, metaLeft: false },
+      { name: "kill", mode: "wait", send: "SIGKILL", code: 137, diedOf: "SIGKILL", metaLeft: true },
+      // The application's own SIGTERM handler still runs; the meta goes when the process exits.
+      { name: "own", mode: "own-handler", send: "SIGTERM", code: 0, diedOf: null, metaLeft: false },
+    ];
+    for (const c of cases) {
+      const meta = tmp.join("readers", `${c.name}.meta`);
+      await using child = spawnFixture("bus-registration.ts", [tmp.path, c.name, c.mode]);
+      expect(await child.line()).toBe("registered");
+      expect(existsSync(meta)).toBe(true);
+      if (c.send !== null) child.kill(c.send);
+      const r = await child.exit();
+      expect({ name: c.name, code: r.code, diedOf: r.signal, metaLeft: existsSync(meta), lines: r.lines }).toEqual({
+        name: c.name, code: c.code, diedOf: c.diedOf, metaLeft: c.metaLeft, lines: c.mode === "own-handler" ? ["graceful"] : [],
+      });
+    }
+  }, 30_000);
+});
+
+describe("RouterDiscovery", () => {
+  test("a strategy that was READY before discovery started is found by the initial scan", () => {
+    using tmp = new TempDir();
+    const layout = new BusLayout(tmp.path);
+    const ordersOut = createStrategy(layout, "alpha");
+    using discovery = new RouterDiscovery(tmp.path);
+    expect(discovery.poll()).toEqual([{ kind: "added", strategy: "alpha", ordersOut, ordersIn: layout.strategyEndpoints("alpha").ordersIn }]);
+    expect(discovery.poll()).toEqual([]);
+    expect(discovery.strategies).toEqual(["alpha"]);
+  });
+
+  test("nothing before READY; Added within a bounded polling loop once READY appears; Removed when READY goes", async () => {
+    using tmp = new TempDir();
+    const layout = new BusLayout(tmp.path);
+    // No periodic rescan: only the watches (READY is two levels below the watched root) can notice.
+    using discovery = new RouterDiscovery(tmp.path, { rescanIntervalMs: 3_600_000 });
+    expect(discovery.poll()).toEqual([]);
+    const ordersOut = createStrategy(layout, "alpha", false);
+    const early = await pollUntil(() => discovery.poll(), (e) => e.length > 0, 300);
+    expect(early).toEqual([]);
+
+    markReady(ordersOut);
+    const added = await pollUntil(() => discovery.poll(), (e) => e.length > 0);
+    expect(added).toEqual([{ kind: "added", strategy: "alpha", ordersOut, ordersIn: layout.strategyEndpoints("alpha").ordersIn }]);
+
+    unlinkSync(join(ordersOut, "READY"));
+    expect(summary(await pollUntil(() => discovery.poll(), (e) => e.length > 0))).toEqual(["removed alpha"]);
+    markReady(ordersOut);
+    expect(summary(await pollUntil(() => discovery.poll(), (e) => e.length > 0))).toEqual(["added alpha"]);
+    expect(discovery.strategies).toEqual(["alpha"]);
+  }, 20_000);
+
+  test("a strategy process appears and its directory is removed: Added, then Removed; the router attaches and replies", async () => {
+    using tmp = new TempDir();
+    const layout = new BusLayout(tmp.path);
+    using router = new StrategyRouter(tmp.path, "router", { discovery: { rescanIntervalMs: 3_600_000 } });
+    expect(router.sync()).toEqual([]);
+    await using strategy = spawnFixture("bus-strategy.ts", [tmp.path, "beta"]);
+    const added = await pollUntil(() => router.sync(), (e) => e.length > 0);
+    expect(summary(added)).toEqual(["added beta"]);
+    expect(router.strategies).toEqual(["beta"]);
+    expect(router.fanIn.sourceIds).toEqual([0]);
+
+    const order = await eventually(() => {
+      const m = router.next();
+      return m && `${m.strategy} ${m.sourceId} ${new TextDecoder().decode(m.message.payload)}`;
+    });
+    expect(order).toBe("beta 0 hello from beta");
+    router.reply("beta", 3, new TextEncoder().encode("ack"));
+    {
+      using acks = Queue.openAnonymous(layout.strategyEndpoints("beta").ordersIn);
+      expect(new TextDecoder().decode(acks.next()!.payload)).toBe("ack");
+    }
+
+    expect(await strategy.line()).toBe(`ready ${strategy.proc.pid}`);
+    strategy.kill("SIGTERM");
+    expect((await strategy.exit()).code).toBe(0);
+    rmSync(layout.strategyDir("beta"), { recursive: true, force: true });
+    expect(summary(await pollUntil(() => router.sync(), (e) => e.length > 0))).toEqual(["removed beta"]);
+    expect(router.strategies).toEqual([]);
+    expect(router.fanIn.sourceIds).toEqual([]);
+    expect(fdsUnder(tmp.path)).toBe(0);
+  }, 30_000);
+
+  test("a READY that appears before its queue exists: the router retries until it can attach", async () => {
+    using tmp = new TempDir();
+    const layout = new BusLayout(tmp.path);
+    using router = new StrategyRouter(tmp.path, "router", { discovery: { rescanIntervalMs: 3_600_000 } });
+    const { ordersOut } = layout.strategyEndpoints("early");
+    mkdirSync(ordersOut, { recursive: true });
+    markReady(ordersOut);
+    // Attaching fails (no control block yet); the failure is not reported as an event.
+    expect(await pollUntil(() => router.sync(), (e) => e.length > 0, 500)).toEqual([]);
+    expect(router.strategies).toEqual([]);
+    Queue.openPublisher(ordersOut, { preallocate: false }).close();
+    expect(summary(await pollUntil(() => router.sync(), (e) => e.length > 0))).toEqual(["added early"]);
+    expect(router.strategies).toEqual(["early"]);
+  }, 20_000);
+
+  test("a READY version newer than supported is skipped and reported once", async () => {
+    using tmp = new TempDir();
+    const layout = new BusLayout(tmp.path);
+    using discovery = new RouterDiscovery(tmp.path, { rescanIntervalMs: 3_600_000 });
+    expect(discovery.poll()).toEqual([]);
+    const ordersOut = createStrategy(layout, "future", false);
+    createStrategy(layout, "present");
+    markReady(ordersOut, SUPPORTED_READY_VERSION + 1);
+    const first = await pollUntil(() => discovery.poll(), (e) => e.length >= 2);
+    expect(first.map((e) => JSON.stringify(e)).sort()).toEqual([
+      JSON.stringify({ kind: "added", strategy: "present", ...layout.strategyEndpoints("present") }),
+      JSON.stringify({ kind: "unsupported", strategy: "future", version: SUPPORTED_READY_VERSION + 1 }),
+    ].sort());
+    expect(discovery.strategies).toEqual(["present"]);
+
+    // Rescans and further changes in its directory do not report it again.
+    expect(discovery.scan()).toEqual([]);
+    writeLease(ordersOut, { epoch: 1 });
+    expect(await pollUntil(() => discovery.poll(), (e) => e.length > 0, 300)).toEqual([]);
+    expect(discovery.scan()).toEqual([]);
+
+    // A discovery that supports the version attaches it.
+    using newer = new RouterDiscovery(tmp.path, { supportedVersion: SUPPORTED_READY_VERSION + 1 });
+    expect(summary(newer.poll())).toEqual(["added future", "added present"]);
+
+    markReady(ordersOut, SUPPORTED_READY_VERSION);
+    expect(summary(await pollUntil(() => discovery.poll(), (e) => e.length > 0))).toEqual(["added future"]);
+  }, 20_000);
+
+  test("events come sorted by strategy id", async () => {
+    using tmp = new TempDir();
+    const layout = new BusLayout(tmp.path);
+    const ids = ["delta", "Zulu", "alpha", "charlie", "bravo-2", "bravo"];
+    for (const id of ids) createStrategy(layout, id);
+    using discovery = new RouterDiscovery(tmp.path);
+    expect(summary(discovery.poll())).toEqual(["added Zulu", "added alpha", "added bravo", "added bravo-2", "added charlie", "added delta"]);
+
+    rmSync(layout.strategyDir("delta"), { recursive: true });
+    unlinkSync(join(layout.strategyEndpoints("alpha").ordersOut, "READY"));
+    createStrategy(layout, "aardvark");
+    rmSync(layout.strategyDir("bravo"), { recursive: true });
+    expect(summary(discovery.scan())).toEqual(["added aardvark", "removed alpha", "removed bravo", "removed delta"]);
+  });
+
+  test("for await delivers events while the event loop keeps running, and ends on close()", async () => {
+    using tmp = new TempDir();
+    const layout = new BusLayout(tmp.path);
+    const discovery = new RouterDiscovery(tmp.path, { rescanIntervalMs: 3_600_000 });
+    const seen: string[] = [];
+    let wake: () => void = () => {};
+    const consumer = (async () => {
+      for await (const ev of discovery) {
+        seen.push(`${ev.kind} ${ev.strategy}`);
+        wake();
+      }
+      return "ended";
+    })();
+    const waitFor = async (n: number): Promise<void> => {
+      const deadline = Date.now() + 5000;
+      while (seen.length < n && Date.now() < deadline) await new Promise<void>((r) => ((wake = r), setTimeout(r, 100)));
+    };
+
+    // The changes are made by timers: they only run if the iteration leaves the event loop free.
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 5);
+    setTimeout(() => createStrategy(layout, "one"), 50);
+    setTimeout(() => createStrategy(layout, "two"), 150);
+    await waitFor(2);
+    setTimeout(() => rmSync(layout.strategyDir("one"), { recursive: true }), 50);
+    await waitFor(3);
+    clearInterval(ticker);
+    expect(seen).toEqual(["added one", "added two", "removed one"]);
+    expect(ticks).toBeGreaterThan(0);
+
+    discovery.close();
+    const ended = await Promise.race([consumer, Bun.sleep(5000).then(() => "still running")]);
+    expect(ended).toBe("ended");
+  }, 20_000);
+
+  test("rapid create/delete races (here and in another process) leave no leaked reader, fd or mapping", async () => {
+    using tmp = new TempDir();
+    const layout = new BusLayout(tmp.path);
+    mkdirSync(layout.strategiesDir, { recursive: true });
+    const baselineFds = fdCount();
+    const router = new StrategyRouter(tmp.path, "router", { discovery: { rescanIntervalMs: 50 } });
+    const seenIds = new Set<number>();
+    const step = (): void => {
+      router.sync();
+      for (const id of router.fanIn.sourceIds) seenIds.add(id);
+      while (router.next() !== null);
+    };
+
+    await using churn = spawnFixture("bus-churn.ts", [tmp.path, "c", "25", "5"]);
+    const kept: string[] = [];
+    for (let i = 0; i < 25; i++) {
+      const id = `p-${String(i).padStart(3, "0")}`;
+      createStrategy(layout, id);
+      step();
+      if (i % 5 === 0) kept.push(id);
+      else {
+        // Sometimes READY goes first, sometimes the whole directory at once.
+        if (i % 2 === 0) unlinkSync(join(layout.strategyEndpoints(id).ordersOut, "READY"));
+        step();
+        rmSync(layout.strategyDir(id), { recursive: true, force: true });
+      }
+      step();
+      await Bun.sleep(i % 3);
+    }
+    const done = await churn.until((l) => l.startsWith("done "));
+    kept.push(...(JSON.parse(done[done.length - 1].slice(5)) as string[]));
+    kept.sort();
+    expect(readdirSync(layout.strategiesDir).sort()).toEqual(kept);
+
+    // Once the dust settles, exactly the surviving strategies are attached, one source each.
+    const deadline = Date.now() + 10_000;
+    while (JSON.stringify(router.strategies) !== JSON.stringify(kept) && Date.now() < deadline) {
+      step();
+      await Bun.sleep(20);
+    }
+    expect(router.strategies).toEqual(kept);
+    expect(router.discovery.strategies.sort()).toEqual(kept);
+    expect(router.fanIn.sourceIds.length).toBe(kept.length);
+    const ids = router.fanIn.sourceIds;
+    expect(new Set(ids).size).toBe(ids.length);
+
+    // Removing the rest detaches everything: no fd or mapping under the root survives.
+    for (const id of kept) rmSync(layout.strategyDir(id), { recursive: true });
+    const emptyBy = Date.now() + 10_000;
+    while (router.strategies.length > 0 && Date.now() < emptyBy) {
+      step();
+      await Bun.sleep(20);
+    }
+    expect(router.strategies).toEqual([]);
+    expect(router.fanIn.sourceIds).toEqual([]);
+    expect(fdsUnder(tmp.path)).toBe(0);
+    expect(mapsUnder(tmp.path)).toBe(0);
+    router.close();
+    expect(await settle(fdCount, baselineFds)).toBe(baselineFds);
+  }, 30_000);
+});
+
+describe("the demo", () => {
+  test("feed, strategies and router as processes: exits 0 with a summary of messages, latencies and discovery events", async () => {
+    using tmp = new TempDir();
+    const root = tmp.join("bus");
+    const proc = Bun.spawn(["bun", "run", join(REPO, "examples", "demo.ts"), root, "--duration", "3000"], {
+      cwd: REPO,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    const lines = stdout.trim().split("\n");
+    if (code !== 0) console.error(stdout, stderr);
+    expect(code).toBe(0);
+    const s = JSON.parse(lines[lines.length - 1]) as {
+      ok: boolean;
+      feed: { ticks: number };
+      strategies: Record<string, { ticksSeen: number; orders: number; acks: number; ackLatencyUs: { p50: number; p99: number; max: number } }>;
+      router: { routed: number; perStrategy: Record<string, number>; events: string[]; attached: string[] };
+    };
+    expect(s.ok).toBe(true);
+    expect(s.feed.ticks).toBeGreaterThan(0);
+    expect(Object.keys(s.strategies).sort()).toEqual(["alpha", "beta", "gamma"]);
+    for (const [id, st] of Object.entries(s.strategies)) {
+      expect({ id, ticksSeen: st.ticksSeen > 0, orders: st.orders > 0 }).toEqual({ id, ticksSeen: true, orders: true });
+    }
+    for (const id of ["alpha", "gamma"]) {
+      const { acks, ackLatencyUs } = s.strategies[id];
+      expect(acks).toBeGreaterThan(0);
+      expect(ackLatencyUs.p50).toBeGreaterThanOrEqual(0);
+      expect(ackLatencyUs.p99).toBeGreaterThanOrEqual(ackLatencyUs.p50);
+      expect(ackLatencyUs.max).toBeGreaterThanOrEqual(ackLatencyUs.p99);
+    }
+    expect(s.router.routed).toBeGreaterThan(0);
+    expect(s.router.perStrategy.alpha).toBeGreaterThan(0);
+    expect(s.router.perStrategy.gamma).toBeGreaterThan(0);
+    for (const ev of ["added alpha", "added beta", "added gamma", "removed beta"]) expect(s.router.events).toContain(ev);
+    expect(s.router.events.indexOf("added beta")).toBeLessThan(s.router.events.indexOf("removed beta"));
+    expect(s.router.attached).toEqual(["alpha", "gamma"]);
+  }, 60_000);
+});
