@@ -15,6 +15,7 @@ export const libc = dlopen("libc.so.6", {
   mmap: { args: [ptr, u64, i32, i32, i32, i64], returns: ptr },
   munmap: { args: [ptr, u64], returns: i32 },
   msync: { args: [ptr, u64, i32], returns: i32 },
+  madvise: { args: [ptr, u64, i32], returns: i32 },
   flock: { args: [i32, i32], returns: i32 },
   fsync: { args: [i32], returns: i32 },
   fdatasync: { args: [i32], returns: i32 },
@@ -55,6 +56,9 @@ export const MAP_ANONYMOUS = 0x20;
 
 export const MS_ASYNC = 1;
 export const MS_SYNC = 4;
+
+/** madvise(2): write-fault a range without changing its contents (Linux 5.14+). */
+export const MADV_POPULATE_WRITE = 23;
 
 export const LOCK_SH = 1;
 export const LOCK_EX = 2;

@@ -1,7 +1,7 @@
 /** Shared file mappings exposed as typed-array views. */
 import { toArrayBuffer } from "bun:ffi";
 import { errnoError } from "./errno.ts";
-import { libc, MAP_SHARED, MAP_PRIVATE, MAP_ANONYMOUS, MAP_FIXED, MS_ASYNC, MS_SYNC, PROT_READ, PROT_WRITE, SC_PAGESIZE } from "./libc.ts";
+import { libc, MADV_POPULATE_WRITE, MAP_SHARED, MAP_PRIVATE, MAP_ANONYMOUS, MAP_FIXED, MS_ASYNC, MS_SYNC, PROT_READ, PROT_WRITE, SC_PAGESIZE } from "./libc.ts";
 
 export const PAGE_SIZE = Number(libc.sysconf(SC_PAGESIZE));
 
@@ -87,6 +87,19 @@ export class Mapping {
     if (libc.msync(this.address + start, end - start, sync ? MS_SYNC : MS_ASYNC) !== 0) {
       throw errnoError("msync", path);
     }
+  }
+
+  /**
+   * Write-faults the pages covering [from, to) without changing a byte, so later stores into them
+   * take no page fault. Safe while another thread writes the range. Best effort: false when the
+   * kernel does not support it (before 5.14) or cannot populate now.
+   */
+  populateWrite(from: number, to: number): boolean {
+    if (!this.mapped) return false;
+    const start = from - (from % PAGE_SIZE);
+    const end = Math.min(this.length, to);
+    if (end <= start) return true;
+    return libc.madvise(this.address + start, end - start, MADV_POPULATE_WRITE) === 0;
   }
 
   unmap(): void {

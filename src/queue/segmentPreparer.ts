@@ -9,6 +9,9 @@
  * 3. stores one byte per page, so page-cache allocation (and ext4's unwritten-extent conversion,
  *    ~1.4 ms per MiB here) and the page-table faults all happen off the append path.
  *
+ * It also write-faults the rest of the segment the writer opened in (`populate`), so appends
+ * after an open take no page faults either.
+ *
  * At the roll the writer links the file into place and switches windows. The writer's loop
  * never yields to the event loop, so the hand-over is shared memory and Atomics, not messages.
  */
@@ -23,11 +26,20 @@ export const PrepareStatus = { IDLE: 0, BUSY: 1, READY: 2, FAILED: 3 } as const;
 
 /** A prepare request as posted to the worker. */
 export interface PrepareRequest {
+  kind: "prepare";
   path: string;
   id: number;
   size: number;
   windowAddress: number;
   state: SharedArrayBuffer;
+}
+
+/** Write-fault [from, size) of the window the writer appends in; changes no byte. */
+export interface PopulateRequest {
+  kind: "populate";
+  windowAddress: number;
+  size: number;
+  from: number;
 }
 
 /** How long anything waits for the worker to finish one segment before giving up. */
@@ -45,12 +57,22 @@ export class SegmentPreparer {
     this.worker.unref();
   }
 
+  /**
+   * Write-faults `window` from offset `from` on, in the background, while the writer appends in
+   * it. Runs before any later request, so it is over before the window is re-used or unmapped.
+   */
+  populate(window: Mapping, from: number): void {
+    const msg: PopulateRequest = { kind: "populate", windowAddress: window.address, size: window.length, from };
+    this.worker.postMessage(msg);
+  }
+
   /** Starts preparing segment `id` into `window`, which the writer must not touch until take(). */
   request(id: number, window: Mapping): void {
     this.requested = id;
     Atomics.store(this.state, PrepareSlot.ID, id);
     Atomics.store(this.state, PrepareSlot.STATUS, PrepareStatus.BUSY);
     const msg: PrepareRequest = {
+      kind: "prepare",
       path: preparedPath(this.dir, id),
       id,
       size: window.length,

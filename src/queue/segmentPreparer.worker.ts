@@ -1,14 +1,20 @@
 /** Worker side of SegmentPreparer: one segment per request, into the writer's spare window. */
 import { Mapping, closeFd, openFd, unlinkPath, O_RDWR } from "../ffi/index.ts";
-import { PrepareSlot, PrepareStatus, type PrepareRequest } from "./segmentPreparer.ts";
+import { PrepareSlot, PrepareStatus, type PopulateRequest, type PrepareRequest } from "./segmentPreparer.ts";
 import { writeSegmentFile } from "./segment.ts";
 
 declare const self: Worker;
 
 const TOUCH_STRIDE = 4096;
 
-self.onmessage = (event: MessageEvent<PrepareRequest>) => {
-  const { path, id, size, windowAddress, state } = event.data;
+self.onmessage = (event: MessageEvent<PrepareRequest | PopulateRequest>) => {
+  const request = event.data;
+  if (request.kind === "populate") {
+    // Best effort: where the kernel cannot, the writer's own stores fault the pages in.
+    Mapping.at(request.windowAddress, request.size).populateWrite(request.from, request.size);
+    return;
+  }
+  const { path, id, size, windowAddress, state } = request;
   const status = new Int32Array(state);
   const window = Mapping.at(windowAddress, size);
   let ok = false;

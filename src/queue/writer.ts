@@ -139,6 +139,7 @@ export class QueueWriter implements Disposable {
     this.beat();
     this.segmentCount = listSegmentIds(dir).length;
     this.preparer = preallocate ? new SegmentPreparer(dir) : null;
+    this.preparer?.populate(this.windows[0], this.offset);
     this.preparer?.request(this.segment.id + 1, this.windows[1]);
   }
 
