@@ -49,14 +49,15 @@ function openWriter(version: 1 | 2) {
 async function appendRate(version: 1 | 2, size: number): Promise<Rate> {
   using writer = openWriter(version);
   const payload = new Uint8Array(size).fill(7);
-  return rate(() => {
+  // `return await`: the writer must outlive the measurement (`using` disposes it on return).
+  return await rate(() => {
     for (let i = 0; i < BATCH; i++) writer.append(1, payload);
   });
 }
 
 async function claimRate(size: number): Promise<Rate> {
   using writer = openWriter(2);
-  return rate(() => {
+  return await rate(() => {
     for (let i = 0; i < BATCH; i++) {
       const area = writer.claim(1, size);
       area[0] = i;

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { ChronicleError, Queue, type QueueWriter } from "../src/index.ts";
+import { ChronicleError, InvalidArgument, Queue, type QueueWriter } from "../src/index.ts";
 import { futexCalls } from "../src/ffi/futex.ts";
 import { spawnFixture, type Child } from "./helpers/spawn.ts";
 import { TempDir } from "./helpers/tmp.ts";
@@ -368,5 +368,16 @@ describe("wait strategies", () => {
     const open = () => Queue.openSubscriber(tmp.path, "r", { wait: { strategy: "async" as "spin" } });
     expect(open).toThrow(ChronicleError);
     expect(open).toThrow(/wait strategy/);
+  });
+
+  test("a spin window that is negative, not a number or infinite is refused", () => {
+    using tmp = new TempDir();
+    Queue.openPublisher(tmp.path, { segmentSize: SEGMENT }).close();
+    for (const spinMicros of [-1, Number.NaN, Infinity, "10" as unknown as number]) {
+      expect(() => Queue.openSubscriber(tmp.path, "r", { wait: { spinMicros } })).toThrow(InvalidArgument);
+    }
+    // 0 is valid: no spinning, not even in waitAsync.
+    using reader = Queue.openSubscriber(tmp.path, "r", { wait: { spinMicros: 0 } });
+    expect(reader.wait(0)).toBe(false);
   });
 });

@@ -180,8 +180,9 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
 
   /**
    * Resolves true when a record is ready, false after `timeoutMs` (default: no limit) or when
-   * the reader is closed meanwhile; rejects with the signal's reason when `signal` aborts. Never
-   * blocks the event loop: the sleeping is done by a helper thread on the queue's futex.
+   * the reader is closed meanwhile; rejects with the signal's reason when `signal` aborts. Holds
+   * the event loop for at most `spinMicros` (a short spin that catches a record arriving within
+   * microseconds); the sleeping is done by a helper thread on the queue's futex.
    */
   waitAsync(opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<boolean> {
     if (this.closed) return Promise.reject(new ClosedError(this.dir, "reader"));

@@ -1,0 +1,126 @@
+/**
+ * The three measurements, as played by process A (measures, verifies every message) and process
+ * B (sends or echoes). Latencies are returned in µs, rates per second.
+ */
+import { monotonicNs } from "../../src/ffi/index.ts";
+import { pct } from "../table.ts";
+import { checkFrame, frameStamp, writeFrame } from "./frames.ts";
+import type { Endpoint, Guard, MeasureId, RunSpec } from "./types.ts";
+
+export type Values = Record<string, number>;
+
+interface Measure {
+  a(ep: Endpoint, spec: RunSpec, guard: Guard): Promise<Values>;
+  b(ep: Endpoint, spec: RunSpec, guard: Guard): Promise<void>;
+}
+
+/** Percentiles of nanosecond samples, in µs. */
+function latencyValues(samples: Float64Array): Values {
+  samples.sort();
+  const us = (ns: number): number => Math.round(ns) / 1000;
+  let sum = 0;
+  for (const s of samples) sum += s;
+  return {
+    p50: us(pct(samples, 0.5)),
+    p90: us(pct(samples, 0.9)),
+    p99: us(pct(samples, 0.99)),
+    p999: us(pct(samples, 0.999)),
+    max: us(samples[samples.length - 1]),
+    mean: us(sum / samples.length),
+  };
+}
+
+/** Sends every frame B has to send; `stamp(i)` gives its send stamp, `pace` runs before each. */
+async function sendAll(ep: Endpoint, spec: RunSpec, guard: Guard, stamp: (i: number) => number, pace?: () => Promise<void>): Promise<void> {
+  const frame = new Uint8Array(spec.size);
+  const total = spec.warmup + spec.messages;
+  for (let i = 0; i < total; i++) {
+    if (pace !== undefined) await pace();
+    if (pace !== undefined || (i & 1023) === 0) guard.check();
+    writeFrame(frame, i, stamp(i));
+    const wait = ep.send(frame);
+    if (wait !== undefined) await wait;
+  }
+}
+
+/** B sends a stamped frame every `intervalMs`; A, idle in between, records arrival minus stamp. */
+const oneWay: Measure = {
+  async a(ep, spec, guard) {
+    const { size, warmup } = spec;
+    const total = warmup + spec.messages;
+    const samples = new Float64Array(spec.messages);
+    let i = 0;
+    await ep.receive((f) => {
+      const now = monotonicNs();
+      checkFrame(f, i, size);
+      if (i >= warmup) samples[i - warmup] = now - frameStamp(f);
+      return ++i === total;
+    }, guard);
+    return latencyValues(samples);
+  },
+  b(ep, spec, guard) {
+    return sendAll(ep, spec, guard, () => monotonicNs(), () => Bun.sleep(spec.intervalMs));
+  },
+};
+
+/** A sends, B echoes, A sends the next as soon as the echo is in. */
+const roundTrip: Measure = {
+  async a(ep, spec, guard) {
+    const { size, warmup } = spec;
+    const total = warmup + spec.messages;
+    const samples = new Float64Array(spec.messages);
+    const frame = new Uint8Array(size);
+    let i = 0;
+    writeFrame(frame, 0, 0);
+    let t0 = Bun.nanoseconds();
+    void ep.send(frame);
+    await ep.receive((f) => {
+      const now = Bun.nanoseconds();
+      checkFrame(f, i, size);
+      if (i >= warmup) samples[i - warmup] = now - t0;
+      if (++i === total) return true;
+      writeFrame(frame, i, 0);
+      t0 = Bun.nanoseconds();
+      // Transports queue what they cannot send at once, in order; there is one frame in flight.
+      void ep.send(frame);
+      return false;
+    }, guard);
+    return latencyValues(samples);
+  },
+  async b(ep, spec, guard) {
+    const total = spec.warmup + spec.messages;
+    let n = 0;
+    await ep.receive((f) => {
+      void ep.send(f);
+      return ++n === total;
+    }, guard);
+  },
+};
+
+/**
+ * B sends as fast as the transport takes frames; A verifies each. The rate runs from B's stamp
+ * on the first measured frame (after `warmup`) to A's receipt of the last one.
+ */
+const throughput: Measure = {
+  async a(ep, spec, guard) {
+    const { size, warmup } = spec;
+    const total = warmup + spec.messages;
+    let i = 0;
+    let t0 = 0;
+    let t1 = 0;
+    await ep.receive((f) => {
+      checkFrame(f, i, size);
+      if (i === warmup) t0 = frameStamp(f);
+      if (++i < total) return false;
+      t1 = monotonicNs();
+      return true;
+    }, guard);
+    const seconds = (t1 - t0) / 1e9;
+    return { msgsPerSec: spec.messages / seconds, mbPerSec: (spec.messages * size) / seconds / 1e6, seconds };
+  },
+  b(ep, spec, guard) {
+    return sendAll(ep, spec, guard, (i) => (i === spec.warmup ? monotonicNs() : 0));
+  },
+};
+
+export const MEASURES: Record<MeasureId, Measure> = { oneWay, roundTrip, throughput };

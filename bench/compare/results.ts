@@ -1,0 +1,85 @@
+/** The results file (bench/results/compare.json): its shape and the per-series summary. */
+import type { MeasureId, TransportId } from "./types.ts";
+
+export interface Machine {
+  cpu: string;
+  cores: number;
+  kernel: string;
+  arch: string;
+  memoryGiB: number;
+  bun: string;
+  /** Where the runs kept their files (queues, databases, logs, sockets) and its filesystem. */
+  tempDir: string;
+  tempFs: string;
+  /** 1/5/15-minute load averages at the start and the end: how busy the machine was. */
+  loadStart: number[];
+  loadEnd: number[];
+}
+
+export interface Method {
+  runs: number;
+  sizes: number[];
+  oneWay: { messages: number; warmup: number; intervalMs: number };
+  roundTrip: { messages: number; warmup: number };
+  throughput: { messages: number; warmup: number };
+  settleMs: number;
+}
+
+export interface TransportInfo {
+  id: TransportId;
+  label: string;
+  short: string;
+  guarantees: string;
+  status: "ok" | "skipped" | "failed";
+  reason?: string;
+}
+
+/** One run: what process A measured, or why it failed. */
+export type RunRecord = { values: Record<string, number>; counters?: Record<string, number>; seconds: number } | { error: string; seconds: number };
+
+export interface Stat {
+  median: number;
+  min: number;
+  max: number;
+}
+
+export interface Series {
+  transport: TransportId;
+  measure: MeasureId;
+  size: number;
+  runs: RunRecord[];
+  /** Per value (p50, msgsPerSec, ...): median and range over the successful runs; null when none succeeded. */
+  summary: Record<string, Stat> | null;
+}
+
+export interface CompareResults {
+  schema: 1;
+  generated: string;
+  mode: "full" | "quick";
+  durationSeconds: number;
+  machine: Machine;
+  method: Method;
+  transports: TransportInfo[];
+  series: Series[];
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export function summarize(runs: RunRecord[]): Record<string, Stat> | null {
+  const ok = runs.flatMap((r) => ("values" in r ? [r.values] : []));
+  if (ok.length === 0) return null;
+  const out: Record<string, Stat> = {};
+  for (const key of Object.keys(ok[0])) {
+    const xs = ok.map((v) => v[key]);
+    out[key] = { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
+  }
+  return out;
+}
+
+export function errorsOf(series: Series): string[] {
+  return [...new Set(series.runs.flatMap((r) => ("error" in r ? [r.error] : [])))];
+}
