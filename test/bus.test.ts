@@ -1,10 +1,11 @@
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
   BusLayout, InvalidArgument, MAX_STRATEGY_ID_BYTES, Queue, ReaderRegistration, RouterDiscovery, StrategyRouter,
   SUPPORTED_READY_VERSION, isLeaseStale, markReady, readLease, readyVersion, writeLease, type DiscoveryEvent,
 } from "../src/index.ts";
+import { fdCount, fdsUnder, mapsUnder, settle } from "./helpers/procfs.ts";
 import { spawnFixture } from "./helpers/spawn.ts";
 import { TempDir } from "./helpers/tmp.ts";
 
@@ -40,38 +41,6 @@ async function eventually<T>(probe: () => T | null, boundMs = 5000): Promise<T |
 }
 
 const summary = (events: DiscoveryEvent[]): string[] => events.map((e) => `${e.kind} ${e.strategy}`);
-
-/** Open fds of this process whose target lies under `dir` (including deleted files). */
-function fdsUnder(dir: string): number {
-  let n = 0;
-  for (const fd of readdirSync("/proc/self/fd")) {
-    try {
-      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir)) n++;
-    } catch {
-      // The fd readdir itself used is gone by now.
-    }
-  }
-  return n;
-}
-
-function fdCount(): number {
-  return readdirSync("/proc/self/fd").length;
-}
-
-function mapsUnder(dir: string): number {
-  return readFileSync("/proc/self/maps", "utf8").split("\n").filter((l) => l.includes(dir)).length;
-}
-
-/** Polls `f` until it returns `want` (the runtime closes some fds asynchronously); returns the last value. */
-async function settle(f: () => number, want: number, boundMs = 5000): Promise<number> {
-  const deadline = Date.now() + boundMs;
-  let v = f();
-  while (v !== want && Date.now() < deadline) {
-    await Bun.sleep(20);
-    v = f();
-  }
-  return v;
-}
 
 describe("BusLayout", () => {
   test("strategy endpoints follow SPEC section 9: <root>/orders/queue/<id>/orders_out and orders_in", () => {

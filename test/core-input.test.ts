@@ -7,10 +7,11 @@ import {
   UnsupportedVersion, WriterAlreadyActive, inspectQueue, type QueueWriter,
 } from "../src/index.ts";
 import {
-  CONTROL_FILE, CONTROL_SIZE, CTL_INIT_STATE_OFF, CTL_MAGIC_OFF, CTL_VERSION_OFF, INDEX_FILE, INIT_READY,
+  CONTROL_FILE, CONTROL_SIZE, CTL_INIT_STATE_OFF, CTL_MAGIC_OFF, CTL_VERSION_OFF, INDEX_FILE, INDEX_SEGMENT_OFF, INDEX_WRITE_OFFSET_OFF, INIT_READY,
   MAX_READER_NAME_BYTES, READERS_DIR, READER_META_EXT, READER_SLOT_COUNT, SLOT_GENERATION_OFF, SEGMENT_HEADER_SIZE, SEGMENT_MAGIC,
   slotOffset, segmentFileName,
 } from "../src/queue/layout/index.ts";
+import { listSegmentIds } from "../src/queue/segment.ts";
 import { fillPayload, payloadMismatch, payloadSize } from "./helpers/payloads.ts";
 import { spawnFixture } from "./helpers/spawn.ts";
 import { TempDir } from "./helpers/tmp.ts";
@@ -555,6 +556,29 @@ describe("damaged segments and checkpoint", () => {
       expect(n).toBe(350);
     });
   }
+});
+
+test("an index.meta with a wild segment number is ignored: no segment ids are skipped, readers see one contiguous sequence", () => {
+  using tmp = new TempDir();
+  makeQueue(tmp.path, 200);
+  const index = join(tmp.path, INDEX_FILE);
+  const image = new Uint8Array(16);
+  const view = new DataView(image.buffer);
+  view.setBigUint64(INDEX_SEGMENT_OFF, 1_000_000n, true);
+  view.setBigUint64(INDEX_WRITE_OFFSET_OFF, 4096n, true);
+  writeFileSync(index, image);
+  {
+    using writer = Queue.openPublisher(tmp.path);
+    expect(writer.nextSeq).toBe(200);
+    appendRecords(writer, 150);
+  }
+  // Contiguous segment ids: the wild hint was not followed.
+  const ids = listSegmentIds(tmp.path);
+  expect(ids).toEqual(range(0, ids.length - 1));
+  using reader = Queue.openSubscriber(tmp.path, "after", { start: "earliest" });
+  const seqs: number[] = [];
+  for (let m = reader.next(); m !== null; m = reader.next()) seqs.push(m.seq);
+  expect(seqs).toEqual(range(0, 349));
 });
 
 describe("damaged reader meta", () => {

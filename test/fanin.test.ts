@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { ClosedError, FanInReader, InvalidArgument, Queue, type MessageView, type QueueWriter } from "../src/index.ts";
+import { fdCount, fdsUnder, mapsUnder, settle } from "./helpers/procfs.ts";
 import { spawnFixture } from "./helpers/spawn.ts";
 import { TempDir } from "./helpers/tmp.ts";
 
@@ -26,39 +27,6 @@ function appendIndexed(writer: QueueWriter, i: number, ts: bigint): void {
   const payload = new Uint8Array(8);
   new DataView(payload.buffer).setUint32(0, i, true);
   writer.append(1, payload, ts);
-}
-
-/** Open fds of this process whose target lies under `dir`. */
-function fdsUnder(dir: string): number {
-  let n = 0;
-  for (const fd of readdirSync("/proc/self/fd")) {
-    try {
-      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir)) n++;
-    } catch {
-      // The fd readdir itself used is gone by now.
-    }
-  }
-  return n;
-}
-
-function fdCount(): number {
-  return readdirSync("/proc/self/fd").length;
-}
-
-/** Lines of /proc/self/maps naming a file under `dir`. */
-function mapsUnder(dir: string): number {
-  return readFileSync("/proc/self/maps", "utf8").split("\n").filter((l) => l.includes(dir)).length;
-}
-
-/** Polls `f` until it returns `want` (some runtime cleanup is asynchronous); returns the last value. */
-async function settle(f: () => number, want: number, boundMs = 5000): Promise<number> {
-  const deadline = Date.now() + boundMs;
-  let v = f();
-  while (v !== want && Date.now() < deadline) {
-    await Bun.sleep(20);
-    v = f();
-  }
-  return v;
 }
 
 describe("FanInReader ordering", () => {

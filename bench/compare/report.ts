@@ -129,7 +129,7 @@ function method(results: CompareResults): string {
   return [
     `**Run:** ${results.generated.slice(0, 10)}, ${results.mode} run (${minutes}). ${mc.cpu}, ${mc.cores} cores, ${mc.memoryGiB} GiB, ` +
       `Linux ${mc.kernel} ${mc.arch}, Bun ${mc.bun}; files in ${mc.tempDir} (${mc.tempFs}). ` +
-      `Load average (1 min) ${mc.loadStart[0]} at the start, ${mc.loadEnd[0] ?? "?"} at the end: other jobs share the machine, so treat small differences as noise.`,
+      `Load average (1 min) ${mc.loadStart[0]} at the start, ${mc.loadEnd[0] ?? "?"} at the end (the benchmark's own processes count: two busy processes fill this machine). Treat differences within the min–max spread as noise.`,
     "",
     "**Method.**",
     "",

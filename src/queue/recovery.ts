@@ -26,7 +26,7 @@ export function recoverTail(dir: string, control: ControlBlock, priorEpoch: numb
   const newest = ids.length > 0 ? ids[ids.length - 1] : -1;
   // Hints that point past the newest file mean newer segments were deleted (or never created
   // by a writer that crashed while opening): continue after them, never recreate them.
-  const hinted = Math.max(control.currentSegment, readCheckpoint(dir)?.segment ?? 0);
+  const hinted = Math.max(control.currentSegment, checkpointHint(dir, control));
   const minNewId = priorEpoch > 0 && hinted > newest ? hinted + 1 : newest + 1;
 
   if (newest < 0) return { segment: createAndOpen(dir, minNewId, size, window), offset: SEGMENT_HEADER_SIZE, nextSeq: 0 };
@@ -65,6 +65,17 @@ function sealIfOpen(dir: string, id: number, size: number): boolean {
     if (e instanceof CorruptMetadata) return false;
     throw e;
   }
+}
+
+/**
+ * The checkpoint's segment, when it is plausible. Writers publish a segment in the control block
+ * before the checkpoint names it (at most one ahead: a writer that crashed while opening), so a
+ * larger value is damage; trusting it would skip that many segment ids and make readers report
+ * the gap as lost segments.
+ */
+function checkpointHint(dir: string, control: ControlBlock): number {
+  const segment = readCheckpoint(dir)?.segment ?? 0;
+  return segment <= control.currentSegment + 1 ? segment : 0;
 }
 
 function createAndOpen(dir: string, id: number, size: number, window: Mapping): Segment {
