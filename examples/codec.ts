@@ -125,3 +125,11 @@ export function stopSignal(ms: number): { readonly stopped: boolean; promise: Pr
   });
   return state;
 }
+
+/**
+ * One turn of the event loop, so timers and signal handlers run between the bounded blocking
+ * waits of a dedicated process's main loop.
+ */
+export function eventLoopTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

@@ -3,7 +3,7 @@ export { Queue } from "./queue/queue.ts";
 export { QueueWriter, type PublisherOptions } from "./queue/writer.ts";
 export { QueueReader, type SubscriberOptions, type StartPosition, type WriterStatus } from "./queue/reader.ts";
 export type { WaitOptions, WaitStrategy } from "./queue/wait.ts";
-export { FanInReader, type FanInMessage } from "./queue/fanIn.ts";
+export { FanInReader, type FanInMessage, type FanInOptions } from "./queue/fanIn.ts";
 export { inspectQueue, type QueueInfo } from "./queue/inspect.ts";
 export { readerStatuses, type ReaderStatus, type ReaderState, type RetentionPolicy } from "./queue/retention.ts";
 export { MessageView, type Message } from "./queue/messageView.ts";

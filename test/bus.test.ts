@@ -7,7 +7,7 @@ import {
 } from "../src/index.ts";
 import { fdCount, fdsUnder, mapsUnder, settle } from "./helpers/procfs.ts";
 import { spawnFixture } from "./helpers/spawn.ts";
-import { TempDir } from "./helpers/tmp.ts";
+import { removeTree, TempDir } from "./helpers/tmp.ts";
 
 const REPO = resolve(import.meta.dir, "..");
 
@@ -381,7 +381,7 @@ describe("RouterDiscovery", () => {
         // Sometimes READY goes first, sometimes the whole directory at once.
         if (i % 2 === 0) unlinkSync(join(layout.strategyEndpoints(id).ordersOut, "READY"));
         step();
-        rmSync(layout.strategyDir(id), { recursive: true, force: true });
+        removeTree(layout.strategyDir(id));
       }
       step();
       await Bun.sleep(i % 3);
@@ -404,7 +404,7 @@ describe("RouterDiscovery", () => {
     expect(new Set(ids).size).toBe(ids.length);
 
     // Removing the rest detaches everything: no fd or mapping under the root survives.
-    for (const id of kept) rmSync(layout.strategyDir(id), { recursive: true });
+    for (const id of kept) removeTree(layout.strategyDir(id));
     const emptyBy = Date.now() + 10_000;
     while (router.strategies.length > 0 && Date.now() < emptyBy) {
       step();

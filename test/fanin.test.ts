@@ -249,6 +249,12 @@ describe("FanInReader resources", () => {
 });
 
 describe("FanInReader waiting", () => {
+  test("a spin window that is negative or not a number is refused when the fan-in is made", () => {
+    for (const spinMicros of [-1, Number.NaN, Infinity]) expect(() => new FanInReader({ spinMicros })).toThrow(InvalidArgument);
+    using fan = new FanInReader({ spinMicros: 0 });
+    expect(fan.wait(0)).toBe(false);
+  });
+
   test("wait() sleeps until another process appends to any one of the sources; times out when none does", async () => {
     using tmp = new TempDir();
     const dirs = createQueues(tmp, ["q0", "q1", "q2"]);

@@ -380,4 +380,13 @@ describe("wait strategies", () => {
     using reader = Queue.openSubscriber(tmp.path, "r", { wait: { spinMicros: 0 } });
     expect(reader.wait(0)).toBe(false);
   });
+
+  test("waitAsync refuses a bad per-call spin window with a rejected promise, and honours a valid one", async () => {
+    using tmp = new TempDir();
+    Queue.openPublisher(tmp.path, { segmentSize: SEGMENT }).close();
+    using reader = Queue.openSubscriber(tmp.path, "r");
+    expect(await settled(reader.waitAsync({ timeoutMs: 0, spinMicros: -5 }))).toBeInstanceOf(InvalidArgument);
+    expect(await reader.waitAsync({ timeoutMs: 0, spinMicros: 0 })).toBe(false);
+    expect(await reader.waitAsync({ timeoutMs: 1, spinMicros: 50 })).toBe(false);
+  });
 });

@@ -195,6 +195,19 @@ export function mkdirp(path: string): void {
   }
 }
 
+/**
+ * Creates one directory (its parent must exist); an existing one is fine. Unlike mkdirp it never
+ * re-creates a parent that someone has just deleted.
+ */
+export function mkdirOne(path: string): void {
+  try {
+    fs.mkdirSync(path);
+  } catch (e) {
+    if ((e as { code?: string }).code === "EEXIST") return;
+    throw fromNodeError("mkdir", path, e);
+  }
+}
+
 /** Whole content of a small file, or null when it does not exist. */
 export function readSmallFile(path: string): Uint8Array | null {
   try {

@@ -8,6 +8,7 @@ import { ClosedError, InvalidArgument } from "../errors.ts";
 import { FutexSet, FUTEX_WAITV_MAX } from "../ffi/index.ts";
 import type { MessageView } from "./messageView.ts";
 import type { QueueReader } from "./reader.ts";
+import { spinNanos, spinUntil } from "./wait.ts";
 
 /** A merged record: the source it came from and its view (valid until the next call). */
 export interface FanInMessage {
@@ -29,12 +30,24 @@ interface Source {
 
 const SLEEP_SLICE_MS = 100;
 
+/** Options of a FanInReader. */
+export interface FanInOptions {
+  /** How long wait() and waitAsync() spin over all sources before sleeping (default 15 µs; 0 for none). */
+  spinMicros?: number;
+}
+
 export class FanInReader implements Disposable {
+  private readonly spinNs: number;
+  private readonly ready = (): boolean => this.hasNext();
   private sources: Source[] = [];
   private nextId = 0;
   private readonly out: FanInMessage = { sourceId: -1, message: null as unknown as MessageView };
   private futexes: FutexSet | null = null;
   private closed = false;
+
+  constructor(opts: FanInOptions = {}) {
+    this.spinNs = spinNanos(opts.spinMicros);
+  }
 
   /** Attaches `reader` (the fan-in owns it from now on) and returns its stable source id. */
   addReader(reader: QueueReader): number {
@@ -114,12 +127,12 @@ export class FanInReader implements Disposable {
   }
 
   /**
-   * Blocks until any source has a record (true) or `timeoutMs` passes (false), sleeping on all
-   * sources' futex words at once (FUTEX_WAITV).
+   * Blocks until any source has a record (true) or `timeoutMs` passes (false): spins for
+   * `spinMicros`, then sleeps on all sources' futex words at once (FUTEX_WAITV).
    */
   wait(timeoutMs = Infinity): boolean {
     this.checkOpen();
-    if (this.hasNext()) return true;
+    if (this.spin(timeoutMs)) return true;
     const deadline = performance.now() + timeoutMs;
     const set = (this.futexes ??= this.buildFutexSet());
     const sources = this.sources;
@@ -142,13 +155,15 @@ export class FanInReader implements Disposable {
   }
 
   /**
-   * Resolves true when any source has a record, false at the timeout; never blocks the event
-   * loop (each source's reader waits on its own helper thread; the first to fire wins).
+   * Resolves true when any source has a record, false at the timeout. Holds the event loop for
+   * at most `spinMicros` (one spin over all sources); then each source's reader waits on its own
+   * helper thread, and the first to fire wins.
    */
   async waitAsync(opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<boolean> {
     this.checkOpen();
     if (this.hasNext()) return true;
     if (opts.signal?.aborted) throw opts.signal.reason;
+    if (this.spin(opts.timeoutMs ?? Infinity)) return true;
     const stop = new AbortController();
     const onAbort = (): void => stop.abort(opts.signal!.reason);
     opts.signal?.addEventListener("abort", onAbort, { once: true });
@@ -157,7 +172,8 @@ export class FanInReader implements Disposable {
       if (this.sources.length === 0) {
         await new Promise<void>((resolve) => stop.signal.addEventListener("abort", () => resolve(), { once: true }));
       } else {
-        await Promise.any(this.sources.map((s) => s.reader.waitAsync({ signal: stop.signal })));
+        // The spin above covered every source at once: the per-source waits go straight to sleep.
+        await Promise.any(this.sources.map((s) => s.reader.waitAsync({ signal: stop.signal, spinMicros: 0 })));
       }
     } catch {
       // Every per-source wait was cancelled: by the timeout or by the caller's signal.
@@ -189,6 +205,12 @@ export class FanInReader implements Disposable {
 
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  /** Checks every source until one has a record (true) or the spin window, capped by `timeoutMs`, ends. */
+  private spin(timeoutMs: number): boolean {
+    if (this.hasNext()) return true;
+    return spinUntil(Bun.nanoseconds() + Math.min(this.spinNs, Math.max(0, timeoutMs) * 1e6), this.ready);
   }
 
   private buildFutexSet(): FutexSet {

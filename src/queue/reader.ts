@@ -1,6 +1,6 @@
 /** A reader (subscriber) of a queue: non-blocking next(), persisted position. */
-import { ChronicleError, ClosedError, CorruptMetadata, CorruptRecord, InvalidArgument, PositionLost } from "../errors.ts";
-import { Mapping, mkdirp, isFlockHeld, realtimeNs } from "../ffi/index.ts";
+import { ChronicleError, ClosedError, CorruptMetadata, CorruptRecord, ErrnoError, InvalidArgument, PositionLost, QueueNotFound } from "../errors.ts";
+import { Mapping, mkdirOne, isFlockHeld, realtimeNs } from "../ffi/index.ts";
 import { readWriterLock } from "./writerLock.ts";
 import { join } from "node:path";
 import { ControlBlock } from "./control.ts";
@@ -9,7 +9,7 @@ import { MessageView } from "./messageView.ts";
 import { validateComponent, validateDirPath } from "./names.ts";
 import { ReaderMetaFile } from "./readerMeta.ts";
 import { scanSegment } from "./scan.ts";
-import { Waiter, type WaitOptions } from "./wait.ts";
+import { spinNanos, Waiter, type WaitOptions } from "./wait.ts";
 import { Segment, listSegmentIds, withSegment } from "./segment.ts";
 import {
   READERS_DIR, WRITER_LOCK_FILE, MAX_READER_NAME_BYTES, SEGMENT_HEADER_SIZE, RECORD_ALIGN, PAYLOAD_OFF, COMMIT_W, TYPE_FLAGS_W, CRC_W,
@@ -123,7 +123,8 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
     try {
       let position: Position;
       if (name !== null) {
-        mkdirp(join(dir, READERS_DIR));
+        // Not mkdirp: a queue deleted while we open it must stay deleted, not be re-created.
+        mkdirReaders(dir);
         meta = ReaderMetaFile.open(dir, name, () => earliestPosition(dir, control));
         position = start === "resume" ? meta.initial! : startPosition(dir, control, start);
         if (start !== "resume") meta.store(position.segment, position.offset);
@@ -181,14 +182,21 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
   /**
    * Resolves true when a record is ready, false after `timeoutMs` (default: no limit) or when
    * the reader is closed meanwhile; rejects with the signal's reason when `signal` aborts. Holds
-   * the event loop for at most `spinMicros` (a short spin that catches a record arriving within
-   * microseconds); the sleeping is done by a helper thread on the queue's futex.
+   * the event loop for at most `spinMicros` (the reader's option, or this call's): a short spin
+   * that catches a record arriving within microseconds. The sleeping is done by a helper thread
+   * on the queue's futex.
    */
-  waitAsync(opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<boolean> {
+  waitAsync(opts: { timeoutMs?: number; signal?: AbortSignal; spinMicros?: number } = {}): Promise<boolean> {
     if (this.closed) return Promise.reject(new ClosedError(this.dir, "reader"));
+    let spinNs: number | undefined;
+    try {
+      spinNs = opts.spinMicros === undefined ? undefined : spinNanos(opts.spinMicros);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     if (this.poll() >= 0) return Promise.resolve(true);
     this.heartbeat();
-    return this.waiter.waitAsync(opts.timeoutMs ?? Infinity, opts.signal);
+    return this.waiter.waitAsync(opts.timeoutMs ?? Infinity, opts.signal, spinNs);
   }
 
   /** Yields records as they arrive, waiting (without blocking the event loop) in between. */
@@ -390,5 +398,15 @@ function startPosition(dir: string, control: ControlBlock, start: "earliest" | "
 function checkOffset(path: string, p: Position, segmentSize: number): void {
   if (!Number.isInteger(p.offset) || p.offset < SEGMENT_HEADER_SIZE || p.offset > segmentSize || p.offset % RECORD_ALIGN !== 0) {
     throw new CorruptMetadata(path, `reader position offset ${p.offset} is not a record boundary in a ${segmentSize}-byte segment`);
+  }
+}
+
+/** Creates `readers/` when missing; a queue directory deleted meanwhile is QueueNotFound. */
+function mkdirReaders(dir: string): void {
+  try {
+    mkdirOne(join(dir, READERS_DIR));
+  } catch (e) {
+    if (e instanceof ErrnoError && e.errnoName === "ENOENT") throw new QueueNotFound(dir, "the queue directory was deleted while the reader was opening");
+    throw e;
   }
 }

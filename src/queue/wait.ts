@@ -68,10 +68,26 @@ export interface WaitTarget {
   readonly windowSize: number;
 }
 
+/** A spin window in µs (default 15), validated, as ns. */
+export function spinNanos(spinMicros: number | undefined): number {
+  const us = spinMicros ?? DEFAULT_SPIN_MICROS;
+  if (typeof us !== "number" || !(us >= 0) || us === Infinity) {
+    throw new InvalidArgument("", `spinMicros must be a finite number >= 0, got ${String(us)}`);
+  }
+  return us * 1000;
+}
+
+/** Spins until `ready()` or Bun.nanoseconds() reaches `end`; true when ready. */
+export function spinUntil(end: number, ready: () => boolean): boolean {
+  while (Bun.nanoseconds() < end) if (ready()) return true;
+  return false;
+}
+
 export class Waiter {
   private readonly target: WaitTarget;
   private readonly strategy: WaitStrategy;
   private readonly spinNs: number;
+  private readonly probe: () => boolean;
   private helper: AsyncHelper | null = null;
 
   constructor(target: WaitTarget, opts: WaitOptions = {}) {
@@ -80,11 +96,8 @@ export class Waiter {
     if (this.strategy !== "spin" && this.strategy !== "hybrid") {
       throw new ChronicleError("INVALID_ARGUMENT", "", `wait strategy must be "spin" or "hybrid", got ${String(this.strategy)}`);
     }
-    const spinMicros = opts.spinMicros ?? DEFAULT_SPIN_MICROS;
-    if (typeof spinMicros !== "number" || !(spinMicros >= 0) || spinMicros === Infinity) {
-      throw new InvalidArgument("", `spinMicros must be a finite number >= 0, got ${String(spinMicros)}`);
-    }
-    this.spinNs = spinMicros * 1000;
+    this.spinNs = spinNanos(opts.spinMicros);
+    this.probe = () => target.probe();
   }
 
   /** Blocks until a record is ready (true) or the timeout passes (false). */
@@ -93,7 +106,7 @@ export class Waiter {
     const start = Bun.nanoseconds();
     const deadline = timeoutMs === Infinity ? Infinity : start + Math.max(0, timeoutMs) * 1e6;
     const spinEnd = this.strategy === "spin" ? deadline : Math.min(deadline, start + this.spinNs);
-    if (this.spinUntil(spinEnd)) return true;
+    if (spinUntil(spinEnd, this.probe)) return true;
     if (this.strategy === "spin") return target.probe();
     const control = target.control;
     let lastBeat = Bun.nanoseconds();
@@ -117,23 +130,17 @@ export class Waiter {
   }
 
   /**
-   * Spins on the calling thread for up to `spinMicros` (any strategy) first: a record that lands
-   * within microseconds, like a ping-pong reply, then costs no hand-off to the helper thread and
-   * back (~40 µs). The event loop is held no longer than that.
+   * Spins on the calling thread for up to `spinNs` (default: the reader's `spinMicros`, any
+   * strategy) first: a record that lands within microseconds, like a ping-pong reply, then costs
+   * no hand-off to the helper thread and back (~40 µs). The event loop is held no longer than that.
    */
-  waitAsync(timeoutMs: number, signal: AbortSignal | undefined): Promise<boolean> {
-    if (this.helper?.idle !== false && signal?.aborted !== true) {
-      const spinNs = Math.min(this.spinNs, Math.max(0, timeoutMs) * 1e6);
-      if (this.spinUntil(Bun.nanoseconds() + spinNs)) return Promise.resolve(true);
+  waitAsync(timeoutMs: number, signal: AbortSignal | undefined, spinNs = this.spinNs): Promise<boolean> {
+    if (spinNs > 0 && this.helper?.idle !== false && signal?.aborted !== true) {
+      const end = Bun.nanoseconds() + Math.min(spinNs, Math.max(0, timeoutMs) * 1e6);
+      if (spinUntil(end, this.probe)) return Promise.resolve(true);
     }
     this.helper ??= new AsyncHelper(this.target);
     return this.helper.wait(timeoutMs, signal);
-  }
-
-  private spinUntil(end: number): boolean {
-    const target = this.target;
-    while (Bun.nanoseconds() < end) if (target.probe()) return true;
-    return false;
   }
 
   /** Stops the helper thread; it no longer touches the reader's mappings when this returns. */
