@@ -328,6 +328,44 @@ describe("wake-up suppression: the append path's futex calls", () => {
     expect(futexCalls.wake - wakes).toBe(0);
   }, TEST_MS);
 
+  test("format v2, a reader SIGKILLed while asleep: after a few sleep slices of wake-ups that find nobody the writer stops waking, and a new sleeper still wakes", async () => {
+    using tmp = new TempDir();
+    using writer = Queue.openPublisher(tmp.path, { segmentSize: SEGMENT });
+    const dead = reader(tmp.path, "dead", "hybrid", "inf");
+    await sleepers(tmp.path, 1);
+    dead.kill("SIGKILL");
+    expect((await within(dead.exit(), "killed reader exit")).signal).toBe("SIGKILL");
+    // Its registration outlives it.
+    await sleepers(tmp.path, 1);
+
+    let wakes = futexCalls.wake;
+    writer.append(1, payload(64));
+    expect(futexCalls.wake - wakes).toBe(1);
+    // Keep appending for longer than the judging window (three 100 ms slices), paced.
+    const until = performance.now() + 450;
+    while (performance.now() < until) {
+      writer.append(1, payload(64));
+      await Bun.sleep(10);
+    }
+    wakes = futexCalls.wake;
+    appendMany(writer, 1000);
+    expect(futexCalls.wake - wakes).toBe(0);
+
+    // A live sleeper registers on top of the stale one and is woken as usual.
+    await using live = reader(tmp.path, "live", "hybrid", "inf");
+    await sleepers(tmp.path, 2);
+    wakes = futexCalls.wake;
+    const seq = writer.append(1, payload(33));
+    expect(futexCalls.wake - wakes).toBe(1);
+    expect((await woken(live, "hybrid"))[0]).toBe(seq);
+    expect((await within(live.exit(), "reader exit")).code).toBe(0);
+    // Back to the stale registration only: no wake-ups.
+    await sleepers(tmp.path, 1);
+    wakes = futexCalls.wake;
+    appendMany(writer, 1000);
+    expect(futexCalls.wake - wakes).toBe(0);
+  }, TEST_MS);
+
   test("format v1: every append wakes (v1 readers do not register), and a v1 reader in another process wakes", async () => {
     using tmp = new TempDir();
     using writer = Queue.openPublisher(tmp.path, { formatVersion: 1 });

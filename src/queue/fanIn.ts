@@ -8,7 +8,7 @@ import { ClosedError, InvalidArgument } from "../errors.ts";
 import { FutexSet, FUTEX_WAITV_MAX } from "../ffi/index.ts";
 import type { MessageView } from "./messageView.ts";
 import type { QueueReader } from "./reader.ts";
-import { spinNanos, spinUntil } from "./wait.ts";
+import { SLEEP_SLICE_MS, spinNanos, spinUntil } from "./wait.ts";
 
 /** A merged record: the source it came from and its view (valid until the next call). */
 export interface FanInMessage {
@@ -28,7 +28,6 @@ interface Source {
   deliveredOffset: number;
 }
 
-const SLEEP_SLICE_MS = 100;
 
 /** Options of a FanInReader. */
 export interface FanInOptions {

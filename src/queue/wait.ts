@@ -21,8 +21,11 @@ export interface WaitOptions {
   spinMicros?: number;
 }
 
-/** Sleeps are cut into slices so a lost wake-up (e.g. a writer killed mid-append) costs at most one slice. */
-const SLEEP_SLICE_MS = 100;
+/**
+ * Sleeps are cut into slices so a lost wake-up (e.g. a writer killed mid-append) costs at most one
+ * slice; a sleeper re-checks for a record at every slice boundary.
+ */
+export const SLEEP_SLICE_MS = 100;
 const DEFAULT_SPIN_MICROS = 15;
 /** A sleeping reader refreshes its heartbeat this often, so a long idle wait does not look dead. */
 const HEARTBEAT_INTERVAL_MS = 1000;
