@@ -1,9 +1,10 @@
 import { describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
 import { ClosedError, FanInReader, InvalidArgument, Queue, type MessageView, type QueueWriter } from "../src/index.ts";
 import { fdCount, fdsUnder, mapsUnder, settle } from "./helpers/procfs.ts";
 import { spawnFixture } from "./helpers/spawn.ts";
 import { TempDir } from "./helpers/tmp.ts";
+import { settled, within } from "./helpers/async.ts";
 
 /** Timestamps straddle a 2^32 boundary, so the merge must compare the high and the low word. */
 const BASE = (0x17a2b3c4n << 32n) - 2000n;
@@ -211,7 +212,7 @@ describe("FanInReader resources", () => {
     let delivered = 0;
     while (fan.next() !== null) delivered++;
     expect(delivered).toBe(2100);
-    // Start the async wait machinery too (helper threads), then let it time out.
+    // Start the async wait machinery too (its helper thread), then let it time out.
     expect(await fan.waitAsync({ timeoutMs: 50 })).toBe(false);
     fan.commitAll();
     for (const d of dirs) {
@@ -230,8 +231,9 @@ describe("FanInReader resources", () => {
     expect(fan.sourceIds).toEqual([]);
     expect(fdsUnder(tmp.path)).toBe(0);
     expect(mapsUnder(tmp.path)).toBe(0);
-    expect(await settle(fdCount, baselineFds)).toBe(baselineFds);
+    // The fan-in's one helper thread lives until the fan-in is closed.
     fan.close();
+    expect(await settle(fdCount, baselineFds)).toBe(baselineFds);
   }, 30_000);
 
   test("close() closes every source and later calls throw ClosedError", () => {
@@ -276,6 +278,44 @@ describe("FanInReader waiting", () => {
       expect((await child.exit()).code).toBe(0);
     }
   });
+
+  test("waitAsync uses one helper thread for all sources, follows sources added and removed while it sleeps, and reports a source closed under it", async () => {
+    using tmp = new TempDir();
+    const dirs = createQueues(tmp, ["q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "late"]);
+    using fan = new FanInReader();
+    const ids = dirs.slice(0, 8).map((d) => fan.addReader(Queue.openAnonymous(d)));
+    const tasks = (): number => readdirSync("/proc/self/task").length;
+    const before = tasks();
+    expect(await fan.waitAsync({ timeoutMs: 30 })).toBe(false);
+    // One thread for eight sources (a helper per source would add eight).
+    expect(tasks() - before).toBeLessThanOrEqual(2);
+
+    // A source added while the wait sleeps is watched: another process appends to it.
+    const waiting = fan.waitAsync({ timeoutMs: 10_000 });
+    await Bun.sleep(30);
+    const late = fan.addReader(Queue.openAnonymous(dirs[8]));
+    await using child = spawnFixture("bus-writer.ts", [dirs[8], "1", String(BASE), "1", "--delay", "50"]);
+    expect(await within(waiting, "wait on a source added meanwhile")).toBe(true);
+    expect(fan.next()!.sourceId).toBe(late);
+    await within(child.until((l) => l.startsWith("done ")), "writer done");
+
+    // Removing a source under a pending wait releases it at once; the wait goes on with the rest.
+    const next = fan.waitAsync({ timeoutMs: 10_000 });
+    await Bun.sleep(30);
+    fan.removeReader(ids[0]);
+    expect(fdsUnder(dirs[0])).toBe(0);
+    expect(mapsUnder(dirs[0])).toBe(0);
+    await using other = spawnFixture("bus-writer.ts", [dirs[5], "1", String(BASE), "1", "--delay", "50"]);
+    expect(await within(next, "wait after a removal")).toBe(true);
+    expect(fan.next()!.sourceId).toBe(ids[5]);
+    await within(other.until((l) => l.startsWith("done ")), "writer done");
+
+    // Closing a source's reader behind the fan-in's back under a pending wait: an error, not a crash.
+    const doomed = fan.waitAsync({ timeoutMs: 10_000 });
+    await Bun.sleep(30);
+    fan.reader(ids[3])!.close();
+    expect(await within(settled(doomed), "wait on a closed source")).toBeInstanceOf(ClosedError);
+  }, 30_000);
 
   test("waitAsync() and for-await wake on an append in any source without blocking the event loop", async () => {
     using tmp = new TempDir();

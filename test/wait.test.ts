@@ -3,33 +3,11 @@ import { ChronicleError, InvalidArgument, Queue, type QueueWriter } from "../src
 import { futexCalls } from "../src/ffi/futex.ts";
 import { spawnFixture, type Child } from "./helpers/spawn.ts";
 import { TempDir } from "./helpers/tmp.ts";
+import { HANG_MS, settled, within } from "./helpers/async.ts";
 
-/** Anything that should take well under a second; past this it is reported as a hang. */
-const HANG_MS = 15_000;
 /** Per-test limit, above HANG_MS so a hang fails through `within` and the children get killed. */
 const TEST_MS = 40_000;
 const SEGMENT = 1 << 20;
-
-/** Rejects when `p` has not settled within `ms`, so a hang fails the test instead of stalling the suite. */
-async function within<T>(p: Promise<T>, what: string, ms = HANG_MS): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: still pending after ${ms} ms (hang?)`)), ms);
-  });
-  try {
-    return await Promise.race([p, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/**
- * The rejection reason of `p`, or "resolved". (Bun 1.4.5: `expect(p).rejects` never sees `p` settle
- * when a Worker message settles it after the worker was unref'd and ref'd again, as waitAsync's is.)
- */
-function settled(p: Promise<unknown>): Promise<unknown> {
-  return p.then(() => "resolved", (e: unknown) => e);
-}
 
 /** Resolves once `n` readers are registered as sleepers (v2 waiters_pending), i.e. about to sleep or asleep. */
 async function sleepers(dir: string, n: number): Promise<void> {

@@ -27,6 +27,7 @@ export class ControlBlock {
   /** Writer side: registrations judged stale, and since when wake-ups have found nobody (-1: they have not). */
   private staleWaiters = 0;
   private idleWakesSince = -1;
+  private closeListeners: (() => void)[] = [];
 
   private constructor(path: string, map: Mapping) {
     this.path = path;
@@ -229,7 +230,26 @@ export class ControlBlock {
     }
   }
 
+  /** True until close(). */
+  get isOpen(): boolean {
+    return this.map.isMapped;
+  }
+
+  /**
+   * Calls `listener` in close(), before the block is unmapped: for a helper thread that watches
+   * its words and must let go of them first.
+   */
+  onClose(listener: () => void): void {
+    this.closeListeners.push(listener);
+  }
+
+  offClose(listener: () => void): void {
+    this.closeListeners = this.closeListeners.filter((l) => l !== listener);
+  }
+
   close(): void {
+    for (const listener of this.closeListeners) listener();
+    this.closeListeners = [];
     this.map.unmap();
   }
 }

@@ -5,7 +5,9 @@
  * committed cannot be waited for.
  */
 import { ClosedError, InvalidArgument } from "../errors.ts";
-import { FutexSet, FUTEX_WAITV_MAX } from "../ffi/index.ts";
+import { FutexSet } from "../ffi/index.ts";
+import { AsyncWaiter, MAX_ASYNC_QUEUES } from "./asyncWait.ts";
+import type { ControlBlock } from "./control.ts";
 import type { MessageView } from "./messageView.ts";
 import type { QueueReader } from "./reader.ts";
 import { SLEEP_SLICE_MS, spinNanos, spinUntil } from "./wait.ts";
@@ -42,6 +44,9 @@ export class FanInReader implements Disposable {
   private nextId = 0;
   private readonly out: FanInMessage = { sourceId: -1, message: null as unknown as MessageView };
   private futexes: FutexSet | null = null;
+  private asyncWaiter: AsyncWaiter | null = null;
+  /** The sources' control blocks, for the async wait. */
+  private controls: ControlBlock[] = [];
   private closed = false;
 
   constructor(opts: FanInOptions = {}) {
@@ -51,11 +56,11 @@ export class FanInReader implements Disposable {
   /** Attaches `reader` (the fan-in owns it from now on) and returns its stable source id. */
   addReader(reader: QueueReader): number {
     this.checkOpen();
-    if (this.sources.length >= FUTEX_WAITV_MAX) throw new InvalidArgument(reader.dir, `a fan-in merges at most ${FUTEX_WAITV_MAX} sources`);
+    if (this.sources.length >= MAX_ASYNC_QUEUES) throw new InvalidArgument(reader.dir, `a fan-in merges at most ${MAX_ASYNC_QUEUES} sources`);
     if (this.sources.some((s) => s.reader === reader)) throw new InvalidArgument(reader.dir, "reader is already attached");
     const id = this.nextId++;
     this.sources.push({ id, reader, head: null, tsHi: 0, tsLo: 0, deliveredSegment: reader.positionSegment, deliveredOffset: reader.positionOffset });
-    this.futexes = null;
+    this.sourcesChanged();
     return id;
   }
 
@@ -65,7 +70,7 @@ export class FanInReader implements Disposable {
     const i = this.sources.findIndex((s) => s.id === sourceId);
     if (i < 0) throw new InvalidArgument("", `no source ${sourceId}`);
     const [source] = this.sources.splice(i, 1);
-    this.futexes = null;
+    this.sourcesChanged();
     source.reader.close();
   }
 
@@ -154,35 +159,30 @@ export class FanInReader implements Disposable {
   }
 
   /**
-   * Resolves true when any source has a record, false at the timeout. Holds the event loop for
-   * at most `spinMicros` (one spin over all sources); then each source's reader waits on its own
-   * helper thread, and the first to fire wins.
+   * Resolves true when any source has a record, false at the timeout or when the fan-in is
+   * closed meanwhile. Holds the event loop for at most `spinMicros` (one spin over all sources);
+   * then one helper thread sleeps on every source's futex word at once (FUTEX_WAITV).
    */
   async waitAsync(opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<boolean> {
     this.checkOpen();
     if (this.hasNext()) return true;
     if (opts.signal?.aborted) throw opts.signal.reason;
-    if (this.spin(opts.timeoutMs ?? Infinity)) return true;
-    const stop = new AbortController();
-    const onAbort = (): void => stop.abort(opts.signal!.reason);
-    opts.signal?.addEventListener("abort", onAbort, { once: true });
-    const timer = opts.timeoutMs !== undefined ? setTimeout(() => stop.abort("timeout"), opts.timeoutMs) : undefined;
-    try {
-      if (this.sources.length === 0) {
-        await new Promise<void>((resolve) => stop.signal.addEventListener("abort", () => resolve(), { once: true }));
-      } else {
-        // The spin above covered every source at once: the per-source waits go straight to sleep.
-        await Promise.any(this.sources.map((s) => s.reader.waitAsync({ signal: stop.signal, spinMicros: 0 })));
-      }
-    } catch {
-      // Every per-source wait was cancelled: by the timeout or by the caller's signal.
-    } finally {
-      clearTimeout(timer);
-      opts.signal?.removeEventListener("abort", onAbort);
-      if (!stop.signal.aborted) stop.abort("done");
-    }
-    if (opts.signal?.aborted) throw opts.signal.reason;
-    return !this.closed && this.hasNext();
+    const timeoutMs = opts.timeoutMs ?? Infinity;
+    if (this.spin(timeoutMs)) return true;
+    const fan = this;
+    this.asyncWaiter ??= new AsyncWaiter(
+      {
+        get controls() {
+          return fan.controls;
+        },
+        probe: this.ready,
+        heartbeat: () => {
+          for (const s of this.sources) s.reader.heartbeat();
+        },
+      },
+      SLEEP_SLICE_MS,
+    );
+    return this.asyncWaiter.wait(timeoutMs, opts.signal);
   }
 
   /** Yields merged records as they arrive, waiting without blocking the event loop. */
@@ -198,12 +198,20 @@ export class FanInReader implements Disposable {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.asyncWaiter?.close();
     for (const s of this.sources) s.reader.close();
     this.sources = [];
   }
 
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  /** A pending async wait sleeps again on the new set of sources (and lets go of a removed one's words). */
+  private sourcesChanged(): void {
+    this.futexes = null;
+    this.controls = this.sources.map((s) => s.reader.controlBlock);
+    this.asyncWaiter?.refresh();
   }
 
   /** Checks every source until one has a record (true) or the spin window, capped by `timeoutMs`, ends. */

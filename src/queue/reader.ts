@@ -97,10 +97,7 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
       // Inside the try: the Waiter rejects bad wait options, and the window must not leak then.
       this.waiter = new Waiter({
         control,
-        windowAddress: this.window.address,
-        windowSize: this.window.length,
         probe: () => this.poll() >= 0,
-        watchOffset: () => (this.offset < this.segmentSize ? this.offset : -1),
         heartbeat: () => this.meta?.touch(),
       }, opts.wait);
       this.attach();

@@ -1,0 +1,25 @@
+/** Promise helpers for tests that wait on other processes. */
+
+/** Anything that should take well under a second; past this it is reported as a hang. */
+export const HANG_MS = 15_000;
+
+/** Rejects when `p` has not settled within `ms`, so a hang fails the test instead of stalling the suite. */
+export async function within<T>(p: Promise<T>, what: string, ms = HANG_MS): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: still pending after ${ms} ms (hang?)`)), ms);
+  });
+  try {
+    return await Promise.race([p, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The rejection reason of `p`, or "resolved". (Bun 1.4.5: `expect(p).rejects` never sees `p` settle
+ * when a Worker message settles it after the worker was unref'd and ref'd again, as waitAsync's is.)
+ */
+export function settled(p: Promise<unknown>): Promise<unknown> {
+  return p.then(() => "resolved", (e: unknown) => e);
+}
