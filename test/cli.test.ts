@@ -179,6 +179,28 @@ describe("inspect", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("head        segment 0 offset 64, last seq -1\n");
     expect(r.stdout).toContain("readers     none");
+    expect(r.stdout).toContain("sleepers    0 registered\n");
+  });
+
+  test("sleepers: a reader asleep in another process is counted (v2); v1 does not track them", async () => {
+    using tmp = new TempDir();
+    const dir = tmp.join("q");
+    Queue.openPublisher(dir, { segmentSize: SEGMENT, preallocate: false }).close();
+    await using sleeper = spawnFixture("wait-reader.ts", [dir, "sleepy", "hybrid", "inf"]);
+    await sleeper.until((l) => l === "waiting 0");
+    const deadline = Date.now() + 15_000;
+    let info = await cliJson(["inspect", dir]);
+    while (info.waitersPending !== 1 && Date.now() < deadline) {
+      await Bun.sleep(20);
+      info = await cliJson(["inspect", dir]);
+    }
+    expect(info.waitersPending).toBe(1);
+    expect((await cli(["inspect", dir])).stdout).toContain("sleepers    1 registered\n");
+
+    const v1 = tmp.join("v1");
+    Queue.openPublisher(v1, { formatVersion: 1 }).close();
+    expect((await cliJson(["inspect", v1])).waitersPending).toBeNull();
+    expect((await cli(["inspect", v1])).stdout).toContain("sleepers    not tracked (format v1)\n");
   });
 });
 

@@ -33,6 +33,7 @@ function render(q: QueueInfo): string {
     `format      v${q.formatVersion}, segment size ${bytes(q.segmentSize)}`,
     `writer      ${writer}, epoch ${w.epoch}, heartbeat ${age(w.heartbeatAgeMs)} ago`,
     `head        segment ${q.head.segment} offset ${q.head.offset}, last seq ${q.head.lastSeq}`,
+    `sleepers    ${q.waitersPending === null ? "not tracked (format v1)" : `${q.waitersPending} registered`}`,
     `segments    ${q.segments.count} (${bytes(q.segments.bytes)}), oldest ${q.segments.oldest}, newest ${q.segments.newest}` +
       (q.deletable.length > 0 ? `, ${q.deletable.length} eligible for retention` : ""),
   ];

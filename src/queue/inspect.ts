@@ -25,6 +25,12 @@ export interface QueueInfo {
     heartbeatAgeMs: number;
   };
   head: { segment: number; offset: number; lastSeq: number; nextSeq: number };
+  /**
+   * Sleeper registrations (waiters_pending, format v2; null for v1). A count that stays above the
+   * readers actually asleep was left by readers killed while asleep; a writer stops waking for
+   * those after a few hundred ms.
+   */
+  waitersPending: number | null;
   segments: { count: number; bytes: number; oldest: number; newest: number; corrupt: { id: number; path: string; reason: string }[] };
   readers: (ReaderStatus & { lagRecords: number | null })[];
   /** Leftover temporary files (interrupted creations). */
@@ -67,6 +73,7 @@ export function inspectQueue(dir: string, policy: RetentionPolicy = DEFAULT_RETE
         heartbeatAgeMs: heartbeatNs > 0 ? Math.max(0, Number(realtimeNs() / 1_000_000n) - heartbeatNs / 1e6) : Infinity,
       },
       head: { segment: head.segment, offset: head.offset, lastSeq, nextSeq: lastSeq + 1 },
+      waitersPending: control.version === 2 ? control.waitersPending : null,
       segments: {
         count: ids.length,
         bytes: ids.reduce((sum, id) => sum + Math.max(0, fileSize(segmentPath(dir, id))), 0),
