@@ -4,7 +4,7 @@
  *   bun run bench [--quick]
  *
  * Payloads 64, 256 and 1024 bytes; format v2 (64 MiB segments) and v1 (1 MiB segments, a futex
- * wake per append as the Rust readers need); append, claim + commitClaim, and reading with and
+ * wake per append as the Rust readers need); append, claim (and claimAt) + commitClaim, and reading with and
  * without the CRC check. Baselines measured in the same run: `fs.writeSync` of each message to an
  * append-only file (the naive persisted log: one syscall per message) and copying each payload
  * into an in-memory buffer (the memory-bandwidth ceiling). Ratios are against `fs.writeSync`.
@@ -62,6 +62,19 @@ async function claimRate(size: number): Promise<Rate> {
       const area = writer.claim(1, size);
       area[0] = i;
       area[size - 1] = i;
+      writer.commitClaim();
+    }
+  });
+}
+
+async function claimAtRate(size: number): Promise<Rate> {
+  using writer = openWriter(2);
+  return await rate(() => {
+    for (let i = 0; i < BATCH; i++) {
+      const at = writer.claimAt(1, size);
+      const bytes = writer.claimBuffer;
+      bytes[at] = i;
+      bytes[at + size - 1] = i;
       writer.commitClaim();
     }
   });
@@ -146,6 +159,7 @@ try {
       ["ceiling: copy into memory", await memcpyRate(size)],
       ["append v2", await appendRate(2, size)],
       ["claim + commitClaim v2", await claimRate(size)],
+      ["claimAt + commitClaim v2 (no allocation)", await claimAtRate(size)],
       ["append v1 (futex wake per append)", await appendRate(1, size)],
       ["read, CRC checked", await readRate(size, true)],
       ["read, no CRC check", await readRate(size, false)],

@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, truncateSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import {
-  ChronicleError, CorruptMetadata, ErrnoError, InvalidArgument, PayloadTooLarge, PositionLost, Queue, QueueNotFound,
+  ChronicleError, ClosedError, CorruptMetadata, ErrnoError, InvalidArgument, PayloadTooLarge, PositionLost, Queue, QueueNotFound,
   UnsupportedVersion, WriterAlreadyActive, inspectQueue, type QueueWriter,
 } from "../src/index.ts";
 import {
@@ -254,6 +254,37 @@ describe("claim path", () => {
     expect([m2.seq, m2.typeId, m2.payload.length, m2.payload.every((b) => b === 0x5a)]).toEqual([2, 0xfffe, writer.maxPayloadLength, true]);
     expect(reader.next()?.seq).toBe(3);
     expect(reader.next()).toBeNull();
+  });
+
+  test("claimAt writes in place through claimBuffer/claimData, across rolls, and validates like claim", () => {
+    using tmp = new TempDir();
+    using writer = Queue.openPublisher(tmp.path, { segmentSize: SEG });
+    using reader = Queue.openSubscriber(tmp.path, "r");
+    const records = 3 * Math.ceil(SEG / (24 + 32)) + 7; // enough to roll three times
+    for (let i = 0; i < records; i++) {
+      const at = writer.claimAt(9, 24);
+      // Read the views after claimAt: a claim that rolled switched them.
+      writer.claimData.setFloat64(at, i * 1.5, true);
+      writer.claimData.setUint32(at + 8, i, true);
+      writer.claimBuffer.fill(i & 0xff, at + 12, at + 24);
+      expect(writer.commitClaim()).toBe(i);
+    }
+    expect(writer.currentSegment).toBeGreaterThanOrEqual(3);
+    let i = 0;
+    for (let m = reader.next(); m !== null; m = reader.next(), i++) {
+      const v = new DataView(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength);
+      expect([m.seq, m.typeId, m.length, v.getFloat64(0, true), v.getUint32(8, true)]).toEqual([i, 9, 24, i * 1.5, i]);
+      expect(m.payload.subarray(12).every((b) => b === (i & 0xff))).toBe(true);
+    }
+    expect(i).toBe(records);
+    expectTyped(() => writer.claimAt(1, SEG), PayloadTooLarge, tmp.path, "exceeds the maximum");
+    expectTyped(() => writer.claimAt(1, -1), InvalidArgument, tmp.path, "claim length must be a non-negative integer");
+    writer.claimAt(1, 4);
+    expectTyped(() => writer.claimAt(1, 4), InvalidArgument, tmp.path, "a claim is pending");
+    writer.abortClaim();
+    writer.close();
+    expect(() => writer.claimBuffer).toThrow(ClosedError);
+    expect(() => writer.claimData).toThrow(ClosedError);
   });
 
   test("abortClaim publishes nothing and consumes no seq; its bytes are not mistaken for a record after reopen", () => {

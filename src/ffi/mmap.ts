@@ -19,6 +19,7 @@ export class Mapping {
   readonly u8: Uint8Array;
   readonly u32: Uint32Array;
   readonly i32: Int32Array;
+  readonly data: DataView;
   private mapped = true;
 
   private constructor(address: number, length: number) {
@@ -28,6 +29,7 @@ export class Mapping {
     this.u8 = new Uint8Array(buffer);
     this.u32 = new Uint32Array(buffer);
     this.i32 = new Int32Array(buffer);
+    this.data = new DataView(buffer);
   }
 
   /** Maps `length` bytes of `fd` (opened read-write) from offset 0. */

@@ -211,6 +211,17 @@ export class QueueWriter implements Disposable {
    * append. The view is valid only until then.
    */
   claim(typeId: number, length: number): Uint8Array {
+    const at = this.claimAt(typeId, length);
+    return this.u8.subarray(at, at + length);
+  }
+
+  /**
+   * Like claim(), without allocating: reserves the record and returns the offset of its payload
+   * in {@link claimBuffer} / {@link claimData}, the views of the segment being written. Read
+   * those after this call (a claim that rolls to a new segment switches them); write `length`
+   * bytes from the offset, then commitClaim().
+   */
+  claimAt(typeId: number, length: number): number {
     this.checkUsable();
     checkTypeId(this.dir, typeId);
     if (!Number.isInteger(length) || length < 0) throw new InvalidArgument(this.dir, `claim length must be a non-negative integer, got ${length}`);
@@ -219,7 +230,19 @@ export class QueueWriter implements Disposable {
     this.claimOffset = o;
     this.claimLength = length;
     this.claimType = typeId;
-    return this.u8.subarray(o + PAYLOAD_OFF, o + PAYLOAD_OFF + length);
+    return o + PAYLOAD_OFF;
+  }
+
+  /** Bytes of the segment being written, for claimAt(). Only the claimed range may be written. */
+  get claimBuffer(): Uint8Array {
+    this.checkOpen();
+    return this.u8;
+  }
+
+  /** A DataView of the segment being written, for claimAt() (e.g. `setFloat64(at + 8, px, true)`). */
+  get claimData(): DataView {
+    this.checkOpen();
+    return this.windows[this.current].data;
   }
 
   /** Publishes the claimed record and returns its seq. */
