@@ -33,14 +33,6 @@ export const AsyncSlot = {
 /** Queues one helper can watch: FUTEX_WAITV's limit, less the helper's own cancel word. */
 export const MAX_ASYNC_QUEUES = FUTEX_WAITV_MAX - 1;
 
-export const AsyncResult = {
-  /** A watched word moved (or a spurious wake-up): check for a record. */
-  CHANGED: 0,
-  /** The sleep slice ended: check again (a writer may have died between commit and wake-up). */
-  SLICE_END: 1,
-  CANCELLED: 2,
-} as const;
-
 /** What the helper thread gets once: the shared slots and, per queue, the addresses of its words. */
 export interface AsyncWaitInit {
   slots: SharedArrayBuffer;
@@ -96,7 +88,7 @@ export class AsyncWaiter {
     this.worker.unref();
     const init: AsyncWaitInit = { slots: this.slots.buffer as SharedArrayBuffer, addresses: this.addresses.buffer as SharedArrayBuffer };
     this.worker.postMessage(init);
-    this.worker.onmessage = (e: MessageEvent<[number, number]>) => this.settle(e.data[0], e.data[1]);
+    this.worker.onmessage = (e: MessageEvent<number>) => this.settle(e.data);
   }
 
   /** True when no wait is pending. */
@@ -217,14 +209,16 @@ export class AsyncWaiter {
     Atomics.wait(this.slots, AsyncSlot.STATE, 1, 5000);
   }
 
-  private settle(generation: number, result: number): void {
+  /**
+   * The helper reported: a word moved, its slice ended, or it was interrupted. A caller's
+   * cancellation wins even over a report that crossed it; anything else (including a refresh)
+   * means check and, if need be, sleep again.
+   */
+  private settle(generation: number): void {
     const p = this.pending;
     if (p === null || p.generation !== generation) return;
-    if (result !== AsyncResult.CANCELLED || !p.cancelled) {
-      this.arm(p);
-      return;
-    }
-    this.end(p, () => (p.signal?.aborted ? p.reject(p.signal.reason) : p.resolve(false)));
+    if (p.cancelled) this.end(p, () => (p.signal?.aborted ? p.reject(p.signal.reason) : p.resolve(false)));
+    else this.arm(p);
   }
 
   private end(p: Pending, outcome: () => void): void {

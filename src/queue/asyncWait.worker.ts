@@ -1,12 +1,12 @@
 /**
  * Helper thread of AsyncWaiter: for each request, registers as a sleeper on every watched queue
  * (format v2), sleeps until one notify_seq word differs from the value the main thread read, the
- * slice ends or the wait is cancelled, deregisters, and posts [generation, result]. It touches
- * the watched words only while STATE is 1.
+ * slice ends or the wait is cancelled, deregisters, and posts the request's generation. It
+ * touches the watched words only while STATE is 1.
  */
 import { ptr, toArrayBuffer } from "bun:ffi";
 import { FutexSet } from "../ffi/index.ts";
-import { AsyncResult, AsyncSlot, MAX_ASYNC_QUEUES, type AsyncWaitInit } from "./asyncWait.ts";
+import { AsyncSlot, MAX_ASYNC_QUEUES, type AsyncWaitInit } from "./asyncWait.ts";
 
 declare const self: Worker;
 
@@ -44,18 +44,16 @@ self.onmessage = (event: MessageEvent<AsyncWaitInit>) => {
     for (let i = 0; i < count; i++) if (addresses[2 * i + 1] !== 0) waiters.push(word(addresses[2 * i + 1]));
     // Register before the last check: a writer that commits after it sees us and wakes us.
     for (const w of waiters) Atomics.add(w, 0, 1);
-    let result: number = AsyncResult.SLICE_END;
     try {
       let moved = false;
       for (let i = 0; i < count && !moved; i++) moved = Atomics.load(word(addresses[2 * i]), 0) !== slots[AsyncSlot.EXPECTED + i];
-      if (moved) result = AsyncResult.CHANGED;
-      else if (futexes.wait(sliceMs) !== -1) result = AsyncResult.CHANGED;
-      if (Atomics.load(slots, AsyncSlot.CANCEL) !== 0) result = AsyncResult.CANCELLED;
+      // Whatever ends the sleep (a word moved, the slice ended, CANCEL), the main thread decides.
+      if (!moved) futexes.wait(sliceMs);
     } finally {
       for (const w of waiters) Atomics.sub(w, 0, 1);
     }
     Atomics.store(slots, AsyncSlot.STATE, 0);
     Atomics.notify(slots, AsyncSlot.STATE);
-    postMessage([generation, result]);
+    postMessage(generation);
   }
 };
