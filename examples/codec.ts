@@ -3,6 +3,9 @@
  * writes through one reusable DataView over the caller's bytes.
  */
 
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
 export const MsgType = { TICK: 1, ORDER: 2, ACK: 3 } as const;
 
 /** Tick: symbol u32 @0, seq u32 @4, bid f64 @8, ask f64 @16, sent (epoch ms, f64) @24. */
@@ -97,6 +100,15 @@ export function readAck(bytes: Uint8Array, into: Ack): Ack {
   into.orderSentMs = v.getFloat64(8, true);
   into.ackedMs = v.getFloat64(16, true);
   return into;
+}
+
+/** Where feed, strategy and router meet when no bus root is given (the demo passes its own). */
+export const DEFAULT_BUS_ROOT = join(tmpdir(), "chronicle-bus");
+
+/** The leading arguments before the first `--flag`. */
+export function positionals(args: string[]): string[] {
+  const i = args.findIndex((a) => a.startsWith("--"));
+  return i < 0 ? args : args.slice(0, i);
 }
 
 /** Small helpers for the example processes' command lines: `--name value` pairs. */

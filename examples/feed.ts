@@ -1,18 +1,23 @@
 /**
  * Market-data feed: publishes synthetic ticks for N symbols into <root>/market/main.
  *
- *   bun run examples/feed.ts <busRoot> [--symbols 16] [--rate 20000] [--duration ms]
+ *   bun run examples/feed.ts [busRoot] [--symbols 16] [--rate 20000] [--duration ms]
+ *
+ * busRoot defaults to <system temp dir>/chronicle-bus.
  *
  * Prints one JSON summary line on exit (SIGTERM/SIGINT or after --duration).
  */
 import { BusLayout, Queue } from "../src/index.ts";
-import { MsgType, TICK_SIZE, flag, stopSignal, wallClockMs, writeTick, type Tick } from "./codec.ts";
+import { DEFAULT_BUS_ROOT, MsgType, TICK_SIZE, flag, positionals, stopSignal, wallClockMs, writeTick, type Tick } from "./codec.ts";
 
-const [root, ...rest] = process.argv.slice(2);
-if (!root) {
-  console.error("usage: bun run examples/feed.ts <busRoot> [--symbols N] [--rate ticksPerSecond] [--duration ms]");
+const args = process.argv.slice(2);
+const given = positionals(args);
+if (given.length > 1) {
+  console.error("usage: bun run examples/feed.ts [busRoot] [--symbols N] [--rate ticksPerSecond] [--duration ms]");
   process.exit(2);
 }
+const root = given[0] ?? DEFAULT_BUS_ROOT;
+const rest = args.slice(given.length);
 const symbols = flag(rest, "symbols", 16);
 const rate = flag(rest, "rate", 20_000);
 const stop = stopSignal(flag(rest, "duration", Infinity));

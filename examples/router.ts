@@ -2,18 +2,23 @@
  * The router: discovers strategies at run time, merges their orders (fan-in by timestamp) and
  * acknowledges each one on the strategy's orders_in.
  *
- *   bun run examples/router.ts <busRoot> [--duration ms]
+ *   bun run examples/router.ts [busRoot] [--duration ms]
+ *
+ * busRoot defaults to <system temp dir>/chronicle-bus.
  *
  * Prints each discovery event as a JSON line, and one JSON summary line on exit.
  */
 import { StrategyRouter } from "../src/index.ts";
-import { ACK_SIZE, MsgType, ORDER_SIZE, flag, readOrder, eventLoopTurn, stopSignal, wallClockMs, writeAck, type Ack, type Order } from "./codec.ts";
+import { ACK_SIZE, DEFAULT_BUS_ROOT, MsgType, ORDER_SIZE, flag, positionals, readOrder, eventLoopTurn, stopSignal, wallClockMs, writeAck, type Ack, type Order } from "./codec.ts";
 
-const [root, ...rest] = process.argv.slice(2);
-if (!root) {
-  console.error("usage: bun run examples/router.ts <busRoot> [--duration ms]");
+const args = process.argv.slice(2);
+const given = positionals(args);
+if (given.length > 1) {
+  console.error("usage: bun run examples/router.ts [busRoot] [--duration ms]");
   process.exit(2);
 }
+const root = given[0] ?? DEFAULT_BUS_ROOT;
+const rest = args.slice(given.length);
 const stop = stopSignal(flag(rest, "duration", Infinity));
 const router = new StrategyRouter(root, "router", { discovery: { rescanIntervalMs: 200 } });
 

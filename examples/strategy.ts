@@ -2,24 +2,29 @@
  * A strategy: follows the feed, keeps the symbols it trades, sends orders to its orders_out,
  * marks the endpoint READY, refreshes its LEASE, and reads acks from its orders_in.
  *
- *   bun run examples/strategy.ts <busRoot> <strategyId> [--every 50] [--duration ms]
+ *   bun run examples/strategy.ts [busRoot] <strategyId> [--every 50] [--duration ms]
+ *
+ * busRoot defaults to <system temp dir>/chronicle-bus.
  *
  * Sends one order per --every ticks of its symbols. Prints one JSON summary line on exit.
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { BusLayout, FanInReader, Queue, markReady, writeLease } from "../src/index.ts";
-import { ACK_SIZE, MsgType, ORDER_SIZE, flag, percentile, readAck, readTick, eventLoopTurn, stopSignal, wallClockMs, writeOrder, type Ack, type Order, type Tick } from "./codec.ts";
+import { BusLayout, ChronicleError, FanInReader, Queue, markReady, writeLease } from "../src/index.ts";
+import { ACK_SIZE, DEFAULT_BUS_ROOT, MsgType, ORDER_SIZE, flag, positionals, percentile, readAck, readTick, eventLoopTurn, stopSignal, wallClockMs, writeOrder, type Ack, type Order, type Tick } from "./codec.ts";
 
-const [root, id, ...rest] = process.argv.slice(2);
-if (!root || !id) {
-  console.error("usage: bun run examples/strategy.ts <busRoot> <strategyId> [--every N] [--duration ms]");
+const args = process.argv.slice(2);
+const given = positionals(args);
+if (given.length < 1 || given.length > 2) {
+  console.error("usage: bun run examples/strategy.ts [busRoot] <strategyId> [--every N] [--duration ms]");
   process.exit(2);
 }
+const [root, id] = given.length === 2 ? given : [DEFAULT_BUS_ROOT, given[0]];
+const rest = args.slice(given.length);
 const every = flag(rest, "every", 50);
 const stop = stopSignal(flag(rest, "duration", Infinity));
 const layout = new BusLayout(root);
-const endpoints = layout.strategyEndpoints(id);
+const endpoints = strategyEndpointsOrExit(layout, id);
 
 // The strategy trades the symbols whose number hashes to it (a stable, id-derived filter).
 const salt = [...id].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7);
@@ -87,3 +92,14 @@ console.log(JSON.stringify({
   ackLatencyUs: { p50: percentile(ackLatencyUs, 50), p99: percentile(ackLatencyUs, 99), max: ackLatencyUs.at(-1) ?? null },
 }));
 process.exit(0);
+
+/** The strategy's endpoints; an unusable id is a one-line error (exit 2), not a stack trace. */
+function strategyEndpointsOrExit(bus: BusLayout, strategyId: string): { ordersOut: string; ordersIn: string } {
+  try {
+    return bus.strategyEndpoints(strategyId);
+  } catch (e) {
+    if (!(e instanceof ChronicleError)) throw e;
+    console.error(`strategy: ${e.message}`);
+    process.exit(2);
+  }
+}
