@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { ChronicleError, InvalidArgument, Queue, type QueueWriter } from "../src/index.ts";
+import { ChronicleError, FanInReader, InvalidArgument, Queue, type QueueWriter } from "../src/index.ts";
 import { futexCalls } from "../src/ffi/futex.ts";
 import { spawnFixture, type Child } from "./helpers/spawn.ts";
 import { TempDir } from "./helpers/tmp.ts";
@@ -395,6 +395,24 @@ describe("wait strategies", () => {
     // 0 is valid: no spinning, not even in waitAsync.
     using reader = Queue.openSubscriber(tmp.path, "r", { wait: { spinMicros: 0 } });
     expect(reader.wait(0)).toBe(false);
+  });
+
+  test("a timeout that is not a number is InvalidArgument (sync and async, reader and fan-in); a negative one polls", async () => {
+    using tmp = new TempDir();
+    Queue.openPublisher(tmp.path, { segmentSize: SEGMENT }).close();
+    using reader = Queue.openSubscriber(tmp.path, "r");
+    using fan = new FanInReader();
+    fan.addReader(Queue.openSubscriber(tmp.path, "f"));
+    for (const bad of [Number.NaN, "5" as unknown as number]) {
+      expect(() => reader.wait(bad)).toThrow(InvalidArgument);
+      expect(await settled(reader.waitAsync({ timeoutMs: bad }))).toBeInstanceOf(InvalidArgument);
+      expect(() => fan.wait(bad)).toThrow(InvalidArgument);
+      expect(await settled(fan.waitAsync({ timeoutMs: bad }))).toBeInstanceOf(InvalidArgument);
+    }
+    expect(reader.wait(-5)).toBe(false);
+    expect(await reader.waitAsync({ timeoutMs: -5 })).toBe(false);
+    expect(fan.wait(-5)).toBe(false);
+    expect(await fan.waitAsync({ timeoutMs: -5 })).toBe(false);
   });
 
   test("waitAsync refuses a bad per-call spin window with a rejected promise, and honours a valid one", async () => {

@@ -8,6 +8,7 @@ import { ChronicleError, ClosedError } from "../errors.ts";
 import { FanInReader } from "../queue/fanIn.ts";
 import type { MessageView } from "../queue/messageView.ts";
 import { Queue } from "../queue/queue.ts";
+import { checkTimeout } from "../queue/wait.ts";
 import type { SubscriberOptions } from "../queue/reader.ts";
 import type { PublisherOptions, QueueWriter } from "../queue/writer.ts";
 import { RouterDiscovery, type DiscoveryEvent, type DiscoveryOptions } from "./discovery.ts";
@@ -113,6 +114,7 @@ export class StrategyRouter implements Disposable {
   /** Waits (without blocking the event loop) for an order or a discovery change, at most `timeoutMs`. */
   async waitAsync(timeoutMs: number): Promise<void> {
     this.checkOpen();
+    timeoutMs = checkTimeout(timeoutMs, this.discovery.layout.root);
     const stop = new AbortController();
     try {
       await Promise.race([this.fanIn.waitAsync({ timeoutMs, signal: stop.signal }).catch(() => false), this.discovery.whenChanged(timeoutMs)]);

@@ -10,7 +10,7 @@ import { AsyncWaiter, MAX_ASYNC_QUEUES } from "./asyncWait.ts";
 import type { ControlBlock } from "./control.ts";
 import type { MessageView } from "./messageView.ts";
 import type { QueueReader } from "./reader.ts";
-import { SLEEP_SLICE_MS, spinNanos, spinUntil } from "./wait.ts";
+import { checkTimeout, SLEEP_SLICE_MS, spinNanos, spinUntil } from "./wait.ts";
 
 /** A merged record: the source it came from and its view (valid until the next call). */
 export interface FanInMessage {
@@ -136,6 +136,7 @@ export class FanInReader implements Disposable {
    */
   wait(timeoutMs = Infinity): boolean {
     this.checkOpen();
+    timeoutMs = checkTimeout(timeoutMs, "");
     if (this.spin(timeoutMs)) return true;
     const deadline = performance.now() + timeoutMs;
     const set = (this.futexes ??= this.buildFutexSet());
@@ -165,9 +166,9 @@ export class FanInReader implements Disposable {
    */
   async waitAsync(opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<boolean> {
     this.checkOpen();
+    const timeoutMs = checkTimeout(opts.timeoutMs ?? Infinity, "");
     if (this.hasNext()) return true;
     if (opts.signal?.aborted) throw opts.signal.reason;
-    const timeoutMs = opts.timeoutMs ?? Infinity;
     if (this.spin(timeoutMs)) return true;
     const fan = this;
     this.asyncWaiter ??= new AsyncWaiter(

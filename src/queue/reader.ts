@@ -9,7 +9,7 @@ import { MessageView } from "./messageView.ts";
 import { validateComponent, validateDirPath } from "./names.ts";
 import { ReaderMetaFile } from "./readerMeta.ts";
 import { scanSegment } from "./scan.ts";
-import { spinNanos, Waiter, type WaitOptions } from "./wait.ts";
+import { checkTimeout, spinNanos, Waiter, type WaitOptions } from "./wait.ts";
 import { Segment, listSegmentIds, withSegment } from "./segment.ts";
 import {
   READERS_DIR, WRITER_LOCK_FILE, MAX_READER_NAME_BYTES, SEGMENT_HEADER_SIZE, RECORD_ALIGN, PAYLOAD_OFF, COMMIT_W, TYPE_FLAGS_W, CRC_W,
@@ -171,9 +171,10 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
    */
   wait(timeoutMs = Infinity): boolean {
     if (this.closed) throw new ClosedError(this.dir, "reader");
+    const timeout = checkTimeout(timeoutMs, this.dir);
     if (this.poll() >= 0) return true;
     this.heartbeat();
-    return this.waiter.waitSync(timeoutMs);
+    return this.waiter.waitSync(timeout);
   }
 
   /**
@@ -186,14 +187,16 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
   waitAsync(opts: { timeoutMs?: number; signal?: AbortSignal; spinMicros?: number } = {}): Promise<boolean> {
     if (this.closed) return Promise.reject(new ClosedError(this.dir, "reader"));
     let spinNs: number | undefined;
+    let timeout: number;
     try {
       spinNs = opts.spinMicros === undefined ? undefined : spinNanos(opts.spinMicros);
+      timeout = checkTimeout(opts.timeoutMs ?? Infinity, this.dir);
     } catch (e) {
       return Promise.reject(e);
     }
     if (this.poll() >= 0) return Promise.resolve(true);
     this.heartbeat();
-    return this.waiter.waitAsync(opts.timeoutMs ?? Infinity, opts.signal, spinNs);
+    return this.waiter.waitAsync(timeout, opts.signal, spinNs);
   }
 
   /** Yields records as they arrive, waiting (without blocking the event loop) in between. */

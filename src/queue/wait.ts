@@ -36,6 +36,14 @@ export interface WaitTarget {
   heartbeat(): void;
 }
 
+/** A wait timeout in ms: a number (negative counts as 0) or Infinity for none; NaN and non-numbers are refused. */
+export function checkTimeout(timeoutMs: unknown, path: string): number {
+  if (typeof timeoutMs !== "number" || Number.isNaN(timeoutMs)) {
+    throw new InvalidArgument(path, `timeoutMs must be a number of milliseconds (or Infinity), got ${String(timeoutMs)}`);
+  }
+  return Math.max(0, timeoutMs);
+}
+
 /** A spin window in µs (default 15), validated, as ns. */
 export function spinNanos(spinMicros: number | undefined): number {
   const us = spinMicros ?? DEFAULT_SPIN_MICROS;
