@@ -338,6 +338,28 @@ describe("claim path", () => {
 });
 
 describe("bad arguments", () => {
+  test("a bad timestampNs is InvalidArgument and leaves nothing behind: append writes no byte, a claim stays pending", () => {
+    using tmp = new TempDir();
+    using writer = Queue.openPublisher(tmp.path, { segmentSize: SEG });
+    using reader = Queue.openSubscriber(tmp.path, "r");
+    const loud = new Uint8Array(1000).fill(0x11);
+    for (const bad of [5 as unknown as bigint, -1n, 1n << 64n]) {
+      expectTyped(() => writer.append(1, loud, bad), InvalidArgument, tmp.path, "timestampNs must be a bigint in [0, 2^64)");
+    }
+    writer.claim(2, 1000).fill(0x22);
+    expectTyped(() => writer.commitClaim(-1n), InvalidArgument, tmp.path, "timestampNs must be a bigint");
+    // Still pending: it can be committed now.
+    expect(writer.commitClaim(7n)).toBe(0);
+    writer.claim(3, 1000).fill(0x33);
+    expectTyped(() => writer.commitClaim(5 as unknown as bigint), InvalidArgument, tmp.path, "timestampNs must be a bigint");
+    writer.abortClaim();
+    // Small records where the rejected bytes would have been: each next header must be a real one.
+    for (let i = 0; i < 40; i++) writer.append(4, new Uint8Array([i]), BigInt(i));
+    const got: number[][] = [];
+    for (let m = reader.next(); m !== null; m = reader.next()) got.push([m.seq, m.typeId, m.length]);
+    expect(got).toEqual([[0, 2, 1000], ...Array.from({ length: 40 }, (_, i) => [i + 1, 4, 1])]);
+  });
+
   test("invalid reader names are InvalidArgument naming the queue, and create no file", () => {
     using tmp = new TempDir();
     makeQueue(tmp.path, 1);

@@ -198,6 +198,9 @@ export class QueueWriter implements Disposable {
       throw new InvalidArgument(this.dir, `payload must be a Uint8Array, got ${payload === null ? "null" : typeof payload}`);
     }
     checkTypeId(this.dir, typeId);
+    // Every check before the first byte is written: bytes left behind a failed append could
+    // later read as a record header at the next write position.
+    if (timestampNs !== undefined) checkTimestamp(this.dir, timestampNs);
     const length = payload.length;
     if (length > this.maxPayloadLength) throw new PayloadTooLarge(this.dir, length, this.maxPayloadLength);
     const o = this.reserve(recordLength(length));
@@ -250,6 +253,8 @@ export class QueueWriter implements Disposable {
     if (this.closed) throw new ClosedError(this.dir, "writer");
     const o = this.claimOffset;
     if (o < 0) throw new InvalidArgument(this.dir, "commitClaim without a pending claim");
+    // A bad timestamp leaves the claim pending (commit it again, or abortClaim, which zeroes it).
+    if (timestampNs !== undefined) checkTimestamp(this.dir, timestampNs);
     this.claimOffset = -1;
     const start = o + PAYLOAD_OFF;
     const length = this.claimLength;
@@ -350,9 +355,6 @@ export class QueueWriter implements Disposable {
       // The clock was read anyway: refreshing the heartbeat costs two stores to a line notify() dirties.
       this.control.setWriterHeartbeat(clock.hi, clock.lo);
     } else {
-      if (typeof timestampNs !== "bigint" || timestampNs < 0n || timestampNs > MAX_TIMESTAMP) {
-        throw new InvalidArgument(this.dir, `timestampNs must be a bigint in [0, 2^64), got ${String(timestampNs)}`);
-      }
       u32[w + TS_LO_W] = Number(timestampNs & 0xffffffffn);
       u32[w + TS_HI_W] = Number(timestampNs >> 32n);
     }
@@ -443,6 +445,12 @@ export class QueueWriter implements Disposable {
   private checkUsable(): void {
     if (this.closed) throw new ClosedError(this.dir, "writer");
     if (this.claimOffset >= 0) throw new InvalidArgument(this.dir, "a claim is pending: call commitClaim() or abortClaim() first");
+  }
+}
+
+function checkTimestamp(dir: string, timestampNs: bigint): void {
+  if (typeof timestampNs !== "bigint" || timestampNs < 0n || timestampNs > MAX_TIMESTAMP) {
+    throw new InvalidArgument(dir, `timestampNs must be a bigint in [0, 2^64), got ${String(timestampNs)}`);
   }
 }
 
