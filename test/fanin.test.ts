@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, writeFileSync } from "node:fs";
-import { ClosedError, FanInReader, InvalidArgument, Queue, type MessageView, type QueueWriter } from "../src/index.ts";
+import { ClosedError, FanInReader, InvalidArgument, Queue, type MessageView, type QueueReader, type QueueWriter } from "../src/index.ts";
 import { fdCount, fdsUnder, mapsUnder, settle } from "./helpers/procfs.ts";
 import { spawnFixture } from "./helpers/spawn.ts";
 import { TempDir } from "./helpers/tmp.ts";
@@ -247,6 +247,21 @@ describe("FanInReader resources", () => {
     expect(fdsUnder(tmp.path)).toBe(0);
     expect(() => fan.next()).toThrow(ClosedError);
     fan.close();
+  });
+
+  test("addReader refuses what is not an open QueueReader, and a reader attached twice", () => {
+    using tmp = new TempDir();
+    const [dir] = createQueues(tmp, ["q"]);
+    using fan = new FanInReader();
+    expect(() => fan.addReader({} as unknown as QueueReader)).toThrow(InvalidArgument);
+    expect(() => fan.addReader(null as unknown as QueueReader)).toThrow(InvalidArgument);
+    const closed = Queue.openAnonymous(dir);
+    closed.close();
+    expect(() => fan.addReader(closed)).toThrow(ClosedError);
+    const r = Queue.openAnonymous(dir);
+    fan.addReader(r);
+    expect(() => fan.addReader(r)).toThrow(InvalidArgument);
+    expect(fan.sourceIds).toEqual([0]);
   });
 });
 

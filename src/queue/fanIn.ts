@@ -9,7 +9,7 @@ import { FutexSet } from "../ffi/index.ts";
 import { AsyncWaiter, MAX_ASYNC_QUEUES } from "./asyncWait.ts";
 import type { ControlBlock } from "./control.ts";
 import type { MessageView } from "./messageView.ts";
-import type { QueueReader } from "./reader.ts";
+import { QueueReader } from "./reader.ts";
 import { checkTimeout, SLEEP_SLICE_MS, spinNanos, spinUntil } from "./wait.ts";
 
 /** A merged record: the source it came from and its view (valid until the next call). */
@@ -56,6 +56,8 @@ export class FanInReader implements Disposable {
   /** Attaches `reader` (the fan-in owns it from now on) and returns its stable source id. */
   addReader(reader: QueueReader): number {
     this.checkOpen();
+    if (!(reader instanceof QueueReader)) throw new InvalidArgument("", `addReader takes a QueueReader, got ${reader === null ? "null" : typeof reader}`);
+    if (reader.isClosed) throw new ClosedError(reader.dir, "reader");
     if (this.sources.length >= MAX_ASYNC_QUEUES) throw new InvalidArgument(reader.dir, `a fan-in merges at most ${MAX_ASYNC_QUEUES} sources`);
     if (this.sources.some((s) => s.reader === reader)) throw new InvalidArgument(reader.dir, "reader is already attached");
     const id = this.nextId++;
