@@ -79,6 +79,17 @@ describe("BusLayout", () => {
 });
 
 describe("READY and LEASE markers", () => {
+  test("markReady refuses a version that is not an integer >= 1, and a StrategyRouter a reader name that could escape", () => {
+    using tmp = new TempDir();
+    for (const bad of [0, -1, 1.5, Number.NaN, "2" as unknown as number]) {
+      expect(() => markReady(tmp.path, bad)).toThrow(InvalidArgument);
+    }
+    expect(readyVersion(tmp.path)).toBeNull();
+    for (const bad of ["", "..", "a/b", "x\0y"]) {
+      expect(() => new StrategyRouter(tmp.path, bad)).toThrow(InvalidArgument);
+    }
+  });
+
   test("markReady/readyVersion: absent, written atomically, explicit versions, empty, garbage, not a file", () => {
     using tmp = new TempDir();
     const dir = tmp.join("orders_out");

@@ -1,6 +1,7 @@
 /** READY and LEASE markers of a bus endpoint (SPEC section 9). Both are written temp + rename. */
 import { join } from "node:path";
 import { lstatSync } from "node:fs";
+import { InvalidArgument } from "../errors.ts";
 import { fromNodeError, readSmallFile, realtimeNs, writeFileAtomic, isProcessAlive } from "../ffi/index.ts";
 
 export const READY_FILE = "READY";
@@ -10,6 +11,7 @@ export const SUPPORTED_READY_VERSION = 1;
 
 /** Marks an endpoint ready for discovery (`READY` with `version=N`). */
 export function markReady(endpointDir: string, version = SUPPORTED_READY_VERSION): void {
+  if (!Number.isInteger(version) || version < 1) throw new InvalidArgument(endpointDir, `READY version must be an integer >= 1, got ${String(version)}`);
   writeFileAtomic(join(endpointDir, READY_FILE), Buffer.from(`version=${version}\n`));
 }
 

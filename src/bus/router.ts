@@ -9,6 +9,8 @@ import { FanInReader } from "../queue/fanIn.ts";
 import type { MessageView } from "../queue/messageView.ts";
 import { Queue } from "../queue/queue.ts";
 import { checkTimeout } from "../queue/wait.ts";
+import { validateComponent } from "../queue/names.ts";
+import { MAX_READER_NAME_BYTES } from "../queue/layout/index.ts";
 import type { SubscriberOptions } from "../queue/reader.ts";
 import type { PublisherOptions, QueueWriter } from "../queue/writer.ts";
 import { RouterDiscovery, type DiscoveryEvent, type DiscoveryOptions } from "./discovery.ts";
@@ -45,6 +47,8 @@ export class StrategyRouter implements Disposable {
   private closed = false;
 
   constructor(root: string | BusLayout, readerName: string, opts: StrategyRouterOptions = {}) {
+    // Checked now, not at the first attach, where every strategy would fail with it.
+    validateComponent(readerName, "reader name", typeof root === "string" ? root : root.root, MAX_READER_NAME_BYTES);
     this.discovery = new RouterDiscovery(root, opts.discovery);
     this.readerName = readerName;
     this.opts = opts;
