@@ -103,12 +103,21 @@ export function readAck(bytes: Uint8Array, into: Ack): Ack {
 }
 
 /** Where feed, strategy and router meet when no bus root is given (the demo passes its own). */
-export const DEFAULT_BUS_ROOT = join(tmpdir(), "chronicle-bus");
+const DEFAULT_BUS_ROOT = join(tmpdir(), "chronicle-bus");
 
-/** The leading arguments before the first `--flag`. */
-export function positionals(args: string[]): string[] {
-  const i = args.findIndex((a) => a.startsWith("--"));
-  return i < 0 ? args : args.slice(0, i);
+/**
+ * An example process's command line, `[busRoot] <name...> [--flag value...]`: the bus root is
+ * optional; any other count of positional arguments than `names` prints `usage` and exits 2.
+ */
+export function commandLine(usage: string, names: number): { root: string; names: string[]; flags: string[] } {
+  const args = process.argv.slice(2);
+  const end = args.findIndex((a) => a.startsWith("--"));
+  const given = end < 0 ? args : args.slice(0, end);
+  if (given.length < names || given.length > names + 1) {
+    console.error(usage);
+    process.exit(2);
+  }
+  return { root: given.length > names ? given[0] : DEFAULT_BUS_ROOT, names: given.slice(given.length - names), flags: args.slice(given.length) };
 }
 
 /** Small helpers for the example processes' command lines: `--name value` pairs. */

@@ -8,16 +8,9 @@
  * Prints one JSON summary line on exit (SIGTERM/SIGINT or after --duration).
  */
 import { BusLayout, Queue } from "../src/index.ts";
-import { DEFAULT_BUS_ROOT, MsgType, TICK_SIZE, flag, positionals, stopSignal, wallClockMs, writeTick, type Tick } from "./codec.ts";
+import { MsgType, TICK_SIZE, commandLine, flag, stopSignal, wallClockMs, writeTick, type Tick } from "./codec.ts";
 
-const args = process.argv.slice(2);
-const given = positionals(args);
-if (given.length > 1) {
-  console.error("usage: bun run examples/feed.ts [busRoot] [--symbols N] [--rate ticksPerSecond] [--duration ms]");
-  process.exit(2);
-}
-const root = given[0] ?? DEFAULT_BUS_ROOT;
-const rest = args.slice(given.length);
+const { root, flags: rest } = commandLine("usage: bun run examples/feed.ts [busRoot] [--symbols N] [--rate ticksPerSecond] [--duration ms]", 0);
 const symbols = flag(rest, "symbols", 16);
 const rate = flag(rest, "rate", 20_000);
 const stop = stopSignal(flag(rest, "duration", Infinity));

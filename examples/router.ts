@@ -9,16 +9,9 @@
  * Prints each discovery event as a JSON line, and one JSON summary line on exit.
  */
 import { StrategyRouter } from "../src/index.ts";
-import { ACK_SIZE, DEFAULT_BUS_ROOT, MsgType, ORDER_SIZE, flag, positionals, readOrder, eventLoopTurn, stopSignal, wallClockMs, writeAck, type Ack, type Order } from "./codec.ts";
+import { ACK_SIZE, MsgType, ORDER_SIZE, commandLine, flag, readOrder, eventLoopTurn, stopSignal, wallClockMs, writeAck, type Ack, type Order } from "./codec.ts";
 
-const args = process.argv.slice(2);
-const given = positionals(args);
-if (given.length > 1) {
-  console.error("usage: bun run examples/router.ts [busRoot] [--duration ms]");
-  process.exit(2);
-}
-const root = given[0] ?? DEFAULT_BUS_ROOT;
-const rest = args.slice(given.length);
+const { root, flags: rest } = commandLine("usage: bun run examples/router.ts [busRoot] [--duration ms]", 0);
 const stop = stopSignal(flag(rest, "duration", Infinity));
 const router = new StrategyRouter(root, "router", { discovery: { rescanIntervalMs: 200 } });
 

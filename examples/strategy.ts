@@ -11,16 +11,13 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { BusLayout, ChronicleError, FanInReader, Queue, markReady, writeLease } from "../src/index.ts";
-import { ACK_SIZE, DEFAULT_BUS_ROOT, MsgType, ORDER_SIZE, flag, positionals, percentile, readAck, readTick, eventLoopTurn, stopSignal, wallClockMs, writeOrder, type Ack, type Order, type Tick } from "./codec.ts";
+import { ACK_SIZE, MsgType, ORDER_SIZE, commandLine, flag, percentile, readAck, readTick, eventLoopTurn, stopSignal, wallClockMs, writeOrder, type Ack, type Order, type Tick } from "./codec.ts";
 
-const args = process.argv.slice(2);
-const given = positionals(args);
-if (given.length < 1 || given.length > 2) {
-  console.error("usage: bun run examples/strategy.ts [busRoot] <strategyId> [--every N] [--duration ms]");
-  process.exit(2);
-}
-const [root, id] = given.length === 2 ? given : [DEFAULT_BUS_ROOT, given[0]];
-const rest = args.slice(given.length);
+const {
+  root,
+  names: [id],
+  flags: rest,
+} = commandLine("usage: bun run examples/strategy.ts [busRoot] <strategyId> [--every N] [--duration ms]", 1);
 const every = flag(rest, "every", 50);
 const stop = stopSignal(flag(rest, "duration", Infinity));
 const layout = new BusLayout(root);

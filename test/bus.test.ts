@@ -5,7 +5,8 @@ import {
   BusLayout, InvalidArgument, MAX_STRATEGY_ID_BYTES, Queue, ReaderRegistration, RouterDiscovery, StrategyRouter,
   SUPPORTED_READY_VERSION, isLeaseStale, markReady, readLease, readyVersion, writeLease, type DiscoveryEvent,
 } from "../src/index.ts";
-import { fdCount, fdsUnder, mapsUnder, settle } from "./helpers/procfs.ts";
+import { fdCount, fdsUnder, mapsUnder } from "./helpers/procfs.ts";
+import { eventually } from "./helpers/async.ts";
 import { spawnFixture } from "./helpers/spawn.ts";
 import { removeTree, TempDir } from "./helpers/tmp.ts";
 
@@ -26,16 +27,6 @@ async function pollUntil(poll: () => DiscoveryEvent[], done: (events: DiscoveryE
   for (;;) {
     events.push(...poll());
     if (done(events) || Date.now() > deadline) return events;
-    await Bun.sleep(10);
-  }
-}
-
-/** Polls `probe` until it returns a value other than null, at most `boundMs`. */
-async function eventually<T>(probe: () => T | null, boundMs = 5000): Promise<T | null> {
-  const deadline = Date.now() + boundMs;
-  for (;;) {
-    const v = probe();
-    if (v !== null || Date.now() > deadline) return v;
     await Bun.sleep(10);
   }
 }
@@ -253,10 +244,13 @@ describe("RouterDiscovery", () => {
     expect(router.strategies).toEqual(["beta"]);
     expect(router.fanIn.sourceIds).toEqual([0]);
 
-    const order = await eventually(() => {
-      const m = router.next();
-      return m && `${m.strategy} ${m.sourceId} ${new TextDecoder().decode(m.message.payload)}`;
-    });
+    const order = await eventually(
+      () => {
+        const m = router.next();
+        return m && `${m.strategy} ${m.sourceId} ${new TextDecoder().decode(m.message.payload)}`;
+      },
+      (v) => v !== null,
+    );
     expect(order).toBe("beta 0 hello from beta");
     router.reply("beta", 3, new TextEncoder().encode("ack"));
     {
@@ -403,11 +397,8 @@ describe("RouterDiscovery", () => {
     expect(readdirSync(layout.strategiesDir).sort()).toEqual(kept);
 
     // Once the dust settles, exactly the surviving strategies are attached, one source each.
-    const deadline = Date.now() + 10_000;
-    while (JSON.stringify(router.strategies) !== JSON.stringify(kept) && Date.now() < deadline) {
-      step();
-      await Bun.sleep(20);
-    }
+    const attached = (): string[] => (step(), router.strategies);
+    await eventually(attached, (s) => JSON.stringify(s) === JSON.stringify(kept), 10_000, 20);
     expect(router.strategies).toEqual(kept);
     expect(router.discovery.strategies.sort()).toEqual(kept);
     expect(router.fanIn.sourceIds.length).toBe(kept.length);
@@ -416,17 +407,13 @@ describe("RouterDiscovery", () => {
 
     // Removing the rest detaches everything: no fd or mapping under the root survives.
     for (const id of kept) removeTree(layout.strategyDir(id));
-    const emptyBy = Date.now() + 10_000;
-    while (router.strategies.length > 0 && Date.now() < emptyBy) {
-      step();
-      await Bun.sleep(20);
-    }
+    await eventually(attached, (s) => s.length === 0, 10_000, 20);
     expect(router.strategies).toEqual([]);
     expect(router.fanIn.sourceIds).toEqual([]);
     expect(fdsUnder(tmp.path)).toBe(0);
     expect(mapsUnder(tmp.path)).toBe(0);
     router.close();
-    expect(await settle(fdCount, baselineFds)).toBe(baselineFds);
+    expect(await eventually(fdCount, (n) => n === baselineFds, 5000, 20)).toBe(baselineFds);
   }, 30_000);
 });
 

@@ -5,6 +5,7 @@ import { Queue, type QueueReader, type QueueWriter } from "../src/index.ts";
 import { CTL_MAGIC_OFF } from "../src/queue/layout/index.ts";
 import { spawnFixture, type Child } from "./helpers/spawn.ts";
 import { TempDir } from "./helpers/tmp.ts";
+import { eventually } from "./helpers/async.ts";
 
 const CLI = join(import.meta.dir, "..", "cli", "main.ts");
 const SEGMENT = 65536;
@@ -188,12 +189,7 @@ describe("inspect", () => {
     Queue.openPublisher(dir, { segmentSize: SEGMENT, preallocate: false }).close();
     await using sleeper = spawnFixture("wait-reader.ts", [dir, "sleepy", "hybrid", "inf"]);
     await sleeper.until((l) => l === "waiting 0");
-    const deadline = Date.now() + 15_000;
-    let info = await cliJson(["inspect", dir]);
-    while (info.waitersPending !== 1 && Date.now() < deadline) {
-      await Bun.sleep(20);
-      info = await cliJson(["inspect", dir]);
-    }
+    const info = await eventually(() => cliJson(["inspect", dir]), (i) => i.waitersPending === 1, 15_000, 20);
     expect(info.waitersPending).toBe(1);
     expect((await cli(["inspect", dir])).stdout).toContain("sleepers    1 registered\n");
 

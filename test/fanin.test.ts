@@ -1,10 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, writeFileSync } from "node:fs";
 import { ClosedError, FanInReader, InvalidArgument, Queue, type MessageView, type QueueReader, type QueueWriter } from "../src/index.ts";
-import { fdCount, fdsUnder, mapsUnder, settle } from "./helpers/procfs.ts";
+import { fdCount, fdsUnder, mapsUnder } from "./helpers/procfs.ts";
 import { spawnFixture } from "./helpers/spawn.ts";
 import { TempDir } from "./helpers/tmp.ts";
-import { settled, within } from "./helpers/async.ts";
+import { eventually, settled, within } from "./helpers/async.ts";
 
 /** Timestamps straddle a 2^32 boundary, so the merge must compare the high and the low word. */
 const BASE = (0x17a2b3c4n << 32n) - 2000n;
@@ -203,7 +203,7 @@ describe("FanInReader resources", () => {
       // Enough records to roll into a second segment, so the readers have moved their mapping.
       for (let i = 0; i < 700; i++) appendIndexed(w, i, BASE + BigInt(i * 3 + k));
     });
-    expect(await settle(() => fdsUnder(tmp.path), 0)).toBe(0);
+    expect(await eventually(() => fdsUnder(tmp.path), (n) => n === 0, 5000, 20)).toBe(0);
     const baselineFds = fdCount();
     expect(mapsUnder(tmp.path)).toBe(0);
 
@@ -233,7 +233,7 @@ describe("FanInReader resources", () => {
     expect(mapsUnder(tmp.path)).toBe(0);
     // The fan-in's one helper thread lives until the fan-in is closed.
     fan.close();
-    expect(await settle(fdCount, baselineFds)).toBe(baselineFds);
+    expect(await eventually(fdCount, (n) => n === baselineFds, 5000, 20)).toBe(baselineFds);
   }, 30_000);
 
   test("close() closes every source and later calls throw ClosedError", () => {

@@ -3,15 +3,11 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { errorsOf, type CompareResults, type Series, type Stat, type TransportInfo } from "./results.ts";
 import type { MeasureId } from "./types.ts";
 import { BASELINE } from "./transports/index.ts";
+import { markdownTable } from "../table.ts";
 import { STALL_MS } from "./transports/file.ts";
 
 export const BEGIN = "<!-- compare:begin -->";
 export const END = "<!-- compare:end -->";
-
-function table(header: string[], rows: string[][]): string {
-  const line = (cells: string[]): string => `| ${cells.join(" | ")} |`;
-  return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
-}
 
 /** Three significant digits or so, thousands separated. */
 export function num(x: number): string {
@@ -56,7 +52,7 @@ function latencyTable(results: CompareResults, measure: MeasureId): string {
       else rows.push([String(size), t.label, cell(sum.p50), cell(sum.p99), cell(sum.p999), ratio(sum.p50.median, base), runsCell(s)]);
     }
   }
-  return table(["payload B", "transport", "p50 µs", "p99 µs", "p99.9 µs", "p50 vs Unix socket", "runs ok"], rows);
+  return markdownTable(["payload B", "transport", "p50 µs", "p99 µs", "p99.9 µs", "p50 vs Unix socket", "runs ok"], rows);
 }
 
 function throughputTable(results: CompareResults): string {
@@ -71,7 +67,7 @@ function throughputTable(results: CompareResults): string {
       else rows.push([String(size), t.label, cell(sum.msgsPerSec, rate), cell(sum.mbPerSec), ratio(sum.msgsPerSec.median, base), runsCell(s)]);
     }
   }
-  return table(["payload B", "transport", "msg/s", "MB/s", "vs Unix socket", "runs ok"], rows);
+  return markdownTable(["payload B", "transport", "msg/s", "MB/s", "vs Unix socket", "runs ok"], rows);
 }
 
 /** The three tables (also printed by main.ts at the end of a run). */
@@ -154,7 +150,7 @@ function method(results: CompareResults): string {
 export function renderMarkdown(results: CompareResults, chart: string): string {
   const skipped = results.transports.map(statusLine).filter((l): l is string => l !== null);
   const extra = notes(results);
-  const guarantees = table(
+  const guarantees = markdownTable(
     ["transport", "what it guarantees"],
     results.transports.map((t) => [t.label, t.guarantees]),
   );

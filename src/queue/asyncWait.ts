@@ -13,6 +13,7 @@ import { ptr } from "bun:ffi";
 import { futexWake, FUTEX_WAITV_MAX } from "../ffi/index.ts";
 import { ChronicleError } from "../errors.ts";
 import type { ControlBlock } from "./control.ts";
+import { SLEEPER_HEARTBEAT_MS, SLEEP_SLICE_MS } from "./layout/index.ts";
 
 /** Indices into the Int32Array shared with the helper thread. */
 export const AsyncSlot = {
@@ -42,16 +43,13 @@ export interface AsyncWaitInit {
 
 /** What an asynchronous wait watches and how it checks. */
 export interface AsyncWaitTarget {
-  /** The control blocks whose notify_seq to watch (closing one under a wait is safe: see `hooked`). */
-  readonly controls: readonly ControlBlock[];
+  /** The control blocks whose notify_seq to watch now (closing one under a wait is safe: see `hooked`). */
+  controls(): readonly ControlBlock[];
   /** True when a record is ready. */
   probe(): boolean;
   /** Refreshes the waiting readers' heartbeats. */
   heartbeat(): void;
 }
-
-/** A sleeping reader refreshes its heartbeat this often, so a long idle wait does not look dead. */
-export const HEARTBEAT_INTERVAL_MS = 1000;
 
 interface Pending {
   generation: number;
@@ -72,7 +70,6 @@ interface Pending {
 /** Main-thread side of the helper thread. */
 export class AsyncWaiter {
   private readonly target: AsyncWaitTarget;
-  private readonly sleepSliceMs: number;
   private readonly slots = new Int32Array(new SharedArrayBuffer((AsyncSlot.EXPECTED + MAX_ASYNC_QUEUES) * 4));
   private readonly addresses = new Float64Array(new SharedArrayBuffer(MAX_ASYNC_QUEUES * 2 * 8));
   private readonly worker: Worker;
@@ -81,9 +78,8 @@ export class AsyncWaiter {
   /** Control blocks whose close() stops the helper first (they may be closed under a pending wait), with their listeners. */
   private readonly hooked = new Map<ControlBlock, () => void>();
 
-  constructor(target: AsyncWaitTarget, sleepSliceMs: number) {
+  constructor(target: AsyncWaitTarget) {
     this.target = target;
-    this.sleepSliceMs = sleepSliceMs;
     this.worker = new Worker(new URL("./asyncWait.worker.ts", import.meta.url));
     this.worker.unref();
     const init: AsyncWaitInit = { slots: this.slots.buffer as SharedArrayBuffer, addresses: this.addresses.buffer as SharedArrayBuffer };
@@ -113,7 +109,7 @@ export class AsyncWaiter {
         } catch {
           // A reader closed under the wait: the next check reports it.
         }
-      }, HEARTBEAT_INTERVAL_MS);
+      }, SLEEPER_HEARTBEAT_MS);
       heartbeat.unref();
       let finish = (): void => {};
       const done = new Promise<void>((r) => (finish = r));
@@ -157,7 +153,7 @@ export class AsyncWaiter {
    */
   private arm(p: Pending): void {
     // A closed block is skipped here; probe() then reports its reader closed.
-    const controls = this.target.controls.filter((c) => c.isOpen);
+    const controls = this.target.controls().filter((c) => c.isOpen);
     const slots = this.slots;
     for (let i = 0; i < controls.length; i++) {
       const control = controls[i];
@@ -188,7 +184,7 @@ export class AsyncWaiter {
     p.generation = ++this.generation;
     Atomics.store(slots, AsyncSlot.CANCEL, 0);
     Atomics.store(slots, AsyncSlot.COUNT, controls.length);
-    Atomics.store(slots, AsyncSlot.SLICE_MS, Math.max(1, Math.ceil(Math.min(remainingMs, this.sleepSliceMs))));
+    Atomics.store(slots, AsyncSlot.SLICE_MS, Math.max(1, Math.ceil(Math.min(remainingMs, SLEEP_SLICE_MS))));
     Atomics.store(slots, AsyncSlot.STATE, 1);
     Atomics.store(slots, AsyncSlot.CMD, p.generation);
     Atomics.notify(slots, AsyncSlot.CMD);

@@ -11,8 +11,8 @@ import {
   CTL_CURRENT_SEGMENT_W, CTL_WRITE_OFFSET_W, CTL_WRITER_HEARTBEAT_W, CTL_NOTIFY_SEQ_W,
   CTL_NOTIFY_SEQ_OFF, CTL_WAITERS_PENDING_W, CTL_WAITERS_PENDING_OFF, INIT_INITIALIZING, INIT_READY, V1_SEGMENT_SIZE,
   isValidSegmentSize, readU64, writeU64, type FormatVersion,
+  SLEEP_SLICE_MS,
 } from "./layout/index.ts";
-import { SLEEP_SLICE_MS } from "./wait.ts";
 
 /** Wake-ups that find nobody for this long (several sleep slices) mark the registrations stale. */
 const STALE_WAITER_NS = 3 * SLEEP_SLICE_MS * 1e6;

@@ -7,10 +7,10 @@
 import { ClosedError, InvalidArgument } from "../errors.ts";
 import { FutexSet } from "../ffi/index.ts";
 import { AsyncWaiter, MAX_ASYNC_QUEUES } from "./asyncWait.ts";
-import type { ControlBlock } from "./control.ts";
 import type { MessageView } from "./messageView.ts";
 import { QueueReader } from "./reader.ts";
-import { checkTimeout, SLEEP_SLICE_MS, spinNanos, spinUntil } from "./wait.ts";
+import { SLEEP_SLICE_MS } from "./layout/index.ts";
+import { checkTimeout, spinNanos, spinWithin } from "./wait.ts";
 
 /** A merged record: the source it came from and its view (valid until the next call). */
 export interface FanInMessage {
@@ -45,8 +45,6 @@ export class FanInReader implements Disposable {
   private readonly out: FanInMessage = { sourceId: -1, message: null as unknown as MessageView };
   private futexes: FutexSet | null = null;
   private asyncWaiter: AsyncWaiter | null = null;
-  /** The sources' control blocks, for the async wait. */
-  private controls: ControlBlock[] = [];
   private closed = false;
 
   constructor(opts: FanInOptions = {}) {
@@ -172,19 +170,13 @@ export class FanInReader implements Disposable {
     if (this.hasNext()) return true;
     if (opts.signal?.aborted) throw opts.signal.reason;
     if (this.spin(timeoutMs)) return true;
-    const fan = this;
-    this.asyncWaiter ??= new AsyncWaiter(
-      {
-        get controls() {
-          return fan.controls;
-        },
-        probe: this.ready,
-        heartbeat: () => {
-          for (const s of this.sources) s.reader.heartbeat();
-        },
+    this.asyncWaiter ??= new AsyncWaiter({
+      controls: () => this.sources.map((s) => s.reader.controlBlock),
+      probe: this.ready,
+      heartbeat: () => {
+        for (const s of this.sources) s.reader.heartbeat();
       },
-      SLEEP_SLICE_MS,
-    );
+    });
     return this.asyncWaiter.wait(timeoutMs, opts.signal);
   }
 
@@ -213,14 +205,12 @@ export class FanInReader implements Disposable {
   /** A pending async wait sleeps again on the new set of sources (and lets go of a removed one's words). */
   private sourcesChanged(): void {
     this.futexes = null;
-    this.controls = this.sources.map((s) => s.reader.controlBlock);
     this.asyncWaiter?.refresh();
   }
 
   /** Checks every source until one has a record (true) or the spin window, capped by `timeoutMs`, ends. */
   private spin(timeoutMs: number): boolean {
-    if (this.hasNext()) return true;
-    return spinUntil(Bun.nanoseconds() + Math.min(this.spinNs, Math.max(0, timeoutMs) * 1e6), this.ready);
+    return this.hasNext() || spinWithin(this.spinNs, timeoutMs, this.ready);
   }
 
   private buildFutexSet(): FutexSet {

@@ -8,9 +8,10 @@
  * skips the wake-up syscall while nobody is registered (v1 writers always wake).
  */
 import { futexWait } from "../ffi/index.ts";
-import { ChronicleError, InvalidArgument } from "../errors.ts";
-import { AsyncWaiter, HEARTBEAT_INTERVAL_MS } from "./asyncWait.ts";
+import { InvalidArgument } from "../errors.ts";
+import { AsyncWaiter } from "./asyncWait.ts";
 import type { ControlBlock } from "./control.ts";
+import { SLEEPER_HEARTBEAT_MS, SLEEP_SLICE_MS } from "./layout/index.ts";
 
 export type WaitStrategy = "spin" | "hybrid";
 
@@ -21,12 +22,8 @@ export interface WaitOptions {
   spinMicros?: number;
 }
 
-/**
- * Sleeps are cut into slices so a lost wake-up (e.g. a writer killed mid-append) costs at most one
- * slice; a sleeper re-checks for a record at every slice boundary.
- */
-export const SLEEP_SLICE_MS = 100;
 const DEFAULT_SPIN_MICROS = 15;
+
 /** What the waits need from their reader. */
 export interface WaitTarget {
   readonly control: ControlBlock;
@@ -53,8 +50,9 @@ export function spinNanos(spinMicros: number | undefined): number {
   return us * 1000;
 }
 
-/** Spins until `ready()` or Bun.nanoseconds() reaches `end`; true when ready. */
-export function spinUntil(end: number, ready: () => boolean): boolean {
+/** Spins until `ready()`, for at most `spinNs` and at most `timeoutMs` (checked); true when ready. */
+export function spinWithin(spinNs: number, timeoutMs: number, ready: () => boolean): boolean {
+  const end = Bun.nanoseconds() + Math.min(spinNs, timeoutMs * 1e6);
   while (Bun.nanoseconds() < end) if (ready()) return true;
   return false;
 }
@@ -70,19 +68,17 @@ export class Waiter {
     this.target = target;
     this.strategy = opts.strategy ?? "hybrid";
     if (this.strategy !== "spin" && this.strategy !== "hybrid") {
-      throw new ChronicleError("INVALID_ARGUMENT", "", `wait strategy must be "spin" or "hybrid", got ${String(this.strategy)}`);
+      throw new InvalidArgument("", `wait strategy must be "spin" or "hybrid", got ${String(this.strategy)}`);
     }
     this.spinNs = spinNanos(opts.spinMicros);
     this.probe = () => target.probe();
   }
 
-  /** Blocks until a record is ready (true) or the timeout passes (false). */
+  /** Blocks until a record is ready (true) or the (checked) timeout passes (false). */
   waitSync(timeoutMs: number): boolean {
     const target = this.target;
-    const start = Bun.nanoseconds();
-    const deadline = timeoutMs === Infinity ? Infinity : start + Math.max(0, timeoutMs) * 1e6;
-    const spinEnd = this.strategy === "spin" ? deadline : Math.min(deadline, start + this.spinNs);
-    if (spinUntil(spinEnd, this.probe)) return true;
+    const deadline = Bun.nanoseconds() + timeoutMs * 1e6;
+    if (spinWithin(this.strategy === "spin" ? Infinity : this.spinNs, timeoutMs, this.probe)) return true;
     if (this.strategy === "spin") return target.probe();
     const control = target.control;
     let lastBeat = Bun.nanoseconds();
@@ -94,7 +90,7 @@ export class Waiter {
         const now = Bun.nanoseconds();
         const remainingMs = (deadline - now) / 1e6;
         if (remainingMs <= 0) return false;
-        if (now - lastBeat > HEARTBEAT_INTERVAL_MS * 1e6) {
+        if (now - lastBeat > SLEEPER_HEARTBEAT_MS * 1e6) {
           target.heartbeat();
           lastBeat = now;
         }
@@ -111,12 +107,12 @@ export class Waiter {
    * no hand-off to the helper thread and back (~40 µs). The event loop is held no longer than that.
    */
   waitAsync(timeoutMs: number, signal: AbortSignal | undefined, spinNs = this.spinNs): Promise<boolean> {
-    if (spinNs > 0 && this.helper?.idle !== false && signal?.aborted !== true) {
-      const end = Bun.nanoseconds() + Math.min(spinNs, Math.max(0, timeoutMs) * 1e6);
-      if (spinUntil(end, this.probe)) return Promise.resolve(true);
+    if (spinNs > 0 && this.helper?.idle !== false && signal?.aborted !== true && spinWithin(spinNs, timeoutMs, this.probe)) {
+      return Promise.resolve(true);
     }
     const target = this.target;
-    this.helper ??= new AsyncWaiter({ controls: [target.control], probe: this.probe, heartbeat: () => target.heartbeat() }, SLEEP_SLICE_MS);
+    const controls = [target.control];
+    this.helper ??= new AsyncWaiter({ controls: () => controls, probe: this.probe, heartbeat: () => target.heartbeat() });
     return this.helper.wait(timeoutMs, signal);
   }
 

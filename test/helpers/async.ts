@@ -23,3 +23,13 @@ export async function within<T>(p: Promise<T>, what: string, ms = HANG_MS): Prom
 export function settled(p: Promise<unknown>): Promise<unknown> {
   return p.then(() => "resolved", (e: unknown) => e);
 }
+
+/** Calls `probe` every `everyMs` until `done` accepts its value or `boundMs` has passed; returns the last value. */
+export async function eventually<T>(probe: () => T | Promise<T>, done: (value: T) => boolean, boundMs = 5000, everyMs = 10): Promise<T> {
+  const deadline = Date.now() + boundMs;
+  for (;;) {
+    const value = await probe();
+    if (done(value) || Date.now() > deadline) return value;
+    await Bun.sleep(everyMs);
+  }
+}

@@ -22,14 +22,3 @@ export function fdCount(): number {
 export function mapsUnder(dir: string): number {
   return readFileSync("/proc/self/maps", "utf8").split("\n").filter((l) => l.includes(dir)).length;
 }
-
-/** Polls `f` until it returns `want` (the runtime closes some fds asynchronously); returns the last value. */
-export async function settle(f: () => number, want: number, boundMs = 5000): Promise<number> {
-  const deadline = Date.now() + boundMs;
-  let v = f();
-  while (v !== want && Date.now() < deadline) {
-    await Bun.sleep(20);
-    v = f();
-  }
-  return v;
-}

@@ -19,6 +19,14 @@ export const CTL_NOTIFY_SEQ_OFF = 280;
 /** v2 only: readers asleep or about to sleep. */
 export const CTL_WAITERS_PENDING_OFF = 284;
 
+/**
+ * Sleepers on notify_seq wake at least this often and re-check for a record, so a lost wake-up
+ * (a writer killed between commit and wake) costs at most one slice.
+ */
+export const SLEEP_SLICE_MS = 100;
+/** A sleeping reader refreshes its heartbeat this often, so a long idle wait does not look dead. */
+export const SLEEPER_HEARTBEAT_MS = 1000;
+
 export const CTL_MAGIC_W = CTL_MAGIC_OFF >> 2;
 export const CTL_VERSION_W = CTL_VERSION_OFF >> 2;
 export const CTL_INIT_STATE_W = CTL_INIT_STATE_OFF >> 2;
