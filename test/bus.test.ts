@@ -182,7 +182,7 @@ describe("ReaderRegistration", () => {
     const cases: { name: string; mode: string; send: NodeJS.Signals | null; code: number; diedOf: string | null; metaLeft: boolean }[] = [
       { name: "term", mode: "wait", send: "SIGTERM", code: 143, diedOf: null, metaLeft: false },
       { name: "int", mode: "wait", send: "SIGINT", code: 130, diedOf: null, metaLeft: false },
-      { name: "exit", mode: "exit", send: null, code: 0, diedOf: null, metaLeft: false },
+      { name: "exit", mode: "exit", send: "SIGUSR1", code: 0, diedOf: null, metaLeft: false },
       { name: "kill", mode: "wait", send: "SIGKILL", code: 137, diedOf: "SIGKILL", metaLeft: true },
       // The application's own SIGTERM handler still runs; the meta goes when the process exits.
       { name: "own", mode: "own-handler", send: "SIGTERM", code: 0, diedOf: null, metaLeft: false },
