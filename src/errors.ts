@@ -121,3 +121,35 @@ export class ClosedError extends ChronicleError {
     super("CLOSED", path, `${what} is closed`);
   }
 }
+
+/** A waitAsync was started while another one is pending on the same reader or fan-in. */
+export class WaitPending extends ChronicleError {
+  constructor(path: string, what: string) {
+    super("WAIT_PENDING", path, `a waitAsync is already pending on this ${what}; await it (or abort it) first`);
+  }
+}
+
+/** The router was asked to reply to a strategy it has not attached (or has detached). */
+export class NotAttached extends ChronicleError {
+  readonly strategy: string;
+  constructor(path: string, strategy: string) {
+    super("NOT_ATTACHED", path, `strategy ${strategy} is not attached; wait for discovery to report it as added`);
+    this.strategy = strategy;
+  }
+}
+
+/** A segment file already exists where a new one was to be created; nothing was overwritten. */
+export class SegmentExists extends ChronicleError {
+  readonly segment: number;
+  constructor(path: string, segment: number) {
+    super("SEGMENT_EXISTS", path, `segment ${segment} already exists; refusing to overwrite it`);
+    this.segment = segment;
+  }
+}
+
+/** The background segment preparer failed or did not finish in time. */
+export class PreparerFailed extends ChronicleError {
+  constructor(path: string, reason: string) {
+    super("PREPARER_FAILED", path, reason);
+  }
+}

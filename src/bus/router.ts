@@ -4,7 +4,7 @@
  * detached and its reader closed. Replies go to each strategy's orders_in, which the router
  * publishes.
  */
-import { ChronicleError, ClosedError } from "../errors.ts";
+import { ChronicleError, ClosedError, NotAttached } from "../errors.ts";
 import { FanInReader } from "../queue/fanIn.ts";
 import type { MessageView } from "../queue/messageView.ts";
 import { Queue } from "../queue/queue.ts";
@@ -100,7 +100,7 @@ export class StrategyRouter implements Disposable {
   reply(strategy: string, typeId: number, payload: Uint8Array): number {
     this.checkOpen();
     const a = this.byStrategy.get(strategy);
-    if (a === undefined) throw new ChronicleError("NOT_ATTACHED", "", `strategy ${strategy} is not attached`);
+    if (a === undefined) throw new NotAttached(this.discovery.layout.root, strategy);
     a.replies ??= Queue.openPublisher(a.ordersIn, { preallocate: false, ...this.opts.publisher });
     return a.replies.append(typeId, payload);
   }

@@ -11,7 +11,7 @@
  */
 import { ptr } from "bun:ffi";
 import { futexWake, FUTEX_WAITV_MAX } from "../ffi/index.ts";
-import { ChronicleError } from "../errors.ts";
+import { WaitPending } from "../errors.ts";
 import type { ControlBlock } from "./control.ts";
 import { SLEEPER_HEARTBEAT_MS, SLEEP_SLICE_MS } from "./layout/index.ts";
 
@@ -98,7 +98,7 @@ export class AsyncWaiter {
     if (previous !== null) {
       // A cancelled wait ends as soon as the helper reports; queue behind it.
       if (previous.cancelled) return previous.done.then(() => this.wait(timeoutMs, signal));
-      return Promise.reject(new ChronicleError("WAIT_PENDING", "", "a waitAsync is already pending on this reader"));
+      return Promise.reject(new WaitPending("", "reader"));
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
     const deadline = timeoutMs === Infinity ? Infinity : performance.now() + Math.max(0, timeoutMs);

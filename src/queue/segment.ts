@@ -1,6 +1,6 @@
 /** Segment files: creation, validation, and mapping into a reusable window. */
 import { join } from "node:path";
-import { CorruptMetadata, ChronicleError, type ErrnoError } from "../errors.ts";
+import { CorruptMetadata, SegmentExists, type ErrnoError } from "../errors.ts";
 import {
   Mapping, openFd, closeFd, fallocateFd, fdSize, linkPath, unlinkPath, listDir, preadFd, pwriteAll,
   O_RDWR, O_CREAT, O_EXCL, Errno,
@@ -77,7 +77,7 @@ export class Segment {
     const path = segmentPath(dir, id);
     try {
       if (!linkPath(tmp, path)) {
-        throw new ChronicleError("SEGMENT_EXISTS", path, `segment ${id} already exists; refusing to overwrite it`);
+        throw new SegmentExists(path, id);
       }
     } finally {
       unlinkPath(tmp);

@@ -16,6 +16,7 @@
  * never yields to the event loop, so the hand-over is shared memory and Atomics, not messages.
  */
 import { unlinkPath, type Mapping } from "../ffi/index.ts";
+import { PreparerFailed } from "../errors.ts";
 import { segmentPath } from "./segment.ts";
 
 export const PREPARED_SUFFIX = ".prep";
@@ -110,7 +111,7 @@ export class SegmentPreparer {
     let status = Atomics.load(this.state, PrepareSlot.STATUS);
     while (status === PrepareStatus.BUSY) {
       const left = deadline - performance.now();
-      if (left <= 0) throw new Error(`segment preparer did not finish segment ${this.requested} within ${WORKER_DEADLINE_MS} ms`);
+      if (left <= 0) throw new PreparerFailed(preparedPath(this.dir, this.requested), `segment preparer did not finish segment ${this.requested} within ${WORKER_DEADLINE_MS} ms`);
       Atomics.wait(this.state, PrepareSlot.STATUS, PrepareStatus.BUSY, left);
       status = Atomics.load(this.state, PrepareSlot.STATUS);
     }
