@@ -4,13 +4,16 @@
  *   bun run bench/lifecycle.ts [--quick]
  *
  * Each append is timed with Bun.nanoseconds() (about 35 ns of overhead per reading on the
- * reference VM, included in the figures). Payload 64 bytes (128-byte records).
+ * reference VM, included in the figures). Payload 64 bytes (128-byte records). One run per row;
+ * the flush tiers' ratios are against no flushing, measured in the same run. A progress line per
+ * row goes to stderr.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Queue, type PublisherOptions } from "../src/index.ts";
-import { pct, printTable } from "./table.ts";
+import { distribution } from "./stats.ts";
+import { printTable, Progress } from "./output.ts";
 
 const quick = process.argv.includes("--quick");
 const root = mkdtempSync(join(tmpdir(), "chronicle-bench-lifecycle-"));
@@ -36,25 +39,26 @@ function appendLatency(label: string, opts: PublisherOptions, count: number): st
   }
   writer.close();
   rmSync(dir, { recursive: true, force: true });
-  samples.sort();
-  const total = samples.reduce((a, b) => a + b, 0);
-  const rolls = Float64Array.from(rollSamples).sort();
+  const all = distribution(samples);
+  const rolls = rollSamples.length > 0 ? distribution(Float64Array.from(rollSamples)) : null;
   const us = (ns: number): string => (ns / 1000).toFixed(2);
+  progress.step(`append latency  ${label}`);
   return [
     label,
     String(count),
-    String(rolls.length),
-    us(pct(samples, 0.5)),
-    us(pct(samples, 0.99)),
-    us(pct(samples, 0.999)),
-    us(samples[samples.length - 1]),
-    rolls.length ? us(pct(rolls, 0.5)) : "-",
-    rolls.length ? us(rolls[rolls.length - 1]) : "-",
-    ((count / total) * 1e9 / 1e6).toFixed(2),
+    String(rollSamples.length),
+    us(all.p50),
+    us(all.p99),
+    us(all.p999),
+    us(all.max),
+    rolls === null ? "-" : us(rolls.p50),
+    rolls === null ? "-" : us(rolls.max),
+    (1e9 / all.mean / 1e6).toFixed(2),
   ];
 }
 
-function flushCost(label: string, every: number, sync: boolean, count: number): string[] {
+/** Appends per second with a flush every `every` appends (0: none). */
+function flushRate(label: string, every: number, sync: boolean, count: number): number {
   const dir = join(root, `q${runs++}`);
   const writer = Queue.openPublisher(dir, { segmentSize: 64 << 20 });
   Bun.sleepSync(100);
@@ -70,33 +74,39 @@ function flushCost(label: string, every: number, sync: boolean, count: number): 
   const ns = Bun.nanoseconds() - t0;
   writer.close();
   rmSync(dir, { recursive: true, force: true });
-  return [label, String(count), ((count / ns) * 1e9 / 1e6).toFixed(3), (ns / count / 1000).toFixed(2)];
+  progress.step(`flush tiers  ${label}`);
+  return (count / ns) * 1e9;
 }
 
+const FLUSH_TIERS: [string, number, boolean][] = [
+  ["none (visible to readers, survives a process crash)", 0, false],
+  ["flushAsync every 100", 100, false],
+  ["flushAsync every 1000", 1000, false],
+  ["flushSync every 1000", 1000, true],
+  ["flushSync every 10000", 10_000, true],
+];
+const n = quick ? 200_000 : 2_000_000;
+const APPEND_CASES: [string, PublisherOptions, number][] = [
+  ["v2, 1 MiB segments, preallocate", { segmentSize: 1 << 20 }, n],
+  ["v2, 1 MiB segments, no preallocate", { segmentSize: 1 << 20, preallocate: false }, n],
+  ["v2, 64 MiB segments, preallocate", { segmentSize: 64 << 20 }, n],
+  ["v2, 64 MiB segments, no preallocate", { segmentSize: 64 << 20, preallocate: false }, n],
+  ["v1 (1 MiB, futex wake per append)", { formatVersion: 1 }, quick ? 100_000 : 500_000],
+];
+const progress = new Progress(APPEND_CASES.length + FLUSH_TIERS.length);
+
 try {
-  const n = quick ? 200_000 : 2_000_000;
   console.log(`## Append latency, 64-byte payloads (${n} appends per row)\n`);
   printTable(
     ["configuration", "appends", "rolls", "p50 µs", "p99 µs", "p99.9 µs", "max µs", "roll p50 µs", "roll max µs", "M msg/s"],
-    [
-      appendLatency("v2, 1 MiB segments, preallocate", { segmentSize: 1 << 20 }, n),
-      appendLatency("v2, 1 MiB segments, no preallocate", { segmentSize: 1 << 20, preallocate: false }, n),
-      appendLatency("v2, 64 MiB segments, preallocate", { segmentSize: 64 << 20 }, n),
-      appendLatency("v2, 64 MiB segments, no preallocate", { segmentSize: 64 << 20, preallocate: false }, n),
-      appendLatency("v1 (1 MiB, futex wake per append)", { formatVersion: 1 }, quick ? 100_000 : 500_000),
-    ],
+    APPEND_CASES.map(([label, opts, count]) => appendLatency(label, opts, count)),
   );
   const m = quick ? 20_000 : 200_000;
   console.log(`\n## Flush tiers (${m} appends of 64 bytes, 64 MiB segments)\n`);
+  const rates = FLUSH_TIERS.map(([label, every, sync]) => [label, flushRate(label, every, sync, m)] as const);
   printTable(
-    ["flush", "appends", "M msg/s", "µs per append"],
-    [
-      flushCost("none (visible to readers, survives a process crash)", 0, false, m),
-      flushCost("flushAsync every 100", 100, false, m),
-      flushCost("flushAsync every 1000", 1000, false, m),
-      flushCost("flushSync every 1000", 1000, true, m),
-      flushCost("flushSync every 10000", 10_000, true, m),
-    ],
+    ["flush", "appends", "M msg/s", "µs per append", "vs none"],
+    rates.map(([label, r]) => [label, String(m), (r / 1e6).toFixed(3), (1e6 / r).toFixed(2), `${(r / rates[0][1]).toFixed(2)}x`]),
   );
 } finally {
   rmSync(root, { recursive: true, force: true });

@@ -8,13 +8,15 @@
  * without the CRC check. Baselines measured in the same run: `fs.writeSync` of each message to an
  * append-only file (the naive persisted log: one syscall per message) and copying each payload
  * into an in-memory buffer (the memory-bandwidth ceiling). Ratios are against `fs.writeSync`.
+ * Each row gives the median over mitata's samples (one sample: one call of BATCH messages), the
+ * p25–p75 spread over them and their count; a progress line per row goes to stderr.
  */
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { measure } from "mitata";
 import { Queue, type PublisherOptions, type QueueReader } from "../src/index.ts";
-import { printTable } from "./table.ts";
+import { printTable, Progress } from "./output.ts";
 
 const quick = process.argv.includes("--quick");
 const BATCH = 1000;
@@ -24,14 +26,18 @@ let queues = 0;
 
 interface Rate {
   perSec: number;
+  /** Median, 25th and 75th percentile over the samples. */
   nsPerMsg: number;
+  p25: number;
+  p75: number;
+  samples: number;
 }
 
 /** Runs `batch` (which handles BATCH messages) under mitata and returns the per-message rate. */
 async function rate(batch: () => void): Promise<Rate> {
   const stats = await measure(batch, { min_cpu_time: (quick ? 150 : 600) * 1e6, warmup_samples: 5 });
   const nsPerMsg = stats.p50 / BATCH;
-  return { perSec: 1e9 / nsPerMsg, nsPerMsg };
+  return { perSec: 1e9 / nsPerMsg, nsPerMsg, p25: stats.p25 / BATCH, p75: stats.p75 / BATCH, samples: stats.samples.length };
 }
 
 function freshDir(): string {
@@ -141,32 +147,42 @@ async function memcpyRate(size: number): Promise<Rate> {
   });
 }
 
+/** The rows of each payload size, in order; the first is the baseline of the ratios. */
+const CASES: [string, (size: number) => Promise<Rate>][] = [
+  ["baseline: fs.writeSync per message", writeSyncRate],
+  ["ceiling: copy into memory", memcpyRate],
+  ["append v2", (size) => appendRate(2, size)],
+  ["claim + commitClaim v2", claimRate],
+  ["claimAt + commitClaim v2 (no allocation)", claimAtRate],
+  ["append v1 (futex wake per append)", (size) => appendRate(1, size)],
+  ["read, CRC checked", (size) => readRate(size, true)],
+  ["read, no CRC check", (size) => readRate(size, false)],
+];
+
 const fmt = (r: Rate, size: number, baseline: Rate): string[] => [
   (r.perSec / 1e6).toFixed(2),
   ((r.perSec * size) / 1e6).toFixed(0),
   r.nsPerMsg.toFixed(0),
+  `${r.p25.toFixed(0)}–${r.p75.toFixed(0)}`,
+  String(r.samples),
   `${(r.perSec / baseline.perSec).toFixed(1)}x`,
 ];
 
 try {
   console.log(`# chronicle throughput, one process (${quick ? "quick" : "full"} run)`);
-  console.log(`Bun ${Bun.version}, ${process.arch}; ${BATCH} messages per measured iteration, median of iterations.\n`);
+  console.log(`Bun ${Bun.version}, ${process.arch}; ${BATCH} messages per sample, median of samples (p25–p75 spread over them).\n`);
+  const progress = new Progress(SIZES.length * CASES.length);
   const rows: string[][] = [];
   for (const size of SIZES) {
-    const baseline = await writeSyncRate(size);
-    const cases: [string, Promise<Rate> | Rate][] = [
-      ["baseline: fs.writeSync per message", baseline],
-      ["ceiling: copy into memory", await memcpyRate(size)],
-      ["append v2", await appendRate(2, size)],
-      ["claim + commitClaim v2", await claimRate(size)],
-      ["claimAt + commitClaim v2 (no allocation)", await claimAtRate(size)],
-      ["append v1 (futex wake per append)", await appendRate(1, size)],
-      ["read, CRC checked", await readRate(size, true)],
-      ["read, no CRC check", await readRate(size, false)],
-    ];
-    for (const [label, r] of cases) rows.push([String(size), label, ...fmt(await r, size, baseline)]);
+    let baseline: Rate | null = null;
+    for (const [label, run] of CASES) {
+      const r = await run(size);
+      baseline ??= r;
+      rows.push([String(size), label, ...fmt(r, size, baseline)]);
+      progress.step(`${String(size).padStart(4)} B  ${label.padEnd(40)} ${(r.perSec / 1e6).toFixed(2)} M msg/s`);
+    }
   }
-  printTable(["payload B", "operation", "M msg/s", "MB/s", "ns/msg", "vs writeSync"], rows);
+  printTable(["payload B", "operation", "M msg/s", "MB/s", "ns/msg", "ns/msg p25–p75", "samples", "vs writeSync"], rows);
 } finally {
   rmSync(root, { recursive: true, force: true });
 }

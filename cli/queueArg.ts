@@ -1,12 +1,14 @@
 /** Resolving a queue directory argument, with the CLI's exit-2 semantics for non-queues. */
 import { existsSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
+import { isQueueDirectory } from "../src/index.ts";
+import { CONTROL_FILE } from "../src/queue/layout/index.ts";
 import { UsageError } from "./output.ts";
 
 export function queueDir(arg: string | undefined, command: string): string {
   if (arg === undefined) throw new UsageError(`${command}: missing <queue> argument`);
   const dir = resolve(arg);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`${command}: ${arg} is not a directory`);
-  if (!existsSync(join(dir, "control.meta"))) throw new UsageError(`${command}: ${arg} is not a chronicle queue (no control.meta)`);
+  if (!isQueueDirectory(dir)) throw new UsageError(`${command}: ${arg} is not a chronicle queue (no ${CONTROL_FILE})`);
   return dir;
 }

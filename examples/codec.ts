@@ -132,12 +132,17 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-/** Resolves on SIGTERM/SIGINT or after `ms`, whichever comes first. */
-export function stopSignal(ms: number): { readonly stopped: boolean; promise: Promise<void> } {
-  const state = { stopped: false, promise: Promise.resolve() };
+/**
+ * Resolves on SIGTERM/SIGINT or after `ms`, whichever comes first; `signal` aborts then too (for
+ * the waits a process idles in).
+ */
+export function stopSignal(ms: number): { readonly stopped: boolean; promise: Promise<void>; signal: AbortSignal } {
+  const abort = new AbortController();
+  const state = { stopped: false, promise: Promise.resolve(), signal: abort.signal };
   state.promise = new Promise<void>((resolve) => {
     const stop = (): void => {
       state.stopped = true;
+      abort.abort(new Error("stopped"));
       resolve();
     };
     process.once("SIGTERM", stop);
@@ -153,4 +158,24 @@ export function stopSignal(ms: number): { readonly stopped: boolean; promise: Pr
  */
 export function eventLoopTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * How long a dedicated process keeps waiting with the blocking wait after its last message before
+ * it idles with waitAsync. The blocking wait (spin, then futex) saves the helper thread's hand-off,
+ * about 40 µs per wake-up, but runs no timer or signal handler meanwhile, so it is kept short;
+ * waitAsync sleeps until the next message with the event loop free (stop signal, timers).
+ */
+export const BUSY_WAIT_MS = 20;
+
+/**
+ * Idles in `waitAsync` until it resolves or `stop` fires; a stop is not an error, anything else
+ * the wait throws is.
+ */
+export async function idleUntil(waitAsync: (signal: AbortSignal) => Promise<boolean>, stop: { readonly stopped: boolean; signal: AbortSignal }): Promise<void> {
+  try {
+    await waitAsync(stop.signal);
+  } catch (e) {
+    if (!stop.stopped) throw e;
+  }
 }

@@ -6,14 +6,18 @@
  *
  * busRoot defaults to <system temp dir>/chronicle-bus.
  *
- * Prints each discovery event as a JSON line, and one JSON summary line on exit.
+ * Prints each discovery event as a JSON line (stamped with the wall-clock ms at which it was
+ * applied), and one JSON summary line on exit.
  */
 import { StrategyRouter } from "../src/index.ts";
-import { ACK_SIZE, MsgType, ORDER_SIZE, commandLine, flag, readOrder, eventLoopTurn, stopSignal, wallClockMs, writeAck, type Ack, type Order } from "./codec.ts";
+import {
+  ACK_SIZE, BUSY_WAIT_MS, MsgType, ORDER_SIZE, commandLine, flag, idleUntil, readOrder, eventLoopTurn, stopSignal, wallClockMs, writeAck, type Ack, type Order,
+} from "./codec.ts";
 
 const { root, flags: rest } = commandLine("usage: bun run examples/router.ts [busRoot] [--duration ms]", 0);
 const stop = stopSignal(flag(rest, "duration", Infinity));
-const router = new StrategyRouter(root, "router", { discovery: { rescanIntervalMs: 200 } });
+// The waits wake for discovery's inotify events; the rescan (default 1 s) only recovers missed ones.
+const router = new StrategyRouter(root, "router");
 
 const ackBytes = new Uint8Array(ACK_SIZE);
 const ackOut = new DataView(ackBytes.buffer);
@@ -27,7 +31,7 @@ while (!stop.stopped) {
   for (const ev of router.sync()) {
     const line = ev.kind === "unsupported" ? `${ev.kind} ${ev.strategy} v${ev.version}` : `${ev.kind} ${ev.strategy}`;
     events.push(line);
-    console.log(JSON.stringify({ process: "router", event: ev.kind, strategy: ev.strategy }));
+    console.log(JSON.stringify({ process: "router", event: ev.kind, strategy: ev.strategy, atMs: wallClockMs() }));
   }
   let worked = false;
   for (let m = router.next(); m !== null; m = router.next()) {
@@ -43,10 +47,12 @@ while (!stop.stopped) {
     routed++;
   }
   if (worked) router.commitAll();
-  // A dedicated process waits on the futex (spin, then sleep) rather than through the event
-  // loop: that saves the helper thread's hand-off, about 40 µs per wake-up. The wait is short,
-  // so the lease timer and the stop signal still run in between.
-  else router.wait(5);
+  // Waits return for an order or a discovery change. Busy: the blocking wait, kept short (see
+  // BUSY_WAIT_MS). Idle: waitAsync, which sleeps with no periodic wake-up but discovery's rescan.
+  else if (!router.wait(BUSY_WAIT_MS)) {
+    await idleUntil((signal) => router.waitAsync(Infinity, signal), stop);
+    continue;
+  }
   await eventLoopTurn();
 }
 const attached = router.strategies;

@@ -8,9 +8,7 @@
  *
  * Sends one order per --every ticks of its symbols. Prints one JSON summary line on exit.
  */
-import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { BusLayout, ChronicleError, FanInReader, Queue, markReady, writeLease } from "../src/index.ts";
+import { BusLayout, ChronicleError, FanInReader, Queue, isQueueDirectory, markReady, writeLease } from "../src/index.ts";
 import { ACK_SIZE, MsgType, ORDER_SIZE, commandLine, flag, percentile, readAck, readTick, eventLoopTurn, stopSignal, wallClockMs, writeOrder, type Ack, type Order, type Tick } from "./codec.ts";
 
 const {
@@ -48,7 +46,7 @@ writeLease(endpoints.ordersOut, { epoch: orders.epoch });
 
 while (!stop.stopped) {
   // The router creates orders_in when it first replies.
-  if (!acksAttached && existsSync(join(endpoints.ordersIn, "control.meta"))) {
+  if (!acksAttached && isQueueDirectory(endpoints.ordersIn)) {
     inputs.addReader(Queue.openSubscriber(endpoints.ordersIn, `strategy-${id}`, { start: "earliest" }));
     acksAttached = true;
   }

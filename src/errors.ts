@@ -48,7 +48,7 @@ export class PayloadTooLarge extends ChronicleError {
   }
 }
 
-/** Another process (or another publisher in this process) holds the queue's writer lock. */
+/** Another process (or another writer in this process) holds the queue's writer lock. */
 export class WriterAlreadyActive extends ChronicleError {
   /** The lock file's owner record ("<pid> <starttime> <epoch>"), if readable. */
   readonly owner: string;
@@ -58,10 +58,10 @@ export class WriterAlreadyActive extends ChronicleError {
   }
 }
 
-/** Another open subscriber uses the same reader name on this queue. */
+/** Another open reader uses the same reader name on this queue. */
 export class ReaderAlreadyActive extends ChronicleError {
   constructor(path: string) {
-    super("READER_ALREADY_ACTIVE", path, "another subscriber with this reader name is open; reader names must be unique per queue");
+    super("READER_ALREADY_ACTIVE", path, "another reader with this name is open; reader names must be unique per queue");
   }
 }
 

@@ -2,72 +2,20 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
-  BusLayout, InvalidArgument, MAX_STRATEGY_ID_BYTES, Queue, ReaderRegistration, RouterDiscovery, StrategyRouter,
+  BusLayout, InvalidArgument, LEASE_FILE, Queue, READY_FILE, ReaderRegistration, RouterDiscovery, StrategyRouter,
   SUPPORTED_READY_VERSION, isLeaseStale, markReady, readLease, readyVersion, writeLease, type DiscoveryEvent,
 } from "../src/index.ts";
+import { readerMetaPath } from "../src/queue/readerMeta.ts";
+import { createStrategy } from "./helpers/bus.ts";
 import { fdCount, fdsUnder, mapsUnder } from "./helpers/procfs.ts";
-import { eventually } from "./helpers/async.ts";
-import { spawnFixture } from "./helpers/spawn.ts";
+import { collectUntil, eventually } from "./helpers/async.ts";
+import { createQueue } from "./helpers/queue.ts";
+import { runToEnd, spawnFixture } from "./helpers/spawn.ts";
 import { removeTree, TempDir } from "./helpers/tmp.ts";
 
 const REPO = resolve(import.meta.dir, "..");
 
-/** Creates a strategy's orders_out queue and, unless `ready` is false, marks it READY. */
-function createStrategy(layout: BusLayout, id: string, ready = true): string {
-  const { ordersOut } = layout.strategyEndpoints(id);
-  Queue.openPublisher(ordersOut, { segmentSize: 1 << 16, preallocate: false }).close();
-  if (ready) markReady(ordersOut);
-  return ordersOut;
-}
-
-/** Polls discovery until `done(events so far)` holds, at most `boundMs`; returns every event seen. */
-async function pollUntil(poll: () => DiscoveryEvent[], done: (events: DiscoveryEvent[]) => boolean, boundMs = 5000): Promise<DiscoveryEvent[]> {
-  const events: DiscoveryEvent[] = [];
-  const deadline = Date.now() + boundMs;
-  for (;;) {
-    events.push(...poll());
-    if (done(events) || Date.now() > deadline) return events;
-    await Bun.sleep(10);
-  }
-}
-
 const summary = (events: DiscoveryEvent[]): string[] => events.map((e) => `${e.kind} ${e.strategy}`);
-
-describe("BusLayout", () => {
-  test("strategy endpoints follow SPEC section 9: <root>/orders/queue/<id>/orders_out and orders_in", () => {
-    const layout = new BusLayout("/srv/bus");
-    expect(layout.root).toBe("/srv/bus");
-    expect(layout.strategiesDir).toBe("/srv/bus/orders/queue");
-    expect(layout.strategyDir("alpha")).toBe("/srv/bus/orders/queue/alpha");
-    expect(layout.strategyEndpoints("alpha")).toEqual({
-      ordersOut: "/srv/bus/orders/queue/alpha/orders_out",
-      ordersIn: "/srv/bus/orders/queue/alpha/orders_in",
-    });
-    // Relative roots are resolved once, so endpoints stay valid if the process changes directory.
-    expect(new BusLayout("rel/bus").strategyEndpoints("x").ordersOut).toBe(resolve("rel/bus/orders/queue/x/orders_out"));
-    expect(layout.strategyEndpoints("a.b-c_d é").ordersIn).toBe("/srv/bus/orders/queue/a.b-c_d é/orders_in");
-  });
-
-  test("ids that could escape the root or are unusable throw InvalidArgument", () => {
-    const layout = new BusLayout("/srv/bus");
-    const bad: unknown[] = ["", ".", "..", "/", "a/b", "../x", "/etc", "a\0b", "\0", "x".repeat(MAX_STRATEGY_ID_BYTES + 1), "é".repeat(65), 42, null];
-    for (const id of bad) {
-      let caught: unknown;
-      try {
-        layout.strategyEndpoints(id as string);
-      } catch (e) {
-        caught = e;
-      }
-      expect(caught).toBeInstanceOf(InvalidArgument);
-      expect((caught as InvalidArgument).code).toBe("INVALID_ARGUMENT");
-      expect(() => layout.strategyDir(id as string)).toThrow(InvalidArgument);
-    }
-    expect(layout.strategyDir("x".repeat(MAX_STRATEGY_ID_BYTES))).toBe(`/srv/bus/orders/queue/${"x".repeat(MAX_STRATEGY_ID_BYTES)}`);
-    expect(layout.strategyDir("...")).toBe("/srv/bus/orders/queue/...");
-    expect(() => new BusLayout("")).toThrow(InvalidArgument);
-    expect(() => new BusLayout("/tmp/a\0b")).toThrow(InvalidArgument);
-  });
-});
 
 describe("READY and LEASE markers", () => {
   test("markReady refuses a version that is not an integer >= 1, and a StrategyRouter a reader name that could escape", () => {
@@ -89,19 +37,19 @@ describe("READY and LEASE markers", () => {
     expect(readyVersion(tmp.join("missing"))).toBeNull();
 
     markReady(dir);
-    expect(readFileSync(join(dir, "READY"), "utf8")).toBe(`version=${SUPPORTED_READY_VERSION}\n`);
+    expect(readFileSync(join(dir, READY_FILE), "utf8")).toBe(`version=${SUPPORTED_READY_VERSION}\n`);
     expect(readyVersion(dir)).toBe(SUPPORTED_READY_VERSION);
-    expect(readdirSync(dir)).toEqual(["READY"]);
+    expect(readdirSync(dir)).toEqual([READY_FILE]);
     markReady(dir, 7);
     expect(readyVersion(dir)).toBe(7);
 
-    writeFileSync(join(dir, "READY"), "");
+    writeFileSync(join(dir, READY_FILE), "");
     expect(readyVersion(dir)).toBe(1);
-    writeFileSync(join(dir, "READY"), "nonsense\n");
+    writeFileSync(join(dir, READY_FILE), "nonsense\n");
     expect(readyVersion(dir)).toBeNaN();
 
-    rmSync(join(dir, "READY"));
-    mkdirSync(join(dir, "READY"));
+    rmSync(join(dir, READY_FILE));
+    mkdirSync(join(dir, READY_FILE));
     expect(readyVersion(dir)).toBeNull();
   });
 
@@ -116,8 +64,8 @@ describe("READY and LEASE markers", () => {
     expect(lease.pid).toBe(process.pid);
     expect(lease.epoch).toBe(3);
     expect(lease.timestampNs).toBeGreaterThanOrEqual(before - 1_000_000_000n);
-    expect(readdirSync(dir)).toEqual(["LEASE"]);
-    const onDisk = JSON.parse(readFileSync(join(dir, "LEASE"), "utf8")) as Record<string, unknown>;
+    expect(readdirSync(dir)).toEqual([LEASE_FILE]);
+    const onDisk = JSON.parse(readFileSync(join(dir, LEASE_FILE), "utf8")) as Record<string, unknown>;
     expect(Object.keys(onDisk).sort()).toEqual(["epoch", "pid", "timestamp_ns"]);
 
     expect(isLeaseStale(lease, 60_000)).toBe(false);
@@ -131,11 +79,11 @@ describe("READY and LEASE markers", () => {
     expect(isLeaseStale(readLease(dir)!, 60_000)).toBe(true);
 
     // timestamp_ns written as a JSON number (as other implementations may) is accepted too.
-    writeFileSync(join(dir, "LEASE"), `{"pid":${process.pid},"epoch":5,"timestamp_ns":1700000000000000000}\n`);
+    writeFileSync(join(dir, LEASE_FILE), `{"pid":${process.pid},"epoch":5,"timestamp_ns":1700000000000000000}\n`);
     expect(readLease(dir)).toEqual({ pid: process.pid, epoch: 5, timestampNs: 1_700_000_000_000_000_000n });
-    writeFileSync(join(dir, "LEASE"), "{not json");
+    writeFileSync(join(dir, LEASE_FILE), "{not json");
     expect(readLease(dir)).toBeNull();
-    writeFileSync(join(dir, "LEASE"), `{"pid":"1","epoch":1,"timestamp_ns":"1"}`);
+    writeFileSync(join(dir, LEASE_FILE), `{"pid":"1","epoch":1,"timestamp_ns":"1"}`);
     expect(readLease(dir)).toBeNull();
   }, 30_000);
 
@@ -149,8 +97,7 @@ describe("READY and LEASE markers", () => {
     expect(lease.pid).toBe(strategy.proc.pid);
     expect(lease.epoch).toBe(1);
     expect(isLeaseStale(lease, 60_000)).toBe(false);
-    strategy.kill("SIGKILL");
-    await strategy.proc.exited;
+    await strategy.killAndWait();
     expect(isLeaseStale(readLease(ordersOut)!, 60_000)).toBe(true);
   }, 30_000);
 });
@@ -158,8 +105,8 @@ describe("READY and LEASE markers", () => {
 describe("ReaderRegistration", () => {
   test("close() and dispose remove the reader meta", () => {
     using tmp = new TempDir();
-    Queue.openPublisher(tmp.path, { preallocate: false }).close();
-    const meta = tmp.join("readers", "router.meta");
+    createQueue(tmp.path, { preallocate: false });
+    const meta = readerMetaPath(tmp.path, "router");
     const r = new ReaderRegistration(tmp.path, "router");
     r.reader.commit();
     expect(existsSync(meta)).toBe(true);
@@ -177,7 +124,7 @@ describe("ReaderRegistration", () => {
 
   test("a process ending by SIGTERM, SIGINT or exit removes its meta, after the application's own handler; SIGKILL leaves it for the TTL", async () => {
     using tmp = new TempDir();
-    Queue.openPublisher(tmp.path, { preallocate: false }).close();
+    createQueue(tmp.path, { preallocate: false });
     // The handlers exit with the conventional 128 + signal status (not killed by the signal).
     const cases: { name: string; mode: string; send: NodeJS.Signals | null; code: number; diedOf: string | null; metaLeft: boolean }[] = [
       { name: "term", mode: "wait", send: "SIGTERM", code: 143, diedOf: null, metaLeft: false },
@@ -188,7 +135,7 @@ describe("ReaderRegistration", () => {
       { name: "own", mode: "own-handler", send: "SIGTERM", code: 0, diedOf: null, metaLeft: false },
     ];
     for (const c of cases) {
-      const meta = tmp.join("readers", `${c.name}.meta`);
+      const meta = readerMetaPath(tmp.path, c.name);
       await using child = spawnFixture("bus-registration.ts", [tmp.path, c.name, c.mode]);
       expect(await child.line()).toBe("registered");
       expect(existsSync(meta)).toBe(true);
@@ -219,17 +166,17 @@ describe("RouterDiscovery", () => {
     using discovery = new RouterDiscovery(tmp.path, { rescanIntervalMs: 3_600_000 });
     expect(discovery.poll()).toEqual([]);
     const ordersOut = createStrategy(layout, "alpha", false);
-    const early = await pollUntil(() => discovery.poll(), (e) => e.length > 0, 300);
+    const early = await collectUntil(() => discovery.poll(), (e) => e.length > 0, 300);
     expect(early).toEqual([]);
 
     markReady(ordersOut);
-    const added = await pollUntil(() => discovery.poll(), (e) => e.length > 0);
+    const added = await collectUntil(() => discovery.poll(), (e) => e.length > 0);
     expect(added).toEqual([{ kind: "added", strategy: "alpha", ordersOut, ordersIn: layout.strategyEndpoints("alpha").ordersIn }]);
 
-    unlinkSync(join(ordersOut, "READY"));
-    expect(summary(await pollUntil(() => discovery.poll(), (e) => e.length > 0))).toEqual(["removed alpha"]);
+    unlinkSync(join(ordersOut, READY_FILE));
+    expect(summary(await collectUntil(() => discovery.poll(), (e) => e.length > 0))).toEqual(["removed alpha"]);
     markReady(ordersOut);
-    expect(summary(await pollUntil(() => discovery.poll(), (e) => e.length > 0))).toEqual(["added alpha"]);
+    expect(summary(await collectUntil(() => discovery.poll(), (e) => e.length > 0))).toEqual(["added alpha"]);
     expect(discovery.strategies).toEqual(["alpha"]);
   }, 20_000);
 
@@ -239,7 +186,7 @@ describe("RouterDiscovery", () => {
     using router = new StrategyRouter(tmp.path, "router", { discovery: { rescanIntervalMs: 3_600_000 } });
     expect(router.sync()).toEqual([]);
     await using strategy = spawnFixture("bus-strategy.ts", [tmp.path, "beta"]);
-    const added = await pollUntil(() => router.sync(), (e) => e.length > 0);
+    const added = await collectUntil(() => router.sync(), (e) => e.length > 0);
     expect(summary(added)).toEqual(["added beta"]);
     expect(router.strategies).toEqual(["beta"]);
     expect(router.fanIn.sourceIds).toEqual([0]);
@@ -262,7 +209,7 @@ describe("RouterDiscovery", () => {
     strategy.kill("SIGTERM");
     expect((await strategy.exit()).code).toBe(0);
     rmSync(layout.strategyDir("beta"), { recursive: true, force: true });
-    expect(summary(await pollUntil(() => router.sync(), (e) => e.length > 0))).toEqual(["removed beta"]);
+    expect(summary(await collectUntil(() => router.sync(), (e) => e.length > 0))).toEqual(["removed beta"]);
     expect(router.strategies).toEqual([]);
     expect(router.fanIn.sourceIds).toEqual([]);
     expect(fdsUnder(tmp.path)).toBe(0);
@@ -276,10 +223,10 @@ describe("RouterDiscovery", () => {
     mkdirSync(ordersOut, { recursive: true });
     markReady(ordersOut);
     // Attaching fails (no control block yet); the failure is not reported as an event.
-    expect(await pollUntil(() => router.sync(), (e) => e.length > 0, 500)).toEqual([]);
+    expect(await collectUntil(() => router.sync(), (e) => e.length > 0, 500)).toEqual([]);
     expect(router.strategies).toEqual([]);
-    Queue.openPublisher(ordersOut, { preallocate: false }).close();
-    expect(summary(await pollUntil(() => router.sync(), (e) => e.length > 0))).toEqual(["added early"]);
+    createQueue(ordersOut, { preallocate: false });
+    expect(summary(await collectUntil(() => router.sync(), (e) => e.length > 0))).toEqual(["added early"]);
     expect(router.strategies).toEqual(["early"]);
   }, 20_000);
 
@@ -291,7 +238,7 @@ describe("RouterDiscovery", () => {
     const ordersOut = createStrategy(layout, "future", false);
     createStrategy(layout, "present");
     markReady(ordersOut, SUPPORTED_READY_VERSION + 1);
-    const first = await pollUntil(() => discovery.poll(), (e) => e.length >= 2);
+    const first = await collectUntil(() => discovery.poll(), (e) => e.length >= 2);
     expect(first.map((e) => JSON.stringify(e)).sort()).toEqual([
       JSON.stringify({ kind: "added", strategy: "present", ...layout.strategyEndpoints("present") }),
       JSON.stringify({ kind: "unsupported", strategy: "future", version: SUPPORTED_READY_VERSION + 1 }),
@@ -301,7 +248,7 @@ describe("RouterDiscovery", () => {
     // Rescans and further changes in its directory do not report it again.
     expect(discovery.scan()).toEqual([]);
     writeLease(ordersOut, { epoch: 1 });
-    expect(await pollUntil(() => discovery.poll(), (e) => e.length > 0, 300)).toEqual([]);
+    expect(await collectUntil(() => discovery.poll(), (e) => e.length > 0, 300)).toEqual([]);
     expect(discovery.scan()).toEqual([]);
 
     // A discovery that supports the version attaches it.
@@ -309,7 +256,7 @@ describe("RouterDiscovery", () => {
     expect(summary(newer.poll())).toEqual(["added future", "added present"]);
 
     markReady(ordersOut, SUPPORTED_READY_VERSION);
-    expect(summary(await pollUntil(() => discovery.poll(), (e) => e.length > 0))).toEqual(["added future"]);
+    expect(summary(await collectUntil(() => discovery.poll(), (e) => e.length > 0))).toEqual(["added future"]);
   }, 20_000);
 
   test("events come sorted by strategy id", async () => {
@@ -321,7 +268,7 @@ describe("RouterDiscovery", () => {
     expect(summary(discovery.poll())).toEqual(["added Zulu", "added alpha", "added bravo", "added bravo-2", "added charlie", "added delta"]);
 
     rmSync(layout.strategyDir("delta"), { recursive: true });
-    unlinkSync(join(layout.strategyEndpoints("alpha").ordersOut, "READY"));
+    unlinkSync(join(layout.strategyEndpoints("alpha").ordersOut, READY_FILE));
     createStrategy(layout, "aardvark");
     rmSync(layout.strategyDir("bravo"), { recursive: true });
     expect(summary(discovery.scan())).toEqual(["added aardvark", "removed alpha", "removed bravo", "removed delta"]);
@@ -332,18 +279,11 @@ describe("RouterDiscovery", () => {
     const layout = new BusLayout(tmp.path);
     const discovery = new RouterDiscovery(tmp.path, { rescanIntervalMs: 3_600_000 });
     const seen: string[] = [];
-    let wake: () => void = () => {};
     const consumer = (async () => {
-      for await (const ev of discovery) {
-        seen.push(`${ev.kind} ${ev.strategy}`);
-        wake();
-      }
+      for await (const ev of discovery) seen.push(`${ev.kind} ${ev.strategy}`);
       return "ended";
     })();
-    const waitFor = async (n: number): Promise<void> => {
-      const deadline = Date.now() + 5000;
-      while (seen.length < n && Date.now() < deadline) await new Promise<void>((r) => ((wake = r), setTimeout(r, 100)));
-    };
+    const waitFor = (n: number): Promise<number> => eventually(() => seen.length, (k) => k >= n);
 
     // The changes are made by timers: they only run if the iteration leaves the event loop free.
     let ticks = 0;
@@ -384,7 +324,7 @@ describe("RouterDiscovery", () => {
       if (i % 5 === 0) kept.push(id);
       else {
         // Sometimes READY goes first, sometimes the whole directory at once.
-        if (i % 2 === 0) unlinkSync(join(layout.strategyEndpoints(id).ordersOut, "READY"));
+        if (i % 2 === 0) unlinkSync(join(layout.strategyEndpoints(id).ordersOut, READY_FILE));
         step();
         removeTree(layout.strategyDir(id));
       }
@@ -421,12 +361,7 @@ describe("the demo", () => {
   test("feed, strategies and router as processes: exits 0 with a summary of messages, latencies and discovery events", async () => {
     using tmp = new TempDir();
     const root = tmp.join("bus");
-    const proc = Bun.spawn(["bun", "run", join(REPO, "examples", "demo.ts"), root, "--duration", "3000"], {
-      cwd: REPO,
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    const { code, stdout, stderr } = await runToEnd(["bun", "run", join(REPO, "examples", "demo.ts"), root, "--duration", "3000"], { cwd: REPO });
     const lines = stdout.trim().split("\n");
     if (code !== 0) console.error(stdout, stderr);
     expect(code).toBe(0);

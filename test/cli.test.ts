@@ -2,15 +2,23 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Queue, type QueueReader, type QueueWriter } from "../src/index.ts";
-import { CTL_MAGIC_OFF } from "../src/queue/layout/index.ts";
-import { spawnFixture, type Child } from "./helpers/spawn.ts";
+import {
+  CONTROL_FILE, CONTROL_SIZE, CTL_MAGIC_OFF, READERS_DIR, READER_META_SIZE, SEGMENT_HEADER_SIZE, WRITER_LOCK_FILE,
+  recordLength, segmentFileName, tempPath,
+} from "../src/queue/layout/index.ts";
+import { readerMetaPath } from "../src/queue/readerMeta.ts";
+import { listSegmentIds, segmentPath } from "../src/queue/segment.ts";
+import { readRecords } from "./helpers/queue.ts";
+import { runToEnd, spawnFixture, spawnScript, type Child } from "./helpers/spawn.ts";
 import { TempDir } from "./helpers/tmp.ts";
 import { eventually } from "./helpers/async.ts";
 
 const CLI = join(import.meta.dir, "..", "cli", "main.ts");
 const SEGMENT = 65536;
-/** Bytes one record with a 1000-byte payload occupies (64-byte header, 64-byte alignment). */
-const REC_1000 = 1088;
+/** Bytes one record with a 1000-byte payload occupies. */
+const REC_1000 = recordLength(1000);
+/** Where the first record of a segment starts. */
+const FIRST_OFFSET = SEGMENT_HEADER_SIZE;
 const ANSI = "\x1b";
 
 // The tests decide about colour themselves: an inherited NO_COLOR would hide the TTY case.
@@ -26,11 +34,10 @@ interface Run {
 
 /** Runs `bun cli/main.ts ...args` with piped (non-TTY) output. */
 async function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const proc = Bun.spawn(["bun", CLI, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...baseEnv, ...env } });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  const run = await runToEnd(["bun", CLI, ...args], { env: { ...baseEnv, ...env } });
   // Piped output is not a terminal: colour codes would corrupt files and pipes.
-  expect(stdout + stderr).not.toContain(ANSI);
-  return { code, stdout, stderr };
+  expect(run.stdout + run.stderr).not.toContain(ANSI);
+  return run;
 }
 
 /** Runs the CLI and parses its --json output (exit code 0 unless told). */
@@ -41,27 +48,29 @@ async function cliJson(args: string[], code = 0): Promise<any> {
   return JSON.parse(r.stdout);
 }
 
-/** Exit 2, nothing on stdout, exactly one "chronicle: ..." line on stderr (no stack trace). */
-function expectUsageError(r: Run, message: RegExp): void {
-  expect(r.code).toBe(2);
+/** Exit `code`, nothing on stdout, exactly one "chronicle: ..." line on stderr (no stack trace), matching `message`; returns it. */
+function expectOneLineError(r: Run, code: number, message: RegExp): string {
+  expect(r.code).toBe(code);
   expect(r.stdout).toBe("");
   const lines = r.stderr.trimEnd().split("\n");
   expect(lines).toHaveLength(1);
   expect(lines[0]).toStartWith("chronicle: ");
   expect(lines[0]).toMatch(message);
+  return lines[0];
 }
 
-/** The CLI as a long-running child with line-by-line stdout (spawnFixture resolves paths from test/fixtures). */
+/** A usage error: exit 2 and one line, as {@link expectOneLineError}. */
+function expectUsageError(r: Run, message: RegExp): void {
+  expectOneLineError(r, 2, message);
+}
+
+/** The CLI as a long-running child with line-by-line stdout. */
 function follow(args: string[]): Child {
-  return spawnFixture(join("..", "..", "cli", "main.ts"), args, baseEnv);
+  return spawnScript(CLI, args, baseEnv);
 }
 
 function listing(dir: string): string[] {
   return existsSync(dir) ? readdirSync(dir).sort() : [];
-}
-
-function segmentIds(dir: string): number[] {
-  return readdirSync(dir).filter((n) => /^\d{9,}\.q$/.test(n)).map((n) => Number(n.slice(0, -2))).sort((a, b) => a - b);
 }
 
 /** Starts a cli-writer.ts child and waits until it has appended; returns its pid and epoch. */
@@ -73,14 +82,9 @@ async function writerChild(dir: string, count: number, payload: number): Promise
   return { child, pid: Number(pid), epoch: Number(epoch) };
 }
 
-async function killWriter(child: Child): Promise<void> {
-  child.kill("SIGKILL");
-  await child.proc.exited;
-}
-
 /** A control.meta that is the right size and initialised, but with a wrong magic number. */
 function corruptControl(dir: string): void {
-  const path = join(dir, "control.meta");
+  const path = join(dir, CONTROL_FILE);
   const bytes = readFileSync(path);
   bytes.writeUInt32LE(0xdeadbeef, CTL_MAGIC_OFF);
   writeFileSync(path, bytes);
@@ -92,7 +96,7 @@ describe("inspect", () => {
     const dir = tmp.path;
     const { child, pid, epoch } = await writerChild(dir, 150, 1000);
     await using _child = child;
-    const ids = segmentIds(dir);
+    const ids = listSegmentIds(dir);
     expect(ids.length).toBeGreaterThanOrEqual(3);
     const newest = ids[ids.length - 1];
 
@@ -109,7 +113,7 @@ describe("inspect", () => {
     }
 
     // As a segment being created would leave it: in progress while the writer runs, leftover after.
-    const temp = join(dir, `${String(newest + 1).padStart(9, "0")}.q.tmp`);
+    const temp = tempPath(segmentPath(dir, newest + 1));
     writeFileSync(temp, "");
 
     const [live, liveText] = await Promise.all([cliJson(["inspect", dir]), cli(["inspect", dir])]);
@@ -122,7 +126,7 @@ describe("inspect", () => {
     expect(live.head.segment).toBe(newest);
     expect(live.head.lastSeq).toBe(149);
     expect(live.head.nextSeq).toBe(150);
-    expect((live.head.offset - 64) % REC_1000).toBe(0);
+    expect((live.head.offset - FIRST_OFFSET) % REC_1000).toBe(0);
     expect(live.segments).toEqual({ count: ids.length, bytes: ids.length * SEGMENT, oldest: 0, newest, corrupt: [] });
     expect(live.deletable).toEqual([]);
     expect(live.tempFiles).toEqual([temp]);
@@ -133,8 +137,8 @@ describe("inspect", () => {
     expect(readers.near).toMatchObject({ open: false, state: "live", lagBytes: 5 * REC_1000, lagRecords: 5 });
     expect(readers.near.position.segment).toBe(newest);
     expect(readers.near.heartbeatAgeMs).toBeGreaterThanOrEqual(0);
-    expect(readers.behind).toMatchObject({ open: true, state: "live", lagRecords: null, position: { segment: 0, offset: 64 } });
-    expect(readers.behind.lagBytes).toBe(newest * SEGMENT + live.head.offset - 64);
+    expect(readers.behind).toMatchObject({ open: true, state: "live", lagRecords: null, position: { segment: 0, offset: FIRST_OFFSET } });
+    expect(readers.behind.lagBytes).toBe(newest * SEGMENT + live.head.offset - FIRST_OFFSET);
 
     expect(liveText.code).toBe(0);
     expect(liveText.stderr).toBe("");
@@ -143,14 +147,14 @@ describe("inspect", () => {
     expect(text).toContain("format      v2, segment size 64 KiB\n");
     expect(text).toMatch(new RegExp(`writer      alive \\(pid ${pid}\\), epoch ${epoch}, heartbeat \\S+ (ms|s) ago\n`));
     expect(text).toContain(`head        segment ${newest} offset ${live.head.offset}, last seq 149\n`);
-    expect(text).toContain(`segments    ${ids.length} (${ids.length * 64} KiB), oldest 0, newest ${newest}\n`);
+    expect(text).toContain(`segments    ${ids.length} (${(ids.length * SEGMENT) / 1024} KiB), oldest 0, newest ${newest}\n`);
     expect(text).toContain("temp files  1 in progress (writer running)\n");
     expect(text).toMatch(/^reader\s+segment\s+offset\s+lag\s+lag records\s+heartbeat\s+open\s+state$/m);
     expect(text).toMatch(new RegExp(`^head\\s+${newest}\\s+${live.head.offset}\\s+0 B\\s+0\\s+.+\\s+yes\\s+live$`, "m"));
     expect(text).toMatch(new RegExp(`^near\\s+${newest}\\s+\\d+\\s+5\\.3 KiB\\s+5\\s+.+\\s+no\\s+live$`, "m"));
-    expect(text).toMatch(/^behind\s+0\s+64\s+\S+ KiB\s+-\s+.+\s+yes\s+live$/m);
+    expect(text).toMatch(new RegExp(`^behind\\s+0\\s+${FIRST_OFFSET}\\s+\\S+ KiB\\s+-\\s+.+\\s+yes\\s+live$`, "m"));
 
-    await killWriter(child);
+    await child.killAndWait();
     // "near" is closed: with a 50 ms TTL its heartbeat is too old. "behind" is past --max-lag.
     await Bun.sleep(100);
     const policy = ["--ttl", "50", "--max-lag", "100000"];
@@ -178,7 +182,7 @@ describe("inspect", () => {
     Queue.openPublisher(tmp.path, { segmentSize: SEGMENT, preallocate: false }).close();
     const r = await cli(["inspect", tmp.path]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain("head        segment 0 offset 64, last seq -1\n");
+    expect(r.stdout).toContain(`head        segment 0 offset ${FIRST_OFFSET}, last seq -1\n`);
     expect(r.stdout).toContain("readers     none");
     expect(r.stdout).toContain("sleepers    0 registered\n");
   });
@@ -224,10 +228,7 @@ interface Stored {
 }
 
 function readStored(dir: string): Stored[] {
-  using reader = Queue.openAnonymous(dir);
-  const out: Stored[] = [];
-  for (let m = reader.next(); m !== null; m = reader.next()) out.push({ seq: m.seq, typeId: m.typeId, timestampNs: m.timestampNs, payload: m.payload.slice() });
-  return out;
+  return readRecords(dir, (m) => ({ seq: m.seq, typeId: m.typeId, timestampNs: m.timestampNs, payload: m.payload.slice() }));
 }
 
 const isoOf = (ns: bigint): string => new Date(Number(ns / 1_000_000n)).toISOString();
@@ -252,7 +253,7 @@ describe("tail", () => {
     using tmp = new TempDir();
     tailQueue(tmp.path);
     const stored = readStored(tmp.path);
-    const readersBefore = listing(tmp.join("readers"));
+    const readersBefore = listing(tmp.join(READERS_DIR));
     const r = await cli(["tail", tmp.path]);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe("");
@@ -275,7 +276,7 @@ describe("tail", () => {
     // Record 1 starts 00 ff 10 41: only the 'A' is printable in the ASCII column.
     expect(lines[2]).toStartWith("    000000  00 ff 10 41 ");
     expect(lines[2]).toContain("  ...A");
-    expect(listing(tmp.join("readers"))).toEqual(readersBefore);
+    expect(listing(tmp.join(READERS_DIR))).toEqual(readersBefore);
   });
 
   test("--json: one object per line with seq, timestampNs, ISO time, typeId, length and text or hex", async () => {
@@ -296,7 +297,7 @@ describe("tail", () => {
     using tmp = new TempDir();
     tailQueue(tmp.path);
     const stored = readStored(tmp.path);
-    const readersBefore = listing(tmp.join("readers"));
+    const readersBefore = listing(tmp.join(READERS_DIR));
     const cases: [string[], number[]][] = [
       [["--from", "earliest"], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]],
       [["--from", "6"], [6, 7, 8, 9]],
@@ -316,23 +317,23 @@ describe("tail", () => {
       expect(jsonLines(r.stdout)).toEqual(cases[i][1].map((seq) => expectedJson(stored[seq])));
     });
     // Anonymous reading: no reader meta (and no temp file) appeared.
-    expect(listing(tmp.join("readers"))).toEqual(readersBefore);
+    expect(listing(tmp.join(READERS_DIR))).toEqual(readersBefore);
   });
 
   test("-f prints records appended after it started, creates no reader file, and exits cleanly on SIGINT", async () => {
     using tmp = new TempDir();
     tailQueue(tmp.path);
-    const readersBefore = listing(tmp.join("readers"));
+    const readersBefore = listing(tmp.join(READERS_DIR));
     using writer = Queue.openPublisher(tmp.path, { preallocate: false });
     await using tail = follow(["tail", tmp.path, "-f", "--json"]);
     for (let seq = 0; seq < 10; seq++) expect(JSON.parse(await tail.line()).seq).toBe(seq);
-    expect(listing(tmp.join("readers"))).toEqual(readersBefore);
+    expect(listing(tmp.join(READERS_DIR))).toEqual(readersBefore);
 
     writer.append(7, text("after start"));
     expect(JSON.parse(await tail.line())).toMatchObject({ seq: 10, typeId: 7, text: "after start" });
     writer.append(8, new Uint8Array([0, 1, 2]));
     expect(JSON.parse(await tail.line())).toMatchObject({ seq: 11, typeId: 8, length: 3, hex: "000102" });
-    expect(listing(tmp.join("readers"))).toEqual(readersBefore);
+    expect(listing(tmp.join(READERS_DIR))).toEqual(readersBefore);
 
     tail.kill("SIGINT");
     const end = await tail.exit();
@@ -387,19 +388,20 @@ async function problemTree(tmp: TempDir): Promise<Tree> {
 
   publisher("healthy").append(1, text("ok"));
   subscriber("healthy", "ok").commit();
-  writeFileSync(join(q("healthy"), "000000001.q.tmp"), "");
+  writeFileSync(tempPath(segmentPath(q("healthy"), 1)), "");
 
   mkdirSync(q("apps"));
   const { child } = await writerChild(q("apps/crashed"), 10, 100);
-  await killWriter(child);
-  writeFileSync(join(q("apps/crashed"), "000000001.q.tmp"), "partial");
-  writeFileSync(join(q("apps/crashed"), "readers", "x.meta.4242.tmp"), "partial");
+  await child.killAndWait();
+  writeFileSync(tempPath(segmentPath(q("apps/crashed"), 1)), "partial");
+  // As a reader meta being created by process 4242 would leave it.
+  writeFileSync(tempPath(`${readerMetaPath(q("apps/crashed"), "x")}.4242`), "partial");
 
   publisher("dead-reader").append(1, text("x"));
   Queue.openSubscriber(q("dead-reader"), "gone").close();
 
   publisher("corrupt-reader");
-  writeFileSync(join(q("corrupt-reader"), "readers", "bad.meta"), new Uint8Array(80).fill(0xab));
+  writeFileSync(readerMetaPath(q("corrupt-reader"), "bad"), new Uint8Array(READER_META_SIZE).fill(0xab));
 
   const retention = publisher("retention");
   for (let i = 0; i < 200; i++) retention.append(1, new Uint8Array(1000));
@@ -437,15 +439,15 @@ describe("doctor", () => {
 
     const find = (name: string, kind: string): any[] => report.findings.filter((f: any) => f.queue === tree.q(name) && f.kind === kind);
     expect(find("apps/crashed", "temp-file").map((f) => f.path).sort()).toEqual([
-      join(tree.q("apps/crashed"), "000000001.q.tmp"),
-      join(tree.q("apps/crashed"), "readers", "x.meta.4242.tmp"),
+      tempPath(segmentPath(tree.q("apps/crashed"), 1)),
+      tempPath(`${readerMetaPath(tree.q("apps/crashed"), "x")}.4242`),
     ]);
     expect(find("apps/crashed", "stale-writer-lock")[0].detail).toContain("pid");
-    expect(find("broken-control", "corrupt-metadata")[0]).toMatchObject({ path: join(tree.q("broken-control"), "control.meta") });
+    expect(find("broken-control", "corrupt-metadata")[0]).toMatchObject({ path: join(tree.q("broken-control"), CONTROL_FILE) });
     expect(find("broken-control", "corrupt-metadata")[0].detail).toContain("magic");
-    expect(find("corrupt-reader", "corrupt-metadata")[0]).toMatchObject({ path: join(tree.q("corrupt-reader"), "readers", "bad.meta") });
-    expect(find("dead-reader", "dead-reader")[0]).toMatchObject({ path: join(tree.q("dead-reader"), "readers", "gone.meta") });
-    const retained = segmentIds(tree.q("retention"));
+    expect(find("corrupt-reader", "corrupt-metadata")[0]).toMatchObject({ path: readerMetaPath(tree.q("corrupt-reader"), "bad") });
+    expect(find("dead-reader", "dead-reader")[0]).toMatchObject({ path: readerMetaPath(tree.q("dead-reader"), "gone") });
+    const retained = listSegmentIds(tree.q("retention"));
     expect(retained.length).toBeGreaterThanOrEqual(3);
     expect(find("retention", "retention-eligible")[0].detail).toContain(`segments 0..${retained.length - 2} (${retained.length - 1})`);
 
@@ -473,17 +475,17 @@ describe("doctor", () => {
     expect(fixedRows.filter((l) => /\stemp-file\s/.test(l))).toHaveLength(2);
     expect(fixedRows.filter((l) => /\sdead-reader\s/.test(l))).toHaveLength(1);
 
-    expect(listing(tree.q("apps/crashed"))).toEqual(crashedBefore.filter((n) => n !== "000000001.q.tmp"));
-    expect(listing(join(tree.q("apps/crashed"), "readers"))).toEqual([]);
-    expect(existsSync(join(tree.q("dead-reader"), "readers", "gone.meta"))).toBe(false);
+    expect(listing(tree.q("apps/crashed"))).toEqual(crashedBefore.filter((n) => n !== tempPath(segmentFileName(1))));
+    expect(listing(join(tree.q("apps/crashed"), READERS_DIR))).toEqual([]);
+    expect(existsSync(readerMetaPath(tree.q("dead-reader"), "gone"))).toBe(false);
     // Everything else is untouched: a live writer's temp file, live and corrupt reader metas,
     // segments, writer locks, the corrupt control block.
-    expect(existsSync(join(tree.q("healthy"), "000000001.q.tmp"))).toBe(true);
-    expect(existsSync(join(tree.q("healthy"), "readers", "ok.meta"))).toBe(true);
-    expect(existsSync(join(tree.q("corrupt-reader"), "readers", "bad.meta"))).toBe(true);
-    expect(existsSync(join(tree.q("apps/crashed"), "writer.lock"))).toBe(true);
-    expect(segmentIds(tree.q("retention")).length).toBeGreaterThanOrEqual(3);
-    expect(existsSync(join(tree.q("broken-control"), "control.meta"))).toBe(true);
+    expect(existsSync(tempPath(segmentPath(tree.q("healthy"), 1)))).toBe(true);
+    expect(existsSync(readerMetaPath(tree.q("healthy"), "ok"))).toBe(true);
+    expect(existsSync(readerMetaPath(tree.q("corrupt-reader"), "bad"))).toBe(true);
+    expect(existsSync(join(tree.q("apps/crashed"), WRITER_LOCK_FILE))).toBe(true);
+    expect(listSegmentIds(tree.q("retention")).length).toBeGreaterThanOrEqual(3);
+    expect(existsSync(join(tree.q("broken-control"), CONTROL_FILE))).toBe(true);
 
     // What --fix did is gone from the next report; the rest remains.
     const again = await cliJson(["doctor", tree.root, "--ttl", "50", "--fix"], 1);
@@ -610,7 +612,7 @@ describe("arguments and paths", () => {
     corruptControl(tmp.path);
     const truncated = tmp.join("truncated");
     Queue.openPublisher(truncated, { segmentSize: SEGMENT, preallocate: false }).close();
-    writeFileSync(join(truncated, "control.meta"), readFileSync(join(truncated, "control.meta")).subarray(0, 100));
+    writeFileSync(join(truncated, CONTROL_FILE), readFileSync(join(truncated, CONTROL_FILE)).subarray(0, 100));
     const runs = await Promise.all([
       cli(["inspect", tmp.path]),
       cli(["inspect", tmp.path, "--json"]),
@@ -619,13 +621,8 @@ describe("arguments and paths", () => {
       cli(["tail", truncated, "-f"]),
     ]);
     runs.forEach((r, i) => {
-      expect(r.code).toBe(1);
-      expect(r.stdout).toBe("");
-      const lines = r.stderr.trimEnd().split("\n");
-      expect(lines).toHaveLength(1);
-      expect(lines[0]).toStartWith("chronicle: ");
-      expect(lines[0]).toContain("control.meta");
-      expect(lines[0]).toMatch(i < 3 ? /magic/ : /100 bytes, expected 512/);
+      const line = expectOneLineError(r, 1, i < 3 ? /magic/ : new RegExp(`100 bytes, expected ${CONTROL_SIZE}`));
+      expect(line).toContain(CONTROL_FILE);
     });
   });
 
@@ -643,8 +640,7 @@ describe("arguments and paths", () => {
     }
     // `script` runs the CLI on a pseudo-terminal, where colour is on unless NO_COLOR is set.
     const onTty = async (env: Record<string, string>): Promise<string> => {
-      const proc = Bun.spawn(["script", "-qec", `bun ${CLI} inspect ${tmp.path}`, "/dev/null"], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...baseEnv, ...env } });
-      const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+      const { code, stdout: out } = await runToEnd(["script", "-qec", `bun ${CLI} inspect ${tmp.path}`, "/dev/null"], { env: { ...baseEnv, ...env } });
       expect(code).toBe(0);
       expect(out).toContain("format      v2");
       return out;

@@ -1,11 +1,11 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Queue } from "../src/index.ts";
-import { crc32, crc32Words } from "../src/queue/crc32.ts";
+import { Queue, type QueueWriter } from "../src/index.ts";
+import { crc32 } from "../src/queue/crc32.ts";
 import {
   CONTROL_SIZE, CTL_MAGIC_OFF, CTL_VERSION_OFF, CTL_INIT_STATE_OFF, CTL_WRITER_EPOCH_OFF, CTL_CURRENT_SEGMENT_OFF,
-  CTL_WRITE_OFFSET_OFF, CTL_WRITER_HEARTBEAT_OFF, CTL_NOTIFY_SEQ_OFF, CONTROL_MAGIC, READER_META_SIZE, READER_SLOT_SIZE,
+  CTL_WRITE_OFFSET_OFF, CTL_WRITER_HEARTBEAT_OFF, CTL_NOTIFY_SEQ_OFF, CONTROL_MAGIC, READER_META_SIZE, READER_SLOT_CRC_SPAN, READER_SLOT_SIZE,
   SLOT_SEGMENT_OFF, SLOT_OFFSET_OFF, SLOT_GENERATION_OFF, SLOT_CRC_OFF, V1_SEGMENT_SIZE,
 } from "../src/queue/layout/index.ts";
 import { TempDir } from "./helpers/tmp.ts";
@@ -26,14 +26,19 @@ function expectedSegment(): Uint8Array {
   return seg;
 }
 
+/** A v1 writer on `dir` after the three reference appends of SPEC section 2 (still open). */
+function referenceWriter(dir: string): QueueWriter {
+  const writer = Queue.openPublisher(dir, { formatVersion: 1 });
+  writer.append(7, new TextEncoder().encode("hello"), 0x1122334455667788n);
+  writer.append(0x1234, new Uint8Array(0), 42n);
+  writer.append(1, new Uint8Array(70).fill(0xab), 43n);
+  return writer;
+}
+
 describe("golden bytes (SPEC section 2, format v1)", () => {
   test("segment 0 after the three reference appends is byte-identical to the dump", () => {
     using tmp = new TempDir();
-    const writer = Queue.openPublisher(tmp.path, { formatVersion: 1 });
-    writer.append(7, new TextEncoder().encode("hello"), 0x1122334455667788n);
-    writer.append(0x1234, new Uint8Array(0), 42n);
-    writer.append(1, new Uint8Array(70).fill(0xab), 43n);
-    writer.close();
+    referenceWriter(tmp.path).close();
     const actual = new Uint8Array(readFileSync(join(tmp.path, "000000000.q")));
     const expected = expectedSegment();
     expect(actual.length).toBe(expected.length);
@@ -43,10 +48,7 @@ describe("golden bytes (SPEC section 2, format v1)", () => {
 
   test("control block fields after the reference appends", () => {
     using tmp = new TempDir();
-    const writer = Queue.openPublisher(tmp.path, { formatVersion: 1 });
-    writer.append(7, new TextEncoder().encode("hello"), 0x1122334455667788n);
-    writer.append(0x1234, new Uint8Array(0), 42n);
-    writer.append(1, new Uint8Array(70).fill(0xab), 43n);
+    const writer = referenceWriter(tmp.path);
     const bytes = new Uint8Array(readFileSync(join(tmp.path, "control.meta")));
     writer.close();
     expect(bytes.length).toBe(CONTROL_SIZE);
@@ -82,23 +84,8 @@ describe("golden bytes (SPEC section 2, format v1)", () => {
     const newest = gens[0] > gens[1] ? 0 : 1;
     expect(gens[newest] % 2).toBe(newest);
     const base = newest * READER_SLOT_SIZE;
-    expect(v.getUint32(base + SLOT_CRC_OFF, true)).toBe(crc32(bytes.subarray(base, base + 32)));
+    expect(v.getUint32(base + SLOT_CRC_OFF, true)).toBe(crc32(bytes.subarray(base, base + READER_SLOT_CRC_SPAN)));
     expect(v.getBigUint64(base + SLOT_SEGMENT_OFF, true)).toBe(0n);
     expect(v.getBigUint64(base + SLOT_OFFSET_OFF, true)).toBe(0xc0n);
-  });
-
-  test("CRC-32/ISO-HDLC test vectors", () => {
-    const vectors: [Uint8Array, number][] = [
-      [new TextEncoder().encode("hello"), 0x3610a686],
-      [new Uint8Array(0), 0],
-      [new Uint8Array(70).fill(0xab), 0x6b55f30f],
-      [new TextEncoder().encode("123456789"), 0xcbf43926],
-    ];
-    for (const [bytes, crc] of vectors) {
-      expect(crc32(bytes)).toBe(crc);
-      const padded = new Uint8Array(256);
-      padded.set(bytes, 64);
-      expect(crc32Words(new Uint32Array(padded.buffer), padded, 64, bytes.length)).toBe(crc);
-    }
   });
 });

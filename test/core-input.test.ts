@@ -7,73 +7,38 @@ import {
   UnsupportedVersion, WriterAlreadyActive, inspectQueue, type QueueWriter,
 } from "../src/index.ts";
 import {
-  CONTROL_FILE, CONTROL_SIZE, CTL_INIT_STATE_OFF, CTL_MAGIC_OFF, CTL_VERSION_OFF, INDEX_FILE, INDEX_SEGMENT_OFF, INDEX_WRITE_OFFSET_OFF, INIT_READY,
-  MAX_READER_NAME_BYTES, READERS_DIR, READER_META_EXT, READER_SLOT_COUNT, SLOT_GENERATION_OFF, SEGMENT_HEADER_SIZE, SEGMENT_MAGIC,
-  slotOffset, segmentFileName,
+  CONTROL_FILE, CONTROL_SIZE, CTL_INIT_STATE_OFF, CTL_MAGIC_OFF, CTL_VERSION_OFF, CHECKPOINT_FILE, CHECKPOINT_SEGMENT_OFF, CHECKPOINT_SIZE,
+  CHECKPOINT_WRITE_OFFSET_OFF, INIT_READY, MAX_READER_NAME_BYTES, READERS_DIR, READER_META_EXT, READER_META_SIZE, READER_SLOT_COUNT,
+  RECORD_HEADER_SIZE, SEG_ID_OFF, SEG_MAGIC_OFF, SLOT_GENERATION_OFF, SEGMENT_HEADER_SIZE, SEGMENT_MAGIC, WRITER_LOCK_FILE,
+  slotOffset, segmentFileName, tempPath,
 } from "../src/queue/layout/index.ts";
+import { readerMetaPath } from "../src/queue/readerMeta.ts";
 import { listSegmentIds } from "../src/queue/segment.ts";
-import { fillPayload, payloadMismatch, payloadSize } from "./helpers/payloads.ts";
-import { spawnFixture } from "./helpers/spawn.ts";
+import { thrown } from "./helpers/errors.ts";
+import { fillPayload } from "./helpers/payloads.ts";
+import { addressSpaceBytes } from "./helpers/procfs.ts";
+import { appendCount, checkPayload, drain, range, readAll, readRecords, readSeqs } from "./helpers/queue.ts";
+import { FIXTURES, runToEnd, spawnFixture } from "./helpers/spawn.ts";
 import { TempDir } from "./helpers/tmp.ts";
 
 /** Small segments so a few hundred records span several of them. */
 const SEG = 65536;
 /** Largest payload of the deterministic records (about 60 per segment). */
 const MAX = 2000;
+/** Largest payload a SEG segment takes: one record filling everything after the segment header. */
+const MAX_PAYLOAD = SEG - SEGMENT_HEADER_SIZE - RECORD_HEADER_SIZE;
 /** A generous "did not hang" bound for waits configured to give up after 100 ms. */
 const NO_HANG_MS = 10_000;
 
-/** Appends `n` deterministic records; returns the segment each seq landed in. */
-function appendRecords(writer: QueueWriter, n: number, segmentOf: number[] = []): number[] {
-  for (let i = 0; i < n; i++) {
-    const seq = writer.nextSeq;
-    expect(writer.append(1, fillPayload(seq, new Uint8Array(payloadSize(seq, MAX))))).toBe(seq);
-    segmentOf[seq] = writer.currentSegment;
-  }
-  return segmentOf;
+/** Appends `n` deterministic records (payloads up to MAX); returns the segment each seq landed in. */
+function appendRecords(writer: QueueWriter, n: number): number[] {
+  return appendCount(writer, MAX, n);
 }
 
 /** A closed queue of `n` records in 64 KiB segments; returns the segment of each seq. */
 function makeQueue(dir: string, n: number): number[] {
   using writer = Queue.openPublisher(dir, { segmentSize: SEG });
   return appendRecords(writer, n);
-}
-
-/** Every seq from the oldest segment on (anonymous reader), payloads checked. */
-function readAll(dir: string): number[] {
-  using reader = Queue.openAnonymous(dir, { openTimeoutMs: 100 });
-  const seqs: number[] = [];
-  for (let m = reader.next(); m !== null; m = reader.next()) {
-    expect(payloadMismatch(m.seq, m.payload, MAX)).toBe(-1);
-    seqs.push(m.seq);
-  }
-  return seqs;
-}
-
-/** Payloads of every record as text. */
-function readAllPayloads(dir: string): string[] {
-  using reader = Queue.openAnonymous(dir);
-  const out: string[] = [];
-  for (let m = reader.next(); m !== null; m = reader.next()) out.push(new TextDecoder().decode(m.payload));
-  return out;
-}
-
-/** [from, from + 1, ..., to]. */
-function range(from: number, to: number): number[] {
-  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
-}
-
-function segmentIds(dir: string): number[] {
-  return readdirSync(dir).filter((n) => /^\d{9,}\.q$/.test(n)).map((n) => Number(n.slice(0, -2))).sort((a, b) => a - b);
-}
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error("expected an error, but the call returned");
 }
 
 /** Runs `fn`, which must throw a ChronicleError of class `cls` about `path` whose message contains `says`. */
@@ -124,12 +89,7 @@ describe("readers: where they start", () => {
     expect(killed.signal).toBe("SIGKILL");
 
     using reader = Queue.openSubscriber(tmp.path, "svc");
-    const seqs: number[] = [];
-    for (let m = reader.next(); m !== null; m = reader.next()) {
-      expect(payloadMismatch(m.seq, m.payload, MAX)).toBe(-1);
-      seqs.push(m.seq);
-    }
-    expect(seqs).toEqual(range(220, 299));
+    expect(drain(reader, (m) => (checkPayload(m, MAX), m.seq))).toEqual(range(220, 300));
   });
 
   test('start "latest" sees only records appended after it opened, and its commit is resumed from', () => {
@@ -142,9 +102,7 @@ describe("readers: where they start", () => {
     expect(latest.next()).toBeNull();
     expect(anonymous.next()).toBeNull();
     appendRecords(writer, 3);
-    const seen: number[] = [];
-    for (let m = latest.next(); m !== null; m = latest.next()) seen.push(m.seq);
-    expect(seen).toEqual([100, 101, 102]);
+    expect(readSeqs(latest)).toEqual([100, 101, 102]);
     expect(anonymous.next()?.seq).toBe(100);
     latest.commit();
     latest.close();
@@ -160,13 +118,11 @@ describe("readers: where they start", () => {
     const head = writer.currentSegment;
     expect(head).toBeGreaterThanOrEqual(3);
     // No reader exists, so everything older than the head may go.
-    expect(writer.cleanup()).toEqual(range(0, head - 1));
-    expect(segmentIds(tmp.path)).toEqual([head]);
+    expect(writer.cleanup()).toEqual(range(0, head));
+    expect(listSegmentIds(tmp.path)).toEqual([head]);
     const firstKept = segmentOf.indexOf(head);
     using reader = Queue.openSubscriber(tmp.path, "fresh");
-    const seqs: number[] = [];
-    for (let m = reader.next(); m !== null; m = reader.next()) seqs.push(m.seq);
-    expect(seqs).toEqual(range(firstKept, 299));
+    expect(readSeqs(reader)).toEqual(range(firstKept, 300));
     // The writer keeps going past the deleted segments and the new reader follows.
     appendRecords(writer, 5);
     expect(reader.next()?.seq).toBe(300);
@@ -194,13 +150,13 @@ describe("readers: where they start", () => {
     Bun.sleepSync(5);
     const deleted = writer.cleanup();
     expect(deleted).toContain(0);
-    const metaPath = join(tmp.path, READERS_DIR, `slow${READER_META_EXT}`);
+    const metaPath = readerMetaPath(tmp.path, "slow");
     const lost = expectTyped(() => Queue.openSubscriber(tmp.path, "slow"), PositionLost, metaPath, 'start "earliest"');
     expect(lost.segment).toBe(0);
     // The failed open released the reader's lock: trying again gives the same answer, not ReaderAlreadyActive.
     expectTyped(() => Queue.openSubscriber(tmp.path, "slow"), PositionLost, metaPath, "was deleted");
 
-    const oldest = segmentIds(tmp.path)[0];
+    const oldest = listSegmentIds(tmp.path)[0];
     const earliest = Queue.openSubscriber(tmp.path, "slow", { start: "earliest" });
     expect(earliest.next()?.seq).toBe(segmentOf.indexOf(oldest));
     earliest.commit();
@@ -219,7 +175,7 @@ describe("readers: where they start", () => {
     unlinkSync(join(tmp.path, segmentFileName(1)));
     const inFirst = segmentOf.lastIndexOf(0);
     for (let seq = 1; seq <= inFirst; seq++) expect(strict.next()?.seq).toBe(seq);
-    const lost = expectTyped(() => strict.next(), PositionLost, join(tmp.path, READERS_DIR, `strict${READER_META_EXT}`), "segment 1 was deleted");
+    const lost = expectTyped(() => strict.next(), PositionLost, readerMetaPath(tmp.path, "strict"), "segment 1 was deleted");
     expect(lost.segment).toBe(1);
     for (let seq = 1; seq <= inFirst; seq++) expect(lenient.next()?.seq).toBe(seq);
     expect(lenient.next()?.seq).toBe(segmentOf.indexOf(2));
@@ -305,17 +261,15 @@ describe("claim path", () => {
     expect(writer.nextSeq).toBe(2);
     expect(writer.append(3, new Uint8Array([7]))).toBe(2);
     using reader = Queue.openAnonymous(tmp.path);
-    const got: number[][] = [];
-    for (let m = reader.next(); m !== null; m = reader.next()) got.push([m.seq, m.typeId, ...m.payload]);
-    expect(got).toEqual([[0, 1, 9], [1, 2, 8], [2, 3, 7]]);
+    expect(drain(reader, (m) => [m.seq, m.typeId, ...m.payload])).toEqual([[0, 1, 9], [1, 2, 8], [2, 3, 7]]);
   });
 
   test("a claim larger than a segment allows is PayloadTooLarge and leaves the writer usable", () => {
     using tmp = new TempDir();
     using writer = Queue.openPublisher(tmp.path, { segmentSize: SEG });
-    expect(writer.maxPayloadLength).toBe(SEG - 128);
-    const err = expectTyped(() => writer.claim(1, SEG - 127), PayloadTooLarge, tmp.path, `exceeds the maximum of ${SEG - 128} bytes`);
-    expect([err.length, err.maxLength]).toEqual([SEG - 127, SEG - 128]);
+    expect(writer.maxPayloadLength).toBe(MAX_PAYLOAD);
+    const err = expectTyped(() => writer.claim(1, MAX_PAYLOAD + 1), PayloadTooLarge, tmp.path, `exceeds the maximum of ${MAX_PAYLOAD} bytes`);
+    expect([err.length, err.maxLength]).toEqual([MAX_PAYLOAD + 1, MAX_PAYLOAD]);
     expectTyped(() => writer.claim(1, 1 << 30), PayloadTooLarge, tmp.path, "exceeds the maximum");
     for (const bad of [-1, 1.5, Number.NaN]) expectTyped(() => writer.claim(1, bad), InvalidArgument, tmp.path, "claim length must be a non-negative integer");
     expect(writer.append(1, new Uint8Array(4))).toBe(0);
@@ -355,9 +309,7 @@ describe("bad arguments", () => {
     writer.abortClaim();
     // Small records where the rejected bytes would have been: each next header must be a real one.
     for (let i = 0; i < 40; i++) writer.append(4, new Uint8Array([i]), BigInt(i));
-    const got: number[][] = [];
-    for (let m = reader.next(); m !== null; m = reader.next()) got.push([m.seq, m.typeId, m.length]);
-    expect(got).toEqual([[0, 2, 1000], ...Array.from({ length: 40 }, (_, i) => [i + 1, 4, 1])]);
+    expect(drain(reader, (m) => [m.seq, m.typeId, m.length])).toEqual([[0, 2, 1000], ...Array.from({ length: 40 }, (_, i) => [i + 1, 4, 1])]);
   });
 
   test("invalid reader names are InvalidArgument naming the queue, and create no file", () => {
@@ -392,13 +344,13 @@ describe("bad arguments", () => {
     using reader = Queue.openAnonymous(tmp.path);
     const offset = writer.writeOffset;
     const err = expectTyped(() => writer.append(1, new Uint8Array(SEG)), PayloadTooLarge, tmp.path, `payload of ${SEG} bytes exceeds`);
-    expect([err.length, err.maxLength]).toEqual([SEG, SEG - 128]);
-    expectTyped(() => writer.append(1, new Uint8Array(SEG - 127)), PayloadTooLarge, tmp.path, "exceeds the maximum");
+    expect([err.length, err.maxLength]).toEqual([SEG, MAX_PAYLOAD]);
+    expectTyped(() => writer.append(1, new Uint8Array(MAX_PAYLOAD + 1)), PayloadTooLarge, tmp.path, "exceeds the maximum");
     expect([writer.nextSeq, writer.writeOffset, writer.currentSegment]).toEqual([0, offset, 0]);
     expect(reader.next()).toBeNull();
-    expect(writer.append(1, new Uint8Array(SEG - 128).fill(3))).toBe(0);
+    expect(writer.append(1, new Uint8Array(MAX_PAYLOAD).fill(3))).toBe(0);
     const m = reader.next()!;
-    expect([m.seq, m.payload.length, m.payload[SEG - 129]]).toEqual([0, SEG - 128, 3]);
+    expect([m.seq, m.payload.length, m.payload[MAX_PAYLOAD - 1]]).toEqual([0, MAX_PAYLOAD, 3]);
   });
 
   test("a payload that is not a Uint8Array is InvalidArgument and writes nothing", () => {
@@ -412,7 +364,7 @@ describe("bad arguments", () => {
     expect([writer.nextSeq, writer.writeOffset]).toEqual([0, SEGMENT_HEADER_SIZE]);
     // A Buffer is a Uint8Array.
     expect(writer.append(1, Buffer.from("ok"))).toBe(0);
-    expect(readAllPayloads(tmp.path)).toEqual(["ok"]);
+    expect(readRecords(tmp.path, (m) => new TextDecoder().decode(m.payload))).toEqual(["ok"]);
   });
 
   test("typeId out of range or 0xFFFF (reserved for PAD) is InvalidArgument for append and claim; 0 and 0xFFFE work", () => {
@@ -456,7 +408,7 @@ describe("damaged control.meta", () => {
     const cases: [Uint8Array, typeof CorruptMetadata | typeof UnsupportedVersion, string][] = [
       [good.subarray(0, 100), CorruptMetadata, `control block is 100 bytes, expected ${CONTROL_SIZE}`],
       [new Uint8Array(0), CorruptMetadata, `control block is 0 bytes, expected ${CONTROL_SIZE}`],
-      [new Uint8Array(1024), CorruptMetadata, `control block is 1024 bytes, expected ${CONTROL_SIZE}`],
+      [new Uint8Array(2 * CONTROL_SIZE), CorruptMetadata, `control block is ${2 * CONTROL_SIZE} bytes, expected ${CONTROL_SIZE}`],
       [patched(good, CTL_MAGIC_OFF, 0xdeadbeef), CorruptMetadata, "bad control block magic 0xdeadbeef"],
       [patched(good, CTL_VERSION_OFF, 9), UnsupportedVersion, "unsupported format version 9"],
       [patched(good, CTL_VERSION_OFF, 0), UnsupportedVersion, "unsupported format version 0"],
@@ -486,7 +438,7 @@ describe("damaged control.meta", () => {
     }
     expect(readdirSync(join(tmp.path, READERS_DIR))).toEqual([]);
     writeFileSync(path, good);
-    expect(readAll(tmp.path)).toEqual([0, 1, 2]);
+    expect(readAll(tmp.path, MAX, { openTimeoutMs: 100 })).toEqual([0, 1, 2]);
   });
 
   test("an opener waiting on an initialising control block proceeds once init_state becomes ready", async () => {
@@ -536,17 +488,17 @@ describe("damaged segments and checkpoint", () => {
     using tmp = new TempDir();
     makeQueue(tmp.path, 10);
     const seg0 = join(tmp.path, segmentFileName(0));
-    patchFile(seg0, 0, u32le(0x12345678));
+    patchFile(seg0, SEG_MAGIC_OFF, u32le(0x12345678));
     expectTyped(() => Queue.openAnonymous(tmp.path), CorruptMetadata, seg0, "bad segment magic 0x12345678");
-    patchFile(seg0, 0, u32le(SEGMENT_MAGIC));
-    patchFile(seg0, 8, u32le(7));
+    patchFile(seg0, SEG_MAGIC_OFF, u32le(SEGMENT_MAGIC));
+    patchFile(seg0, SEG_ID_OFF, u32le(7));
     expectTyped(() => Queue.openAnonymous(tmp.path), CorruptMetadata, seg0, "header says segment 7 but the file name says 0");
   });
 
   test("a truncated or wrong-size newest segment makes the writer refuse with CorruptMetadata and release its lock", () => {
     using tmp = new TempDir();
     makeQueue(tmp.path, 300);
-    const ids = segmentIds(tmp.path);
+    const ids = listSegmentIds(tmp.path);
     const newest = join(tmp.path, segmentFileName(ids[ids.length - 1]));
     for (const size of [100, SEG * 2]) {
       truncateSync(newest, size);
@@ -559,15 +511,16 @@ describe("damaged segments and checkpoint", () => {
   test("a leftover index.meta.tmp (writer killed before its rename) does not block the next writer", () => {
     using tmp = new TempDir();
     makeQueue(tmp.path, 100);
-    writeFileSync(join(tmp.path, `${INDEX_FILE}.tmp`), new Uint8Array(5));
+    const temp = tempPath(join(tmp.path, CHECKPOINT_FILE));
+    writeFileSync(temp, new Uint8Array(5));
     {
       using writer = Queue.openPublisher(tmp.path);
       expect(writer.nextSeq).toBe(100);
       appendRecords(writer, 100);
     }
-    expect(readFileSync(join(tmp.path, INDEX_FILE)).length).toBe(16);
-    expect(existsSync(join(tmp.path, `${INDEX_FILE}.tmp`))).toBe(false);
-    expect(readAll(tmp.path)).toEqual(range(0, 199));
+    expect(readFileSync(join(tmp.path, CHECKPOINT_FILE)).length).toBe(CHECKPOINT_SIZE);
+    expect(existsSync(temp)).toBe(false);
+    expect(readAll(tmp.path, MAX, { openTimeoutMs: 100 })).toEqual(range(0, 200));
   });
 
   test("a publisher open that fails after taking the lock gives back the lock and its segment mappings", () => {
@@ -575,24 +528,24 @@ describe("damaged segments and checkpoint", () => {
     const size = 16 << 20;
     Queue.openPublisher(tmp.path, { segmentSize: size, preallocate: false }).close();
     // A directory where the checkpoint's temp file goes makes writing the checkpoint fail at open.
-    mkdirSync(join(tmp.path, `${INDEX_FILE}.tmp`));
-    const vmSize = (): number => Number(/VmSize:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"))![1]) * 1024;
-    const before = vmSize();
+    const temp = tempPath(join(tmp.path, CHECKPOINT_FILE));
+    mkdirSync(temp);
+    const before = addressSpaceBytes();
     const attempts = 10;
     for (let i = 0; i < attempts; i++) {
-      const err = expectTyped(() => Queue.openPublisher(tmp.path), ErrnoError, join(tmp.path, `${INDEX_FILE}.tmp`), "EISDIR");
+      const err = expectTyped(() => Queue.openPublisher(tmp.path), ErrnoError, temp, "EISDIR");
       expect(err.call).toBe("unlink");
     }
     // Each attempt reserved two 16 MiB windows; a leak would show as 320 MiB of address space.
-    expect(vmSize() - before).toBeLessThan((attempts * size) / 2);
+    expect(addressSpaceBytes() - before).toBeLessThan((attempts * size) / 2);
   });
 
   for (const size of [0, 7, 15]) {
     test(`an index.meta truncated to ${size} bytes does not break recovery: seq continues, readers see everything`, () => {
       using tmp = new TempDir();
       makeQueue(tmp.path, 200);
-      const index = join(tmp.path, INDEX_FILE);
-      expect(readFileSync(index).length).toBe(16);
+      const index = join(tmp.path, CHECKPOINT_FILE);
+      expect(readFileSync(index).length).toBe(CHECKPOINT_SIZE);
       truncateSync(index, size);
       {
         using writer = Queue.openPublisher(tmp.path);
@@ -602,7 +555,7 @@ describe("damaged segments and checkpoint", () => {
       truncateSync(index, size);
       using writer = Queue.openPublisher(tmp.path);
       expect(writer.nextSeq).toBe(350);
-      expect(readAll(tmp.path)).toEqual(range(0, 349));
+      expect(readAll(tmp.path, MAX, { openTimeoutMs: 100 })).toEqual(range(0, 350));
       using reader = Queue.openSubscriber(tmp.path, "after");
       let n = 0;
       while (reader.next() !== null) n++;
@@ -614,11 +567,11 @@ describe("damaged segments and checkpoint", () => {
 test("an index.meta with a wild segment number is ignored: no segment ids are skipped, readers see one contiguous sequence", () => {
   using tmp = new TempDir();
   makeQueue(tmp.path, 200);
-  const index = join(tmp.path, INDEX_FILE);
-  const image = new Uint8Array(16);
+  const index = join(tmp.path, CHECKPOINT_FILE);
+  const image = new Uint8Array(CHECKPOINT_SIZE);
   const view = new DataView(image.buffer);
-  view.setBigUint64(INDEX_SEGMENT_OFF, 1_000_000n, true);
-  view.setBigUint64(INDEX_WRITE_OFFSET_OFF, 4096n, true);
+  view.setBigUint64(CHECKPOINT_SEGMENT_OFF, 1_000_000n, true);
+  view.setBigUint64(CHECKPOINT_WRITE_OFFSET_OFF, 4096n, true);
   writeFileSync(index, image);
   {
     using writer = Queue.openPublisher(tmp.path);
@@ -627,11 +580,9 @@ test("an index.meta with a wild segment number is ignored: no segment ids are sk
   }
   // Contiguous segment ids: the wild hint was not followed.
   const ids = listSegmentIds(tmp.path);
-  expect(ids).toEqual(range(0, ids.length - 1));
+  expect(ids).toEqual(range(0, ids.length));
   using reader = Queue.openSubscriber(tmp.path, "after", { start: "earliest" });
-  const seqs: number[] = [];
-  for (let m = reader.next(); m !== null; m = reader.next()) seqs.push(m.seq);
-  expect(seqs).toEqual(range(0, 349));
+  expect(readSeqs(reader)).toEqual(range(0, 350));
 });
 
 describe("damaged reader meta", () => {
@@ -644,7 +595,7 @@ describe("damaged reader meta", () => {
     using tmp = new TempDir();
     using writer = Queue.openPublisher(tmp.path, { segmentSize: SEG });
     appendRecords(writer, 300);
-    const metaPath = join(tmp.path, READERS_DIR, `r${READER_META_EXT}`);
+    const metaPath = readerMetaPath(tmp.path, "r");
     {
       using reader = Queue.openSubscriber(tmp.path, "r");
       for (let i = 0; i < 10; i++) reader.next();
@@ -674,8 +625,9 @@ describe("damaged reader meta", () => {
     other.commit();
     const head = writer.currentSegment;
     expect(writer.cleanup().length).toBeGreaterThan(0);
-    expect(segmentIds(tmp.path)[0]).toBeGreaterThan(0);
-    expect(segmentIds(tmp.path)[segmentIds(tmp.path).length - 1]).toBe(head);
+    const kept = listSegmentIds(tmp.path);
+    expect(kept[0]).toBeGreaterThan(0);
+    expect(kept[kept.length - 1]).toBe(head);
     const info = inspectQueue(tmp.path);
     expect(info.readers.find((r) => r.name === "r")?.state).toBe("corrupt");
     expect(info.readers.find((r) => r.name === "other")?.state).toBe("live");
@@ -683,16 +635,16 @@ describe("damaged reader meta", () => {
     // Deleting the file restarts that reader from the oldest segment.
     unlinkSync(metaPath);
     using restarted = Queue.openSubscriber(tmp.path, "r");
-    expect(restarted.position.segment).toBe(segmentIds(tmp.path)[0]);
+    expect(restarted.position.segment).toBe(listSegmentIds(tmp.path)[0]);
     expect(restarted.next()).not.toBeNull();
   });
 
   test("a reader meta of an unexpected size is CorruptMetadata", () => {
     using tmp = new TempDir();
     makeQueue(tmp.path, 3);
-    const metaPath = join(tmp.path, READERS_DIR, `odd${READER_META_EXT}`);
+    const metaPath = readerMetaPath(tmp.path, "odd");
     writeFileSync(metaPath, new Uint8Array(50));
-    expectTyped(() => Queue.openSubscriber(tmp.path, "odd"), CorruptMetadata, metaPath, "reader meta is 50 bytes; expected 80");
+    expectTyped(() => Queue.openSubscriber(tmp.path, "odd"), CorruptMetadata, metaPath, `reader meta is 50 bytes; expected ${READER_META_SIZE}`);
     using writer = Queue.openPublisher(tmp.path);
     expect(writer.cleanup()).toEqual([]);
   });
@@ -726,7 +678,7 @@ describe("missing or inaccessible queue", () => {
     const done = await child.exit();
     expect(done.stderr).toBe("");
     expect(done.lines.map((l) => JSON.parse(l))).toEqual([{ op: "subscriber:late", ok: true, seqs: [] }]);
-    expect(existsSync(join(dir, READERS_DIR, `late${READER_META_EXT}`))).toBe(true);
+    expect(existsSync(readerMetaPath(dir, "late"))).toBe(true);
     expect(writer.nextSeq).toBe(0);
   });
 
@@ -749,9 +701,8 @@ describe("missing or inaccessible queue", () => {
     }
 
     const runAsNobody = async (ops: string[], target = dir): Promise<Record<string, unknown>[]> => {
-      const proc = Bun.spawn([...asNobody, "bun", join(import.meta.dir, "fixtures", "input-open.ts"), target, "100", ...ops], { stdout: "pipe", stderr: "pipe" });
-      const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-      expect(err).toBe("");
+      const { code, stdout: out, stderr } = await runToEnd([...asNobody, "bun", join(FIXTURES, "input-open.ts"), target, "100", ...ops]);
+      expect(stderr).toBe("");
       expect(code).toBe(0);
       const lines = out.trim().split("\n");
       expect(lines[0]).toBe("ready");
@@ -761,7 +712,7 @@ describe("missing or inaccessible queue", () => {
       ({ op, ok: false, error: "ErrnoError", chronicle: true, code: "EACCES", errnoName: "EACCES", path, message: expect.stringContaining("EACCES") });
 
     expect(await runAsNobody(["publisher", "subscriber:newreader", "anonymous"])).toEqual([
-      eacces("publisher", join(dir, "writer.lock")),
+      eacces("publisher", join(dir, WRITER_LOCK_FILE)),
       eacces("subscriber:newreader", join(dir, CONTROL_FILE)),
       eacces("anonymous", join(dir, CONTROL_FILE)),
     ]);
@@ -769,12 +720,12 @@ describe("missing or inaccessible queue", () => {
 
     // Files writable by all, directories still not: creating anything in them is refused.
     for (const name of readdirSync(dir)) if (name !== READERS_DIR) chmodSync(join(dir, name), 0o666);
-    chmodSync(join(dir, READERS_DIR, `existing${READER_META_EXT}`), 0o666);
+    chmodSync(readerMetaPath(dir, "existing"), 0o666);
     const [publisher, newReader, existing] = await runAsNobody(["publisher", "subscriber:newreader", "subscriber:existing"]);
     expect(publisher).toMatchObject({ ok: false, error: "ErrnoError", errnoName: "EACCES" });
     expect(String(publisher.path).startsWith(dir + "/")).toBe(true);
     expect(newReader).toMatchObject({ ok: false, error: "ErrnoError", errnoName: "EACCES" });
-    expect(String(newReader.path).startsWith(join(dir, READERS_DIR, `newreader${READER_META_EXT}`))).toBe(true);
+    expect(String(newReader.path).startsWith(readerMetaPath(dir, "newreader"))).toBe(true);
     // An existing reader needs no new file: it still reads.
     expect(existing).toEqual({ op: "subscriber:existing", ok: true, seqs: [0, 1, 2] });
     // Nothing was left half-created, and root can still write.

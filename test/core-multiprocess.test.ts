@@ -1,47 +1,37 @@
 import { describe, expect, test } from "bun:test";
-import { readdirSync } from "node:fs";
 import { Queue, WriterAlreadyActive } from "../src/index.ts";
-import { payloadMismatch } from "./helpers/payloads.ts";
+import { listSegmentIds } from "../src/queue/segment.ts";
+import { createQueue, range, readAll } from "./helpers/queue.ts";
 import { spawnFixture } from "./helpers/spawn.ts";
 import { TempDir } from "./helpers/tmp.ts";
 
-function segmentFiles(dir: string): number {
-  return readdirSync(dir).filter((n) => /^\d{9,}\.q$/.test(n)).length;
-}
-
-/** Reads the whole queue from the start; returns the seqs and checks payloads. */
-function readAll(dir: string, max: number): number[] {
-  using reader = Queue.openAnonymous(dir);
-  const seqs: number[] = [];
-  for (let m = reader.next(); m !== null; m = reader.next()) {
-    expect(payloadMismatch(m.seq, m.payload, max)).toBe(-1);
-    seqs.push(m.seq);
-  }
-  return seqs;
+/**
+ * A core-reader child (reader `name`) and a core-writer child (`segment`: its size argument) on
+ * `dir` at once, `count` records of up to `max` bytes; both must end well, the reader having seen all.
+ */
+async function writeAndReadConcurrently(dir: string, name: string, count: number, max: number, segment: string): Promise<void> {
+  await using reader = spawnFixture("core-reader.ts", [dir, name, String(count), String(max)]);
+  await using writer = spawnFixture("core-writer.ts", [dir, String(count), String(max), segment]);
+  const w = await writer.exit();
+  expect(w.stderr).toBe("");
+  expect(w.code).toBe(0);
+  const r = await reader.exit();
+  expect(r.lines).toEqual([`ok ${count} ${count - 1}`]);
+  expect(r.code).toBe(0);
 }
 
 describe("two processes", () => {
   test("100,000 records of 0..4 KiB, written and read concurrently by two processes across segment rolls", async () => {
     using tmp = new TempDir();
-    Queue.openPublisher(tmp.path, { segmentSize: 1 << 20 }).close();
-    await using reader = spawnFixture("core-reader.ts", [tmp.path, "rt", "100000", "4096"]);
-    await using writer = spawnFixture("core-writer.ts", [tmp.path, "100000", "4096", String(1 << 20)]);
-    const w = await writer.exit();
-    expect(w.stderr).toBe("");
-    expect(w.code).toBe(0);
-    const r = await reader.exit();
-    expect(r.lines).toEqual(["ok 100000 99999"]);
-    expect(r.code).toBe(0);
-    expect(segmentFiles(tmp.path)).toBeGreaterThanOrEqual(6);
+    createQueue(tmp.path, { segmentSize: 1 << 20 });
+    await writeAndReadConcurrently(tmp.path, "rt", 100_000, 4096, String(1 << 20));
+    expect(listSegmentIds(tmp.path).length).toBeGreaterThanOrEqual(6);
   });
 
   test("format v1: 10,000 records read concurrently by another process", async () => {
     using tmp = new TempDir();
-    Queue.openPublisher(tmp.path, { formatVersion: 1 }).close();
-    await using reader = spawnFixture("core-reader.ts", [tmp.path, "rt1", "10000", "1024"]);
-    await using writer = spawnFixture("core-writer.ts", [tmp.path, "10000", "1024", "v1"]);
-    expect((await writer.exit()).code).toBe(0);
-    expect((await reader.exit()).lines).toEqual(["ok 10000 9999"]);
+    createQueue(tmp.path, { formatVersion: 1 });
+    await writeAndReadConcurrently(tmp.path, "rt1", 10_000, 1024, "v1");
   });
 
   test("a writer killed with SIGKILL mid-stream loses no acknowledged record; the next one continues the seq", async () => {
@@ -49,19 +39,16 @@ describe("two processes", () => {
     let acknowledged = -1;
     for (let trial = 0; trial < 4; trial++) {
       await using child = spawnFixture("core-writer.ts", [tmp.path, "1000000", "300", "65536", "1"]);
-      const lines = await child.until((l) => l.startsWith("seq ") && Number(l.slice(4)) >= acknowledged + 200 + trial * 97);
-      child.kill("SIGKILL");
-      await child.proc.exited;
-      acknowledged = Number(lines[lines.length - 1].slice(4));
+      const line = await child.find((l) => l.startsWith("seq ") && Number(l.slice(4)) >= acknowledged + 200 + trial * 97);
+      await child.killAndWait();
+      acknowledged = Number(line.slice(4));
     }
     await using last = spawnFixture("core-writer.ts", [tmp.path, "50", "300", "65536"]);
     const done = await last.exit();
     expect(done.code).toBe(0);
     const next = Number(done.lines[done.lines.length - 1].slice(5));
     expect(next).toBeGreaterThan(acknowledged + 50);
-    const seqs = readAll(tmp.path, 300);
-    expect(seqs.length).toBe(next);
-    expect(seqs.every((s, i) => s === i)).toBe(true);
+    expect(readAll(tmp.path, 300)).toEqual(range(0, next));
   });
 
   test("a writer that closed normally is continued by the next: one contiguous sequence", async () => {
@@ -70,19 +57,14 @@ describe("two processes", () => {
       await using w = spawnFixture("core-writer.ts", [tmp.path, String(n), "2000", "65536"]);
       expect((await w.exit()).code).toBe(0);
     }
-    const seqs = readAll(tmp.path, 2000);
-    expect(seqs.length).toBe(2011);
-    expect(seqs.every((s, i) => s === i)).toBe(true);
+    expect(readAll(tmp.path, 2000)).toEqual(range(0, 2011));
   });
 
   test("a reader racing a writer that rolls tiny segments never skips a record (seal race)", async () => {
     using tmp = new TempDir();
-    Queue.openPublisher(tmp.path, { segmentSize: 65536 }).close();
+    createQueue(tmp.path, { segmentSize: 65536 });
     // Payloads up to 30,000 bytes: about four records per 64 KiB segment, so rolls are constant.
-    await using reader = spawnFixture("core-reader.ts", [tmp.path, "race", "6000", "30000"]);
-    await using writer = spawnFixture("core-writer.ts", [tmp.path, "6000", "30000", "65536"]);
-    expect((await writer.exit()).code).toBe(0);
-    expect((await reader.exit()).lines).toEqual(["ok 6000 5999"]);
+    await writeAndReadConcurrently(tmp.path, "race", 6000, 30_000, "65536");
   });
 
   test("writer lock: refused in this and another process, free again after the holder exits or is killed", async () => {
@@ -99,8 +81,7 @@ describe("two processes", () => {
     await using holder = spawnFixture("core-writer.ts", [tmp.path, "100000000", "10", "-", "1"]);
     await holder.line();
     expect(() => Queue.openPublisher(tmp.path)).toThrow(WriterAlreadyActive);
-    holder.kill("SIGKILL");
-    await holder.proc.exited;
+    await holder.killAndWait();
     using again = Queue.openPublisher(tmp.path);
     // Epochs: 1 = first, 2 = the killed holder, 3 = this one; a refused open takes none.
     expect(again.epoch).toBe(3);

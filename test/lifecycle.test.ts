@@ -1,73 +1,28 @@
 import { describe, expect, test } from "bun:test";
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   Queue, ClosedError, PositionLost, QueueFull, inspectQueue, readerStatuses, type QueueReader, type QueueWriter,
 } from "../src/index.ts";
 import { readCheckpoint } from "../src/queue/checkpoint.ts";
-import { segmentPath, writeSegmentFile } from "../src/queue/segment.ts";
-import { fillPayload, payloadMismatch, payloadSize } from "./helpers/payloads.ts";
-import { spawnFixture, type Child } from "./helpers/spawn.ts";
+import { READER_META_SIZE, SEGMENT_HEADER_SIZE } from "../src/queue/layout/index.ts";
+import { readerMetaPath } from "../src/queue/readerMeta.ts";
+import { listSegmentIds, segmentPath, writeSegmentFile } from "../src/queue/segment.ts";
+import { thrown } from "./helpers/errors.ts";
+import { payloadMismatch } from "./helpers/payloads.ts";
+import { fdCount, mappedSegmentFiles } from "./helpers/procfs.ts";
+import { appendWhile, checkPayload, createQueue, nextBeforeAsync, range, readAll, readSeqs } from "./helpers/queue.ts";
+import { spawnFixture } from "./helpers/spawn.ts";
 import { TempDir } from "./helpers/tmp.ts";
 
 const SEG = 65536;
-const SEGMENT_HEADER = 64;
 const TRIALS = Number(process.env.CHRONICLE_CRASH_TRIALS ?? 50);
-
-function segmentIds(dir: string): number[] {
-  return readdirSync(dir).filter((n) => /^\d{9,}\.q$/.test(n)).map((n) => Number.parseInt(n, 10)).sort((a, b) => a - b);
-}
-
-function range(from: number, to: number): number[] {
-  return Array.from({ length: to - from }, (_, i) => from + i);
-}
-
-/** Distinct segment files of `dir` mapped in this process (including deleted and prepared ones). */
-function mappedSegments(dir: string): number {
-  const paths = new Set<string>();
-  for (const line of readFileSync("/proc/self/maps", "utf8").split("\n")) {
-    const at = line.indexOf(dir + "/");
-    if (at >= 0 && /\.q(\.prep)?( \(deleted\))?$/.test(line)) paths.add(line.slice(at));
-  }
-  return paths.size;
-}
-
-function openFds(): number {
-  return readdirSync("/proc/self/fd").length;
-}
-
-/** Appends deterministic records (payloads up to `max`) while `more()` holds; returns the first seq of each segment. */
-function appendWhile(writer: QueueWriter, max: number, more: () => boolean): Map<number, number> {
-  const firstSeq = new Map<number, number>();
-  const buf = new Uint8Array(max);
-  while (more()) {
-    const seq = writer.nextSeq;
-    writer.append(1, fillPayload(seq, buf.subarray(0, payloadSize(seq, max))));
-    if (!firstSeq.has(writer.currentSegment)) firstSeq.set(writer.currentSegment, seq);
-  }
-  return firstSeq;
-}
 
 /** Reads until the reader has consumed a record in segment `segment`. */
 function readIntoSegment(reader: QueueReader, segment: number): void {
-  while (reader.positionSegment < segment || reader.positionOffset <= SEGMENT_HEADER) {
+  while (reader.positionSegment < segment || reader.positionOffset <= SEGMENT_HEADER_SIZE) {
     if (reader.next() === null) throw new Error(`queue ended before segment ${segment}`);
   }
-}
-
-/** Every seq readable from the start of the queue, checking payloads. */
-function readAll(dir: string, max: number): number[] {
-  using reader = Queue.openAnonymous(dir);
-  const seqs: number[] = [];
-  for (let m = reader.next(); m !== null; m = reader.next()) {
-    if (payloadMismatch(m.seq, m.payload, max) >= 0) throw new Error(`payload of seq ${m.seq} is wrong`);
-    seqs.push(m.seq);
-  }
-  return seqs;
-}
-
-function isContiguous(seqs: number[]): boolean {
-  return seqs.every((s, i) => s === i);
 }
 
 /** A small deterministic PRNG, so a failing crash schedule can be replayed with CHRONICLE_CRASH_SEED. */
@@ -81,11 +36,6 @@ function prng(seed: number): () => number {
   };
 }
 
-async function killed(child: Child): Promise<void> {
-  child.kill("SIGKILL");
-  await child.proc.exited;
-}
-
 describe("crash safety", () => {
   test(`crash matrix: ${TRIALS} writers killed with SIGKILL during appends and rolls lose no acknowledged record`, async () => {
     using tmp = new TempDir();
@@ -94,7 +44,7 @@ describe("crash safety", () => {
     const seed = Number(process.env.CHRONICLE_CRASH_SEED ?? Date.now() % 1e9);
     const random = prng(seed);
     const ctx = `(CHRONICLE_CRASH_SEED=${seed})`;
-    Queue.openPublisher(dir, { segmentSize: SEG }).close();
+    createQueue(dir, { segmentSize: SEG });
     // Follows the queue across all the crashes: every record is checked once, in order.
     using follower = Queue.openAnonymous(dir);
     let present = 0;
@@ -141,12 +91,10 @@ describe("crash safety", () => {
     const next = Number(done.lines[done.lines.length - 1].slice(5));
     drain();
     expect(present).toBe(next);
-    const seqs = readAll(dir, MAX);
-    expect(seqs.length).toBe(next);
-    expect(isContiguous(seqs)).toBe(true);
+    expect(readAll(dir, MAX)).toEqual(range(0, next));
     // The schedule really interrupted writers mid-stream, across many rolls.
     expect(acknowledged).toBeGreaterThan(TRIALS);
-    expect(segmentIds(dir).length).toBeGreaterThan(TRIALS);
+    expect(listSegmentIds(dir).length).toBeGreaterThan(TRIALS);
   }, 30_000 + TRIALS * 500);
 
   test("a writer that died after linking the next segment but before sealing its own: the next writer seals it", () => {
@@ -160,15 +108,12 @@ describe("crash safety", () => {
     // The first step of a roll (segment 1 linked into place), where a kill -9 can stop a writer.
     writeSegmentFile(segmentPath(dir, 1), 1, SEG);
     using reader = Queue.openAnonymous(dir);
-    let n = 0;
-    for (let m = reader.next(); m !== null; m = reader.next()) expect(m.seq).toBe(n++);
-    expect(n).toBe(10);
+    expect(readSeqs(reader)).toEqual(range(0, 10));
     using next = Queue.openPublisher(dir);
     expect(next.currentSegment).toBe(1);
     expect(next.nextSeq).toBe(10);
     appendWhile(next, MAX, () => next.nextSeq < 20);
-    for (let m = reader.next(); m !== null; m = reader.next()) expect(m.seq).toBe(n++);
-    expect(n).toBe(20);
+    expect(readSeqs(reader)).toEqual(range(10, 20));
     expect(readAll(dir, MAX)).toEqual(range(0, 20));
   });
 
@@ -187,7 +132,7 @@ describe("crash safety", () => {
       const first = Number((await child.line()).slice(6));
       const threshold = first + 500 + Math.floor(random() * 3000);
       const lines = await child.until((l) => l.startsWith("commit ") && Number(l.slice(7)) >= threshold);
-      await killed(child);
+      await child.killAndWait();
       expect(lines.some((l) => l.startsWith("bad"))).toBe(false);
       const printed = Number(lines[lines.length - 1].slice(7));
 
@@ -230,10 +175,10 @@ describe("retention", () => {
       const head = { segment: w.currentSegment, offset: w.writeOffset, segmentSize: SEG };
       return Object.fromEntries(readerStatuses(dir, head, { readerTtlMs, maxReaderLagBytes: LAG }).map((r) => [r.name, r.state]));
     };
-    const firstSeq = new Map<number, number>();
+    // The segment of every seq written; the first seq of segment k is segmentOf.indexOf(k).
+    const segmentOf: number[] = [];
     const writeInto = (w: QueueWriter, segment: number): void => {
-      const more = () => w.currentSegment < segment || w.writeOffset < 1000;
-      for (const [seg, seq] of appendWhile(w, MAX, more)) if (!firstSeq.has(seg)) firstSeq.set(seg, seq);
+      appendWhile(w, MAX, () => w.currentSegment < segment || w.writeOffset < 1000, segmentOf);
     };
     const drainAndCommit = (r: QueueReader): void => {
       while (r.next() !== null);
@@ -257,15 +202,15 @@ describe("retention", () => {
     await using dead = spawnFixture("life-reader.ts", [dir, "dead", String(MAX), "to-seg", "4"]);
     expect(await slow.line()).toStartWith("at 7 ");
     expect(await dead.line()).toStartWith("at 4 ");
-    await killed(dead);
-    writeFileSync(join(dir, "readers", "broken.meta"), new Uint8Array(80).fill(0xa5));
+    await dead.killAndWait();
+    writeFileSync(readerMetaPath(dir, "broken"), new Uint8Array(READER_META_SIZE).fill(0xa5));
 
     // Within the default TTL the dead reader still holds its segment; lagging readers hold nothing.
     expect(states(first, 60_000)).toEqual({
       broken: "corrupt", dead: "live", fast: "live", lagging: "lagging", "lagging-earliest": "lagging", slow: "live",
     });
     expect(first.cleanup()).toEqual([0, 1, 2, 3]);
-    expect(segmentIds(dir)).toEqual(range(4, 13));
+    expect(listSegmentIds(dir)).toEqual(range(4, 13));
     first.close();
 
     // Past the TTL (the dead reader never heartbeats again) it holds nothing either.
@@ -276,30 +221,27 @@ describe("retention", () => {
     });
     expect(writer.cleanup()).toEqual([4, 5, 6]);
     expect(writer.cleanup()).toEqual([]);
-    expect(segmentIds(dir)).toEqual(range(7, 13));
+    expect(listSegmentIds(dir)).toEqual(range(7, 13));
 
     // Readers whose next segment was deleted: PositionLost, or (start "earliest") the oldest segment.
-    let lost: unknown = null;
-    try {
+    const lost = thrown(() => {
       for (let m = lagging.next(); m !== null; m = lagging.next()) expect(lagging.positionSegment).toBe(1);
-    } catch (e) {
-      lost = e;
-    }
+    });
     expect(lost).toBeInstanceOf(PositionLost);
     let m = laggingEarliest.next();
     while (m !== null && laggingEarliest.positionSegment === 1) m = laggingEarliest.next();
-    expect(m?.seq).toBe(firstSeq.get(7));
+    expect(m?.seq).toBe(segmentOf.indexOf(7));
     expect(laggingEarliest.positionSegment).toBe(7);
     lagging.close();
     laggingEarliest.close();
 
     // The corrupt meta breaks neither the writer nor automatic cleanup at each roll.
     writeInto(writer, 14);
-    expect(segmentIds(dir)).toEqual(range(7, 15));
-    await killed(slow);
+    expect(listSegmentIds(dir)).toEqual(range(7, 15));
+    await slow.killAndWait();
     drainAndCommit(fast);
     writeInto(writer, 15);
-    expect(segmentIds(dir)).toEqual([14, 15]);
+    expect(listSegmentIds(dir)).toEqual([14, 15]);
     expect(states(writer, TTL)).toEqual({
       broken: "corrupt", dead: "dead", fast: "live", lagging: "dead", "lagging-earliest": "dead", slow: "dead",
     });
@@ -310,7 +252,7 @@ describe("retention", () => {
       again.next();
     }).toThrow(PositionLost);
     using restarted = Queue.openSubscriber(dir, "dead", { start: "earliest" });
-    expect(restarted.next()?.seq).toBe(firstSeq.get(14));
+    expect(restarted.next()?.seq).toBe(segmentOf.indexOf(14));
   }, 15_000);
 });
 
@@ -319,17 +261,9 @@ describe("capacity", () => {
 
   /** Appends until append throws; returns the error. */
   function fill(writer: QueueWriter): unknown {
-    try {
+    return thrown(() => {
       for (;;) writer.append(1, payload);
-    } catch (e) {
-      return e;
-    }
-  }
-
-  function readSeqs(reader: QueueReader): number[] {
-    const seqs: number[] = [];
-    for (let m = reader.next(); m !== null; m = reader.next()) seqs.push(m.seq);
-    return seqs;
+    });
   }
 
   test("maxSegments: append fails fast with QueueFull at the roll and succeeds once the reader advances", () => {
@@ -341,7 +275,7 @@ describe("capacity", () => {
     expect(err).toBeInstanceOf(QueueFull);
     expect((err as QueueFull).code).toBe("QUEUE_FULL");
     expect(writer.currentSegment).toBe(2);
-    expect(segmentIds(dir)).toEqual([0, 1, 2]);
+    expect(listSegmentIds(dir)).toEqual([0, 1, 2]);
     const next = writer.nextSeq;
     expect(() => writer.append(1, payload)).toThrow(QueueFull);
     expect(writer.nextSeq).toBe(next);
@@ -349,7 +283,7 @@ describe("capacity", () => {
     expect(readSeqs(reader)).toEqual(range(0, next));
     reader.commit();
     expect(writer.append(1, payload)).toBe(next);
-    expect(segmentIds(dir)).toEqual([2, 3]);
+    expect(listSegmentIds(dir)).toEqual([2, 3]);
     expect(readSeqs(reader)).toEqual([next]);
   });
 
@@ -359,17 +293,17 @@ describe("capacity", () => {
     using writer = Queue.openPublisher(dir, { segmentSize: SEG, maxBytes: 4 * SEG + SEG / 2 });
     using reader = Queue.openSubscriber(dir, "r");
     expect(fill(writer)).toBeInstanceOf(QueueFull);
-    expect(segmentIds(dir)).toEqual([0, 1, 2, 3]);
+    expect(listSegmentIds(dir)).toEqual([0, 1, 2, 3]);
     readSeqs(reader);
     reader.commit();
     expect(writer.append(1, payload)).toBe(writer.nextSeq - 1);
-    expect(segmentIds(dir)).toEqual([3, 4]);
+    expect(listSegmentIds(dir)).toEqual([3, 4]);
   });
 
   test("backpressure: the blocked append waits for a reader in another process to commit further", async () => {
     using tmp = new TempDir();
     const dir = tmp.path;
-    Queue.openPublisher(dir, { segmentSize: SEG }).close();
+    createQueue(dir, { segmentSize: SEG });
     await using reader = spawnFixture("life-reader.ts", [dir, "r", "0", "on-signal"]);
     expect(await reader.line()).toBe("ready");
     // The writer fills four segments (maxSegments 4), then appends with backpressure (20 s).
@@ -380,12 +314,12 @@ describe("capacity", () => {
     const after = writer.line();
     // The reader holds segment 0, so the append cannot complete until it moves.
     expect(await Promise.race([after, Bun.sleep(300).then(() => "blocked")])).toBe("blocked");
-    expect(segmentIds(dir)).toEqual([0, 1, 2, 3]);
+    expect(listSegmentIds(dir)).toEqual([0, 1, 2, 3]);
     reader.kill("SIGUSR1");
     expect(await reader.line()).toBe(`advanced 3 ${lastSeq}`);
     expect(await after).toBe(`appended ${lastSeq + 1} 4`);
     expect((await writer.exit()).code).toBe(0);
-    expect(segmentIds(dir)).toEqual([3, 4]);
+    expect(listSegmentIds(dir)).toEqual([3, 4]);
   }, 15_000);
 
   test("backpressure: with no reader advancing, the append gives up with QueueFull after the timeout", () => {
@@ -400,7 +334,7 @@ describe("capacity", () => {
     const waited = performance.now() - started;
     expect(waited).toBeGreaterThanOrEqual(200);
     expect(waited).toBeLessThan(10_000); // did not hang
-    expect(segmentIds(dir)).toEqual([0, 1]);
+    expect(listSegmentIds(dir)).toEqual([0, 1]);
     const next = writer.nextSeq;
     expect(readSeqs(reader)).toEqual(range(0, next));
     reader.commit();
@@ -446,7 +380,7 @@ describe("full disk", () => {
         expect(rest[0]).toBe("error ErrnoError ENOSPC");
         expect(rest[1]).toMatch(/^again (ok|ErrnoError ENOSPC)$/);
         expect(rest[2]).toBe("closed");
-        expect(segmentIds(dir).length).toBeGreaterThan(20);
+        expect(listSegmentIds(dir).length).toBeGreaterThan(20);
         expect(readAll(dir, MAX)).toEqual(range(0, acks.length));
         expect(acks).toEqual(range(0, acks.length));
       } finally {
@@ -464,15 +398,15 @@ describe("bounded resources", () => {
     {
       using writer = Queue.openPublisher(dir, { segmentSize: SEG });
       appendWhile(writer, MAX, () => writer.currentSegment < 2);
-      const fdBase = openFds();
+      const fdBase = fdCount();
       let segment = -1;
       let maxMapped = 0;
       let maxFds = 0;
       appendWhile(writer, MAX, () => {
         if (writer.currentSegment !== segment) {
           segment = writer.currentSegment;
-          maxMapped = Math.max(maxMapped, mappedSegments(dir));
-          maxFds = Math.max(maxFds, openFds());
+          maxMapped = Math.max(maxMapped, mappedSegmentFiles(dir));
+          maxFds = Math.max(maxFds, fdCount());
         }
         return segment < 102;
       });
@@ -480,11 +414,11 @@ describe("bounded resources", () => {
       expect(maxMapped).toBeLessThanOrEqual(2);
       expect(maxFds - fdBase).toBeLessThanOrEqual(2);
     }
-    expect(mappedSegments(dir)).toBe(0);
+    expect(mappedSegmentFiles(dir)).toBe(0);
     {
       using reader = Queue.openSubscriber(dir, "r");
       reader.next();
-      const fdBase = openFds();
+      const fdBase = fdCount();
       let segment = -1;
       let maxMapped = 0;
       let maxFds = 0;
@@ -493,8 +427,8 @@ describe("bounded resources", () => {
         n++;
         if (reader.positionSegment !== segment) {
           segment = reader.positionSegment;
-          maxMapped = Math.max(maxMapped, mappedSegments(dir));
-          maxFds = Math.max(maxFds, openFds());
+          maxMapped = Math.max(maxMapped, mappedSegmentFiles(dir));
+          maxFds = Math.max(maxFds, fdCount());
         }
       }
       expect(segment).toBe(102);
@@ -502,7 +436,7 @@ describe("bounded resources", () => {
       expect(maxMapped).toBe(1);
       expect(maxFds).toBeLessThanOrEqual(fdBase);
     }
-    expect(mappedSegments(dir)).toBe(0);
+    expect(mappedSegmentFiles(dir)).toBe(0);
   });
 });
 
@@ -518,7 +452,7 @@ describe("writer liveness", () => {
     expect(live.pid).toBe(child.proc.pid);
     expect(live.epoch).toBe(1);
     expect(live.heartbeatAgeMs).toBeLessThan(10_000);
-    await killed(child);
+    await child.killAndWait();
     await Bun.sleep(150);
     const dead = reader.writerStatus();
     expect(dead.alive).toBe(false);
@@ -526,9 +460,7 @@ describe("writer liveness", () => {
     expect(dead.heartbeatAgeMs).toBeGreaterThanOrEqual(150);
     expect(inspectQueue(dir).writer.stale).toBe(true);
     // Everything the dead writer appended is readable; past it there is simply nothing yet.
-    const seqs: number[] = [];
-    for (let m = reader.next(); m !== null; m = reader.next()) seqs.push(m.seq);
-    expect(seqs).toEqual(range(0, 50));
+    expect(readSeqs(reader)).toEqual(range(0, 50));
     expect(reader.wait(20)).toBe(false);
   });
 
@@ -536,18 +468,16 @@ describe("writer liveness", () => {
     using tmp = new TempDir();
     const dir = tmp.path;
     const MAX = 2000;
-    Queue.openPublisher(dir, { segmentSize: SEG }).close();
+    createQueue(dir, { segmentSize: SEG });
     using reader = Queue.openSubscriber(dir, "r");
     await using child = spawnFixture("life-writer.ts", [dir, String(SEG), String(MAX), "3000", "close"]);
     let n = 0;
     const deadline = performance.now() + 20_000;
-    while (n < 3000 && performance.now() < deadline) {
-      const m = reader.next();
-      if (m === null) await reader.waitAsync({ timeoutMs: 100 });
-      else {
-        expect(m.seq).toBe(n++);
-        expect(payloadMismatch(m.seq, m.payload, MAX)).toBe(-1);
-      }
+    while (n < 3000) {
+      const m = await nextBeforeAsync(reader, deadline);
+      if (m === null) break;
+      expect(m.seq).toBe(n++);
+      checkPayload(m, MAX);
     }
     expect(n).toBe(3000);
     const out = await child.exit();
@@ -560,8 +490,7 @@ describe("writer liveness", () => {
     using writer = Queue.openPublisher(dir);
     appendWhile(writer, MAX, () => writer.nextSeq < 3010);
     expect(reader.writerStatus().alive).toBe(true);
-    for (let m = reader.next(); m !== null; m = reader.next()) expect(m.seq).toBe(n++);
-    expect(n).toBe(3010);
+    expect(readSeqs(reader)).toEqual(range(n, 3010));
   }, 25_000);
 });
 
@@ -596,8 +525,8 @@ describe("durability", () => {
     const dir = tmp.path;
     const MAX = 2000;
     await using child = spawnFixture("life-writer.ts", [dir, String(SEG), String(MAX), "700", "flush"]);
-    const [flushed] = (await child.until((l) => l.startsWith("flushed "))).slice(-1);
-    await killed(child);
+    const flushed = await child.find((l) => l.startsWith("flushed "));
+    await child.killAndWait();
     const [, next, segment, offset] = flushed.split(" ").map(Number);
     expect(next).toBe(700);
     expect(readCheckpoint(dir)).toEqual({ segment, writeOffset: offset });

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { Queue, ClosedError, WriterAlreadyActive } from "../src/index.ts";
+import { drain, range } from "./helpers/queue.ts";
 import { TempDir } from "./helpers/tmp.ts";
 
 const enc = new TextEncoder();
@@ -12,14 +13,8 @@ describe("smoke: one process", () => {
     using reader = Queue.openSubscriber(tmp.path, "r");
     for (let i = 0; i < 3000; i++) expect(writer.append(7, enc.encode(`m${i}`))).toBe(i);
     expect(writer.currentSegment).toBeGreaterThan(2);
-    let n = 0;
-    for (let m = reader.next(); m !== null; m = reader.next()) {
-      expect(m.seq).toBe(n);
-      expect(m.typeId).toBe(7);
-      expect(dec.decode(m.payload)).toBe(`m${n}`);
-      n++;
-    }
-    expect(n).toBe(3000);
+    const read = drain(reader, (m) => [m.seq, m.typeId, dec.decode(m.payload)]);
+    expect(read).toEqual(range(0, 3000).map((i) => [i, 7, `m${i}`]));
   });
 
   test("a second publisher on the same queue is refused", () => {

@@ -1,8 +1,10 @@
 import { describe, expect, test } from "bun:test";
-import { ChronicleError, FanInReader, InvalidArgument, Queue, type QueueWriter } from "../src/index.ts";
+import { ChronicleError, FanInReader, InvalidArgument, Queue, inspectQueue, type QueueWriter } from "../src/index.ts";
 import { futexCalls } from "../src/ffi/futex.ts";
-import { spawnFixture, type Child } from "./helpers/spawn.ts";
+import { RECORD_HEADER_SIZE, SEGMENT_HEADER_SIZE } from "../src/queue/layout/index.ts";
+import { spawnFixture, together, type Child } from "./helpers/spawn.ts";
 import { TempDir } from "./helpers/tmp.ts";
+import { createQueue } from "./helpers/queue.ts";
 import { HANG_MS, settled, within } from "./helpers/async.ts";
 
 /** Per-test limit, above HANG_MS so a hang fails through `within` and the children get killed. */
@@ -11,10 +13,10 @@ const SEGMENT = 1 << 20;
 
 /** Resolves once `n` readers are registered as sleepers (v2 waiters_pending), i.e. about to sleep or asleep. */
 async function sleepers(dir: string, n: number): Promise<void> {
-  using probe = Queue.openAnonymous(dir);
+  const pending = (): number | null => inspectQueue(dir).waitersPending;
   const deadline = performance.now() + HANG_MS;
-  while (probe.controlBlock.waitersPending !== n) {
-    if (performance.now() > deadline) throw new Error(`waiters_pending is ${probe.controlBlock.waitersPending}, expected ${n}`);
+  while (pending() !== n) {
+    if (performance.now() > deadline) throw new Error(`waiters_pending is ${pending()}, expected ${n}`);
     await Bun.sleep(2);
   }
 }
@@ -30,8 +32,8 @@ interface WaitResult {
 
 /** The next "result" line of a wait-reader child. */
 async function result(child: Child): Promise<WaitResult> {
-  const lines = await within(child.until((l) => l.startsWith("result ")), "reader result");
-  const [, ready, elapsed, seq, segment, length, alive] = lines[lines.length - 1].split(" ");
+  const line = await within(child.find((l) => l.startsWith("result ")), "reader result");
+  const [, ready, elapsed, seq, segment, length, alive] = line.split(" ");
   return {
     ready: ready === "true",
     elapsedMs: Number(elapsed),
@@ -44,13 +46,28 @@ async function result(child: Child): Promise<WaitResult> {
 
 /** The next "got" line of a wait-reader child in "iter" mode: [seq, segment, length]. */
 async function got(child: Child): Promise<number[]> {
-  const lines = await within(child.until((l) => l.startsWith("got ")), "iterator record");
-  return lines[lines.length - 1].split(" ").slice(1).map(Number);
+  const line = await within(child.find((l) => l.startsWith("got ")), "iterator record");
+  return line.split(" ").slice(1).map(Number);
 }
 
+type Mode = "hybrid" | "spin" | "async" | "iter";
+
 /** Starts a wait-reader child (see test/fixtures/wait-reader.ts). */
-function reader(dir: string, name: string, mode: "hybrid" | "spin" | "async" | "iter", plan: string): Child {
+function reader(dir: string, name: string, mode: Mode, plan: string): Child {
   return spawnFixture("wait-reader.ts", [dir, name, mode, plan]);
+}
+
+/**
+ * One wait-reader child per mode, each after one record: "iter" takes one, the wait modes wait
+ * once with timeout `plan`. Reader i is named `name(i)`. Disposed of together.
+ */
+function readers(dir: string, modes: readonly Mode[], plan = "inf", name = (i: number): string => `r${i}`): Child[] & AsyncDisposable {
+  return together(modes.map((mode, i) => reader(dir, name(i), mode, mode === "iter" ? "1" : plan)));
+}
+
+/** The records (seq, segment, length) the children of `readers(dir, modes)` report after waking. */
+function allWoken(children: Child[], modes: readonly Mode[]): Promise<number[][]> {
+  return Promise.all(children.map((c, i) => woken(c, modes[i])));
 }
 
 /** The record (seq, segment, length) a child reports after waking, whatever its mode. */
@@ -63,6 +80,13 @@ async function woken(child: Child, mode: string): Promise<number[]> {
 
 function payload(length: number): Uint8Array {
   return new Uint8Array(length).fill(0xa5);
+}
+
+/** FUTEX_WAKE calls this process makes while `fn` runs. */
+function wakesDuring(fn: () => unknown): number {
+  const before = futexCalls.wake;
+  fn();
+  return futexCalls.wake - before;
 }
 
 describe("a sleeping reader wakes when another process appends", () => {
@@ -86,19 +110,12 @@ describe("a sleeping reader wakes when another process appends", () => {
     using tmp = new TempDir();
     using writer = Queue.openPublisher(tmp.path, { segmentSize: SEGMENT });
     const modes = ["hybrid", "async", "iter", "hybrid", "async", "iter", "hybrid", "async", "hybrid"] as const;
-    const children = modes.map((mode, i) => reader(tmp.path, `r${i}`, mode, mode === "iter" ? "1" : "inf"));
-    try {
-      await sleepers(tmp.path, modes.length);
-      const wakes = futexCalls.wake;
-      writer.append(3, payload(64));
-      // One FUTEX_WAKE reaches every sleeper of the queue.
-      expect(futexCalls.wake - wakes).toBe(1);
-      const records = await Promise.all(children.map((c, i) => woken(c, modes[i])));
-      expect(records).toEqual(modes.map(() => [0, 0, 64]));
-      for (const c of children) expect((await within(c.exit(), "reader exit")).code).toBe(0);
-    } finally {
-      for (const c of children) await c[Symbol.asyncDispose]();
-    }
+    await using children = readers(tmp.path, modes);
+    await sleepers(tmp.path, modes.length);
+    // One FUTEX_WAKE reaches every sleeper of the queue.
+    expect(wakesDuring(() => writer.append(3, payload(64)))).toBe(1);
+    expect(await allWoken(children, modes)).toEqual(modes.map(() => [0, 0, 64]));
+    for (const c of children) expect((await within(c.exit(), "reader exit")).code).toBe(0);
   }, TEST_MS);
 });
 
@@ -128,28 +145,24 @@ describe("timeouts", () => {
 });
 
 describe("a record in a new segment wakes waiters (SPEC defect 4)", () => {
+  const SMALL = 65536;
   // Segments of 64 KiB: a 30,000-byte record leaves too little room for a 40,000-byte one, and a
   // 65,408-byte record (the largest) fills segment 0 exactly, leaving the readers at its very end.
   for (const [label, first, second] of [
     ["reader mid-segment, next record does not fit", 30_000, 40_000],
-    ["reader at the exact end of a full segment", 65_408, 100],
+    ["reader at the exact end of a full segment", SMALL - SEGMENT_HEADER_SIZE - RECORD_HEADER_SIZE, 100],
   ] as const) {
     test(label, async () => {
       using tmp = new TempDir();
-      using writer = Queue.openPublisher(tmp.path, { segmentSize: 65536 });
+      using writer = Queue.openPublisher(tmp.path, { segmentSize: SMALL });
       writer.append(1, payload(first));
       expect(writer.currentSegment).toBe(0);
       const modes = ["hybrid", "async", "iter"] as const;
-      const children = modes.map((mode, i) => reader(tmp.path, `r${i}`, mode, mode === "iter" ? "1" : "inf"));
-      try {
-        await sleepers(tmp.path, modes.length);
-        writer.append(2, payload(second));
-        expect(writer.currentSegment).toBe(1);
-        const records = await Promise.all(children.map((c, i) => woken(c, modes[i])));
-        expect(records).toEqual(modes.map(() => [1, 1, second]));
-      } finally {
-        for (const c of children) await c[Symbol.asyncDispose]();
-      }
+      await using children = readers(tmp.path, modes);
+      await sleepers(tmp.path, modes.length);
+      writer.append(2, payload(second));
+      expect(writer.currentSegment).toBe(1);
+      expect(await allWoken(children, modes)).toEqual(modes.map(() => [1, 1, second]));
     }, TEST_MS);
   }
 });
@@ -157,14 +170,13 @@ describe("a record in a new segment wakes waiters (SPEC defect 4)", () => {
 describe("a dead writer never leaves a reader hung", () => {
   test("writer SIGKILLed during the wait: the waits end by their timeout and see the writer dead; the next writer wakes a wait with no timeout", async () => {
     using tmp = new TempDir();
-    Queue.openPublisher(tmp.path, { segmentSize: SEGMENT }).close();
+    createQueue(tmp.path, { segmentSize: SEGMENT });
     await using first = spawnFixture("wait-writer.ts", [tmp.path, "0", "-", "hang"]);
     expect(await within(first.line(), "writer ready")).toBe("ready");
     await using sync = reader(tmp.path, "sync", "hybrid", "2500,inf");
     await using async = reader(tmp.path, "async", "async", "2500,inf");
     await sleepers(tmp.path, 2);
-    first.kill("SIGKILL");
-    await first.proc.exited;
+    await first.killAndWait();
     for (const child of [sync, async]) {
       const r = await result(child);
       expect(r.ready).toBe(false);
@@ -182,26 +194,20 @@ describe("a dead writer never leaves a reader hung", () => {
 
   test("writer killed between its commit and its wake-up: readers waiting with no timeout still get the record", async () => {
     using tmp = new TempDir();
-    Queue.openPublisher(tmp.path, { segmentSize: SEGMENT }).close();
+    createQueue(tmp.path, { segmentSize: SEGMENT });
     const modes = ["hybrid", "async", "iter"] as const;
-    const children = modes.map((mode, i) => reader(tmp.path, `r${i}`, mode, mode === "iter" ? "1" : "inf"));
-    try {
-      await using writer = spawnFixture("wait-writer.ts", [tmp.path, String(modes.length), "21", "nowake"]);
-      await within(writer.until((l) => l === "appended 0"), "writer append");
-      writer.kill("SIGKILL");
-      await writer.proc.exited;
-      const records = await Promise.all(children.map((c, i) => woken(c, modes[i])));
-      expect(records).toEqual(modes.map(() => [0, 0, 21]));
-    } finally {
-      for (const c of children) await c[Symbol.asyncDispose]();
-    }
+    await using children = readers(tmp.path, modes);
+    await using writer = spawnFixture("wait-writer.ts", [tmp.path, String(modes.length), "21", "nowake"]);
+    await within(writer.until((l) => l === "appended 0"), "writer append");
+    await writer.killAndWait();
+    expect(await allWoken(children, modes)).toEqual(modes.map(() => [0, 0, 21]));
   }, TEST_MS);
 });
 
 describe("waitAsync and the event loop", () => {
   test("an AbortSignal cancels waitAsync promptly and frees the helper for the next wait", async () => {
     using tmp = new TempDir();
-    Queue.openPublisher(tmp.path, { segmentSize: SEGMENT }).close();
+    createQueue(tmp.path, { segmentSize: SEGMENT });
     using r = Queue.openSubscriber(tmp.path, "r");
     const ac = new AbortController();
     const pending = r.waitAsync({ signal: ac.signal });
@@ -233,7 +239,7 @@ describe("waitAsync and the event loop", () => {
 
   test("close() during a pending waitAsync resolves it false and deregisters the sleeper", async () => {
     using tmp = new TempDir();
-    Queue.openPublisher(tmp.path, { segmentSize: SEGMENT }).close();
+    createQueue(tmp.path, { segmentSize: SEGMENT });
     const r = Queue.openSubscriber(tmp.path, "r");
     const pending = r.waitAsync();
     await sleepers(tmp.path, 1);
@@ -295,15 +301,11 @@ describe("wake-up suppression: the append path's futex calls", () => {
     using writer = Queue.openPublisher(tmp.path, { segmentSize: SEGMENT });
     await using child = reader(tmp.path, "r", "hybrid", "inf");
     await sleepers(tmp.path, 1);
-    let wakes = futexCalls.wake;
-    writer.append(1, payload(64));
-    expect(futexCalls.wake - wakes).toBe(1);
+    expect(wakesDuring(() => writer.append(1, payload(64)))).toBe(1);
     expect(await woken(child, "hybrid")).toEqual([0, 0, 64]);
     expect((await within(child.exit(), "reader exit")).code).toBe(0);
     await sleepers(tmp.path, 0);
-    wakes = futexCalls.wake;
-    appendMany(writer, 1000);
-    expect(futexCalls.wake - wakes).toBe(0);
+    expect(wakesDuring(() => appendMany(writer, 1000))).toBe(0);
   }, TEST_MS);
 
   test("format v2, a reader SIGKILLed while asleep: after a few sleep slices of wake-ups that find nobody the writer stops waking, and a new sleeper still wakes", async () => {
@@ -316,40 +318,31 @@ describe("wake-up suppression: the append path's futex calls", () => {
     // Its registration outlives it.
     await sleepers(tmp.path, 1);
 
-    let wakes = futexCalls.wake;
-    writer.append(1, payload(64));
-    expect(futexCalls.wake - wakes).toBe(1);
+    expect(wakesDuring(() => writer.append(1, payload(64)))).toBe(1);
     // Keep appending for longer than the judging window (three 100 ms slices), paced.
     const until = performance.now() + 450;
     while (performance.now() < until) {
       writer.append(1, payload(64));
       await Bun.sleep(10);
     }
-    wakes = futexCalls.wake;
-    appendMany(writer, 1000);
-    expect(futexCalls.wake - wakes).toBe(0);
+    expect(wakesDuring(() => appendMany(writer, 1000))).toBe(0);
 
     // A live sleeper registers on top of the stale one and is woken as usual.
     await using live = reader(tmp.path, "live", "hybrid", "inf");
     await sleepers(tmp.path, 2);
-    wakes = futexCalls.wake;
-    const seq = writer.append(1, payload(33));
-    expect(futexCalls.wake - wakes).toBe(1);
+    let seq = -1;
+    expect(wakesDuring(() => (seq = writer.append(1, payload(33))))).toBe(1);
     expect((await woken(live, "hybrid"))[0]).toBe(seq);
     expect((await within(live.exit(), "reader exit")).code).toBe(0);
     // Back to the stale registration only: no wake-ups.
     await sleepers(tmp.path, 1);
-    wakes = futexCalls.wake;
-    appendMany(writer, 1000);
-    expect(futexCalls.wake - wakes).toBe(0);
+    expect(wakesDuring(() => appendMany(writer, 1000))).toBe(0);
   }, TEST_MS);
 
   test("format v1: every append wakes (v1 readers do not register), and a v1 reader in another process wakes", async () => {
     using tmp = new TempDir();
     using writer = Queue.openPublisher(tmp.path, { formatVersion: 1 });
-    const wakes = futexCalls.wake;
-    appendMany(writer, 1000);
-    expect(futexCalls.wake - wakes).toBe(1000);
+    expect(wakesDuring(() => appendMany(writer, 1000))).toBe(1000);
 
     await using child = reader(tmp.path, "r", "hybrid", "inf");
     // v1 has no waiters_pending to watch; whether or not the reader is asleep yet, it must get the record.
@@ -363,24 +356,19 @@ describe("wake-up suppression: the append path's futex calls", () => {
 describe("wait strategies", () => {
   test("busy-spin, hybrid, async and for-await readers each get a record appended by another process", async () => {
     using tmp = new TempDir();
-    Queue.openPublisher(tmp.path, { segmentSize: SEGMENT }).close();
+    createQueue(tmp.path, { segmentSize: SEGMENT });
     const modes = ["spin", "hybrid", "async", "iter"] as const;
-    const children = modes.map((mode) => reader(tmp.path, mode, mode, mode === "iter" ? "1" : "20000"));
-    try {
-      // The spinning reader never registers as a sleeper: wait until it has started its wait.
-      await within(children[0].until((l) => l === "waiting 0"), "spin reader start");
-      await using writer = spawnFixture("wait-writer.ts", [tmp.path, "3", "64", "exit"]);
-      const records = await Promise.all(children.map((c, i) => woken(c, modes[i])));
-      expect(records).toEqual(modes.map(() => [0, 0, 64]));
-      expect((await within(writer.exit(), "writer exit")).code).toBe(0);
-    } finally {
-      for (const c of children) await c[Symbol.asyncDispose]();
-    }
+    await using children = readers(tmp.path, modes, "20000", (i) => modes[i]);
+    // The spinning reader never registers as a sleeper: wait until it has started its wait.
+    await within(children[0].until((l) => l === "waiting 0"), "spin reader start");
+    await using writer = spawnFixture("wait-writer.ts", [tmp.path, "3", "64", "exit"]);
+    expect(await allWoken(children, modes)).toEqual(modes.map(() => [0, 0, 64]));
+    expect((await within(writer.exit(), "writer exit")).code).toBe(0);
   }, TEST_MS);
 
   test("an unknown strategy is refused when the reader opens", () => {
     using tmp = new TempDir();
-    Queue.openPublisher(tmp.path, { segmentSize: SEGMENT }).close();
+    createQueue(tmp.path, { segmentSize: SEGMENT });
     const open = () => Queue.openSubscriber(tmp.path, "r", { wait: { strategy: "async" as "spin" } });
     expect(open).toThrow(ChronicleError);
     expect(open).toThrow(/wait strategy/);
@@ -388,7 +376,7 @@ describe("wait strategies", () => {
 
   test("a spin window that is negative, not a number or infinite is refused", () => {
     using tmp = new TempDir();
-    Queue.openPublisher(tmp.path, { segmentSize: SEGMENT }).close();
+    createQueue(tmp.path, { segmentSize: SEGMENT });
     for (const spinMicros of [-1, Number.NaN, Infinity, "10" as unknown as number]) {
       expect(() => Queue.openSubscriber(tmp.path, "r", { wait: { spinMicros } })).toThrow(InvalidArgument);
     }
@@ -399,7 +387,7 @@ describe("wait strategies", () => {
 
   test("a timeout that is not a number is InvalidArgument (sync and async, reader and fan-in); a negative one polls", async () => {
     using tmp = new TempDir();
-    Queue.openPublisher(tmp.path, { segmentSize: SEGMENT }).close();
+    createQueue(tmp.path, { segmentSize: SEGMENT });
     using reader = Queue.openSubscriber(tmp.path, "r");
     using fan = new FanInReader();
     fan.addReader(Queue.openSubscriber(tmp.path, "f"));
@@ -417,7 +405,7 @@ describe("wait strategies", () => {
 
   test("waitAsync refuses a bad per-call spin window with a rejected promise, and honours a valid one", async () => {
     using tmp = new TempDir();
-    Queue.openPublisher(tmp.path, { segmentSize: SEGMENT }).close();
+    createQueue(tmp.path, { segmentSize: SEGMENT });
     using reader = Queue.openSubscriber(tmp.path, "r");
     expect(await settled(reader.waitAsync({ timeoutMs: 0, spinMicros: -5 }))).toBeInstanceOf(InvalidArgument);
     expect(await reader.waitAsync({ timeoutMs: 0, spinMicros: 0 })).toBe(false);

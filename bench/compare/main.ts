@@ -1,64 +1,66 @@
 /**
- * chronicle against the alternatives, side by side on this machine.
+ * chronicle against the alternatives, side by side on this machine. Prints the report (markdown)
+ * on stdout and a progress line per measured case on stderr; writes nothing unless given --write.
  *
- *   bun run bench:compare                    full run (3 runs of everything, ~15 min)
- *   bun run bench:compare --quick            short run (2 runs, fewer messages, ~1-2 min)
- *   bun bench/compare/main.ts --report-only  rewrite the report and chart from the JSON
- *   bun bench/compare/main.ts --quick --only=uds,sqlite   a subset, printed only (nothing written)
+ *   bun run bench:compare                     compare preset, full run (3 runs of everything, ~10-15 min)
+ *   bun run bench:compare --quick             short run (2 runs, fewer messages, ~2 min)
+ *   bun run bench:compare --write             ... and write the results (see below)
+ *   bun run bench:latency [--quick] [--write] the latency preset (main.ts --preset=latency, ~3 min; quick ~1 min)
+ *   bun bench/compare/main.ts --quick --only=uds,sqlite       a subset of the transports (never written)
+ *   bun bench/compare/main.ts --report-only [--preset=latency] [--write]
+ *                                             the report from the saved results, no measuring
+ *
+ * Presets (presets.ts):
+ *   compare  every transport, one-way, round trip and throughput at 64/256/1024 B
+ *   latency  chronicle spin / hybrid / waitAsync, Unix socket, Bun IPC; one-way and round trip at
+ *            64 B with many samples (100,000 round trips, 5,000 one-way messages per run) for p99.9
+ *
+ * --write   also writes bench/results/<preset>.json, the block between `<!-- <preset>:begin -->`
+ *           and `<!-- <preset>:end -->` in docs/BENCHMARKS.md, and for compare the chart
+ *           docs/compare-latency.svg (with --report-only: the block and the chart, from the JSON).
+ *           Publish figures from a quiet machine only.
  *
  * Every measurement is a fresh pair of processes (A measures, its child B sends or echoes; see
  * peer.ts) with fresh files. Runs are interleaved (run 1 of everything, then run 2, ...) so that
- * load drift on a shared machine hits every transport alike. Writes bench/results/compare.json,
- * the block between the compare markers in docs/BENCHMARKS.md, and docs/compare-latency.svg.
+ * load drift on a shared machine hits every transport alike. Ratios are against the Unix socket
+ * measured in the same run.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, release, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import type { Subprocess } from "bun";
-import { renderMarkdown, renderTables, updateDoc } from "./report.ts";
+import { note, Progress } from "../output.ts";
+import { measuresOf, PRESETS, type Preset, type PresetId } from "./presets.ts";
+import { num, renderDocBlock, renderMarkdown, updateDoc } from "./report.ts";
 import { summarize, type CompareResults, type Machine, type Method, type RunRecord, type Series, type TransportInfo } from "./results.ts";
 import { renderLatencyChart } from "./svg.ts";
 import { TRANSPORTS } from "./transports/index.ts";
 import type { MeasureId, RunSpec, Service, Transport } from "./types.ts";
 
 const REPO = join(import.meta.dir, "..", "..");
-const RESULTS = join(REPO, "bench", "results", "compare.json");
 const DOC = join(REPO, "docs", "BENCHMARKS.md");
-const CHART = join(REPO, "docs", "compare-latency.svg");
 const PEER = join(import.meta.dir, "peer.ts");
-
-const SIZES = [64, 256, 1024];
-const MEASURES: MeasureId[] = ["oneWay", "roundTrip", "throughput"];
 const MEASURE_NAMES: Record<MeasureId, string> = { oneWay: "one-way", roundTrip: "round trip", throughput: "throughput" };
 
-// Warm-ups are long enough for the JIT to finish tiering up the hot loops (a few thousand
-// iterations); short ones make the fast transports look several times slower than they are.
-const FULL: Method = {
-  runs: 3,
-  sizes: SIZES,
-  oneWay: { messages: 2_000, warmup: 500, intervalMs: 1 },
-  roundTrip: { messages: 2_000, warmup: 2_000 },
-  throughput: { messages: 500_000, warmup: 50_000 },
-  settleMs: 150,
-};
-const QUICK: Method = {
-  runs: 2,
-  sizes: SIZES,
-  oneWay: { messages: 300, warmup: 50, intervalMs: 1 },
-  roundTrip: { messages: 500, warmup: 100 },
-  throughput: { messages: 20_000, warmup: 2_000 },
-  settleMs: 150,
-};
+const resultsPath = (preset: Preset): string => join(REPO, "bench", "results", `${preset.id}.json`);
+
+/** The message counts of one measure (present: the caller runs only the method's measures). */
+function countsOf(method: Method, measure: MeasureId): { messages: number; warmup: number } {
+  const counts = method[measure];
+  if (counts === undefined) throw new Error(`the method has no counts for ${measure}`);
+  return counts;
+}
 
 /** Generous "did not hang" limits per run; process A gives up a little earlier on its own. */
 function timeoutMs(method: Method, measure: MeasureId): number {
+  const { messages, warmup } = countsOf(method, measure);
   switch (measure) {
     case "oneWay":
-      return 30_000 + (method.oneWay.messages + method.oneWay.warmup) * (method.oneWay.intervalMs + 10);
+      return 30_000 + (messages + warmup) * (method.oneWay!.intervalMs + 10);
     case "roundTrip":
-      return 30_000 + (method.roundTrip.messages + method.roundTrip.warmup) * 20;
+      return 30_000 + (messages + warmup) * 20;
     case "throughput":
-      return 60_000 + (method.throughput.messages + method.throughput.warmup) * 0.5;
+      return 60_000 + (messages + warmup) * 0.5;
   }
 }
 
@@ -131,25 +133,23 @@ async function runOne(spec: RunSpec, timeout: number): Promise<RunRecord> {
   return { error: reason, seconds };
 }
 
-const fmt = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
-
 function describe(measure: MeasureId, record: RunRecord): string {
   if ("error" in record) return `FAILED: ${record.error}`;
   const v = record.values;
   const counters = record.counters && Object.values(record.counters).some((x) => x > 0) ? `  ${JSON.stringify(record.counters)}` : "";
-  if (measure === "throughput") return `${fmt(v.msgsPerSec / 1000)}k msg/s  ${fmt(v.mbPerSec)} MB/s${counters}`;
-  return `p50 ${fmt(v.p50)}  p99 ${fmt(v.p99)}  p99.9 ${fmt(v.p999)} µs${counters}`;
+  if (measure === "throughput") return `${num(v.msgsPerSec / 1000)}k msg/s  ${num(v.mbPerSec)} MB/s${counters}`;
+  return `p50 ${num(v.p50)}  p99 ${num(v.p99)}  p99.9 ${num(v.p999)} µs${counters}`;
 }
 
 function specFor(method: Method, measure: MeasureId, transport: Transport, size: number, dir: string, service: Record<string, string>, timeout: number): RunSpec {
-  const counts = measure === "oneWay" ? method.oneWay : measure === "roundTrip" ? method.roundTrip : method.throughput;
+  const { messages, warmup } = countsOf(method, measure);
   return {
     transport: transport.id,
     measure,
     size,
-    messages: counts.messages,
-    warmup: counts.warmup,
-    intervalMs: method.oneWay.intervalMs,
+    messages,
+    warmup,
+    intervalMs: method.oneWay?.intervalMs ?? 0,
     settleMs: method.settleMs,
     dir,
     service,
@@ -157,7 +157,9 @@ function specFor(method: Method, measure: MeasureId, transport: Transport, size:
   };
 }
 
-async function bench(method: Method, mode: "full" | "quick", only: Set<string> | null): Promise<CompareResults> {
+async function bench(preset: Preset, mode: "full" | "quick", selected: readonly Transport[]): Promise<CompareResults> {
+  const method = mode === "quick" ? preset.quick : preset.full;
+  const measures = measuresOf(method);
   const started = performance.now();
   const root = mkdtempSync(join(tmpdir(), "chronicle-compare-"));
   const info = machine(root);
@@ -175,14 +177,13 @@ async function bench(method: Method, mode: "full" | "quick", only: Set<string> |
   const series: Series[] = [];
   try {
     const runnable: Transport[] = [];
-    for (const t of TRANSPORTS) {
-      if (only !== null && !only.has(t.id)) continue;
+    for (const t of selected) {
       const entry: TransportInfo = { id: t.id, label: t.label, short: t.short, guarantees: t.guarantees, status: "ok" };
       transports.push(entry);
       const reason = t.unavailable?.() ?? null;
       if (reason !== null) {
         Object.assign(entry, { status: "skipped", reason });
-        console.log(`skipping ${t.label}: ${reason}`);
+        note(`skipping ${t.label}: ${reason}`);
         continue;
       }
       if (t.startService !== undefined) {
@@ -190,18 +191,22 @@ async function bench(method: Method, mode: "full" | "quick", only: Set<string> |
           services.set(t.id, await t.startService(root));
         } catch (e) {
           Object.assign(entry, { status: "failed", reason: (e as Error).message });
-          console.log(`${t.label} failed to start: ${(e as Error).message}`);
+          note(`${t.label} failed to start: ${(e as Error).message}`);
           continue;
         }
       }
       runnable.push(t);
-      for (const measure of MEASURES) for (const size of method.sizes) series.push({ transport: t.id, measure, size, runs: [], summary: null });
+      for (const measure of measures) for (const size of method.sizes) series.push({ transport: t.id, measure, size, runs: [], summary: null });
     }
-    const total = method.runs * series.length;
-    console.log(`${mode} run: ${method.runs} runs x ${series.length} series (${runnable.length} transports, ${method.sizes.join("/")} B); files under ${root}\n`);
+    const progress = new Progress(method.runs * series.length);
+    note(
+      `${preset.id} preset, ${mode} run: ${method.runs} runs x ${series.length} series ` +
+        `(${runnable.length} transports; ${measures.map((m) => `${MEASURE_NAMES[m]} ${countsOf(method, m).messages.toLocaleString("en-US")} msgs`).join(", ")}; ` +
+        `${method.sizes.join("/")} B); files under ${root}`,
+    );
     let n = 0;
     for (let run = 1; run <= method.runs; run++) {
-      for (const measure of MEASURES) {
+      for (const measure of measures) {
         for (const size of method.sizes) {
           for (const t of runnable) {
             const dir = join(root, `run${++n}`);
@@ -210,8 +215,7 @@ async function bench(method: Method, mode: "full" | "quick", only: Set<string> |
             const record = await runOne(specFor(method, measure, t, size, dir, services.get(t.id)?.info ?? {}, timeout), timeout);
             rmSync(dir, { recursive: true, force: true });
             series.find((s) => s.transport === t.id && s.measure === measure && s.size === size)!.runs.push(record);
-            const label = `[${String(n).padStart(String(total).length)}/${total}] run ${run}  ${MEASURE_NAMES[measure].padEnd(10)} ${String(size).padStart(4)} B  ${t.label.padEnd(34)}`;
-            console.log(`${label} ${describe(measure, record)}  (${record.seconds.toFixed(1)} s)`);
+            progress.step(`run ${run}  ${MEASURE_NAMES[measure].padEnd(10)} ${String(size).padStart(4)} B  ${t.label.padEnd(34)} ${describe(measure, record)}  in ${record.seconds.toFixed(1)} s,`);
           }
         }
       }
@@ -233,6 +237,7 @@ async function bench(method: Method, mode: "full" | "quick", only: Set<string> |
   info.loadEnd = loadavg().map((x) => Math.round(x * 100) / 100);
   return {
     schema: 1,
+    preset: preset.id,
     generated: new Date().toISOString(),
     mode,
     durationSeconds: Math.round((performance.now() - started) / 1000),
@@ -243,42 +248,70 @@ async function bench(method: Method, mode: "full" | "quick", only: Set<string> |
   };
 }
 
-function writeOutputs(results: CompareResults): void {
-  writeFileSync(CHART, renderLatencyChart(results));
-  updateDoc(DOC, renderMarkdown(results, "compare-latency.svg"));
-  console.log(`wrote ${DOC} (compare section) and ${CHART}`);
+/** The doc block and the chart (with --write); the results JSON is written by the caller after a run. */
+function writeReport(preset: Preset, results: CompareResults): void {
+  const written = [`${DOC} (${preset.id} block)`];
+  if (preset.chart !== null) {
+    const chart = join(REPO, "docs", preset.chart);
+    writeFileSync(chart, renderLatencyChart(results));
+    written.push(chart);
+  }
+  updateDoc(DOC, preset.id, renderDocBlock(results, preset.chart));
+  note(`wrote ${written.join(" and ")}`);
+}
+
+const USAGE = `usage: main.ts [--preset=${Object.keys(PRESETS).join("|")}] [--quick] [--only=id,id] [--write] [--report-only]
+presets:
+${Object.values(PRESETS)
+  .map((p) => `  ${p.id.padEnd(8)} ${p.summary}`)
+  .join("\n")}
+The report goes to stdout, progress to stderr. Nothing is written without --write
+(bench/results/<preset>.json, the <preset> block of docs/BENCHMARKS.md, the preset's chart).`;
+
+function fail(message: string): never {
+  console.error(`${message}\n${USAGE}`);
+  process.exit(2);
 }
 
 const args = process.argv.slice(2);
-const known = /^--(quick|report-only|only=[\w,-]+)$/;
+const known = /^--(quick|write|report-only|help|only=[\w,-]+|preset=\w+)$/;
 const bad = args.find((a) => !known.test(a));
-if (bad !== undefined) {
-  console.error(`unknown argument ${bad}; usage: main.ts [--quick] [--report-only] [--only=id,id]`);
-  process.exit(2);
+if (bad !== undefined) fail(`unknown argument ${bad}`);
+if (args.includes("--help")) {
+  console.log(USAGE);
+  process.exit(0);
 }
+const presetArg = args.find((a) => a.startsWith("--preset="))?.slice(9) ?? "compare";
+if (!(presetArg in PRESETS)) fail(`unknown preset ${presetArg}`);
+const preset = PRESETS[presetArg as PresetId];
+const write = args.includes("--write");
+const onlyArg = args.find((a) => a.startsWith("--only="));
+
 if (args.includes("--report-only")) {
-  writeOutputs(JSON.parse(readFileSync(RESULTS, "utf8")) as CompareResults);
+  if (args.includes("--quick") || onlyArg !== undefined) fail("--report-only takes only --preset and --write");
+  const path = resultsPath(preset);
+  if (!existsSync(path)) fail(`no saved results at ${path}: run the ${preset.id} preset with --write first`);
+  const results = JSON.parse(readFileSync(path, "utf8")) as CompareResults;
+  console.log(renderMarkdown(results, null));
+  if (write) writeReport(preset, results);
 } else {
-  const onlyArg = args.find((a) => a.startsWith("--only="));
-  const only = onlyArg === undefined ? null : new Set(onlyArg.slice(7).split(","));
-  if (only !== null) {
-    const ids = new Set(TRANSPORTS.map((t) => t.id as string));
-    const unknown = [...only].filter((id) => !ids.has(id));
-    if (unknown.length > 0) {
-      console.error(`unknown transport ${unknown.join(", ")} (known: ${[...ids].join(", ")})`);
-      process.exit(2);
-    }
+  let selected = TRANSPORTS.filter((t) => preset.transports === null || preset.transports.includes(t.id));
+  if (onlyArg !== undefined) {
+    if (write) fail("--write records whole presets: leave out --only");
+    const only = new Set(onlyArg.slice(7).split(","));
+    const unknown = [...only].filter((id) => !TRANSPORTS.some((t) => t.id === id));
+    if (unknown.length > 0) fail(`unknown transport ${unknown.join(", ")} (known: ${TRANSPORTS.map((t) => t.id).join(", ")})`);
+    selected = TRANSPORTS.filter((t) => only.has(t.id));
   }
-  const quick = args.includes("--quick");
-  const method = quick ? QUICK : FULL;
-  const results = await bench(method, quick ? "quick" : "full", only);
-  console.log(`\n${renderTables(results)}`);
-  if (only === null) {
-    mkdirSync(dirname(RESULTS), { recursive: true });
-    writeFileSync(RESULTS, `${JSON.stringify(results, null, 1)}\n`);
-    console.log(`wrote ${RESULTS}`);
-    writeOutputs(results);
+  const results = await bench(preset, args.includes("--quick") ? "quick" : "full", selected);
+  console.log(renderMarkdown(results, null));
+  if (write) {
+    const path = resultsPath(preset);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, `${JSON.stringify(results, null, 1)}\n`);
+    note(`wrote ${path}`);
+    writeReport(preset, results);
   } else {
-    console.log("(--only: nothing written)");
+    note(onlyArg === undefined ? "nothing written (add --write to update bench/results and docs/BENCHMARKS.md)" : "nothing written (--only)");
   }
 }

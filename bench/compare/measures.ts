@@ -3,7 +3,7 @@
  * B (sends or echoes). Latencies are returned in µs, rates per second.
  */
 import { monotonicNs } from "../../src/ffi/index.ts";
-import { pct } from "../table.ts";
+import { distribution } from "../stats.ts";
 import { checkFrame, frameStamp, writeFrame } from "./frames.ts";
 import type { Endpoint, Guard, MeasureId, RunSpec } from "./types.ts";
 
@@ -14,20 +14,11 @@ interface Measure {
   b(ep: Endpoint, spec: RunSpec, guard: Guard): Promise<void>;
 }
 
-/** Percentiles of nanosecond samples, in µs. */
+/** Percentiles of nanosecond samples, in µs (to the nanosecond). */
 function latencyValues(samples: Float64Array): Values {
-  samples.sort();
-  const us = (ns: number): number => Math.round(ns) / 1000;
-  let sum = 0;
-  for (const s of samples) sum += s;
-  return {
-    p50: us(pct(samples, 0.5)),
-    p90: us(pct(samples, 0.9)),
-    p99: us(pct(samples, 0.99)),
-    p999: us(pct(samples, 0.999)),
-    max: us(samples[samples.length - 1]),
-    mean: us(sum / samples.length),
-  };
+  const values: Values = { ...distribution(samples) };
+  for (const key of Object.keys(values)) values[key] = Math.round(values[key]) / 1000;
+  return values;
 }
 
 /** Sends every frame B has to send; `stamp(i)` gives its send stamp, `pace` runs before each. */

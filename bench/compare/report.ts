@@ -1,13 +1,19 @@
-/** The markdown report, regenerated from the results JSON into docs/BENCHMARKS.md between its markers. */
+/**
+ * The markdown report of a run: printed by main.ts, and with --write regenerated into
+ * docs/BENCHMARKS.md between the preset's markers from its results JSON.
+ */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { markdownTable } from "../output.ts";
+import { rankFromTop } from "../stats.ts";
+import { measuresOf, PRESETS, type Preset, type PresetId } from "./presets.ts";
 import { errorsOf, type CompareResults, type Series, type Stat, type TransportInfo } from "./results.ts";
-import type { MeasureId } from "./types.ts";
-import { BASELINE } from "./transports/index.ts";
-import { markdownTable } from "../table.ts";
 import { STALL_MS } from "./transports/file.ts";
+import { BASELINE, TRANSPORTS } from "./transports/index.ts";
+import type { MeasureId } from "./types.ts";
 
-export const BEGIN = "<!-- compare:begin -->";
-export const END = "<!-- compare:end -->";
+export const markers = (id: PresetId): { begin: string; end: string } => ({ begin: `<!-- ${id}:begin -->`, end: `<!-- ${id}:end -->` });
+
+const w = (n: number): string => n.toLocaleString("en-US");
 
 /** Three significant digits or so, thousands separated. */
 export function num(x: number): string {
@@ -40,53 +46,71 @@ function find(results: CompareResults, transport: string, measure: MeasureId, si
   return results.series.find((s) => s.transport === transport && s.measure === measure && s.size === size);
 }
 
-function latencyTable(results: CompareResults, measure: MeasureId): string {
+function presetOf(results: CompareResults): Preset {
+  return PRESETS[results.preset ?? "compare"];
+}
+
+interface Column {
+  name: string;
+  cell(summary: Record<string, Stat>): string;
+}
+
+/** The latency percentiles a table shows: the detailed presets add p90 and the maximum. */
+function latencyColumns(detail: boolean): Column[] {
+  const keys = detail ? ["p50", "p90", "p99", "p999", "max"] : ["p50", "p99", "p999"];
+  return keys.map((key) => ({ name: `${key === "p999" ? "p99.9" : key} µs`, cell: (sum) => cell(sum[key]) }));
+}
+
+const THROUGHPUT_COLUMNS: Column[] = [
+  { name: "msg/s", cell: (sum) => cell(sum.msgsPerSec, rate) },
+  { name: "MB/s", cell: (sum) => cell(sum.mbPerSec) },
+];
+
+/** One row per payload size and transport; the ratio compares `ratioKey` with the baseline at the same size. */
+function seriesTable(results: CompareResults, measure: MeasureId, columns: Column[], ratioKey: string, ratioName: string): string {
   const rows: string[][] = [];
   for (const size of results.method.sizes) {
-    const base = find(results, BASELINE, measure, size)?.summary?.p50.median;
+    const base = find(results, BASELINE, measure, size)?.summary?.[ratioKey].median;
     for (const t of results.transports) {
       const s = find(results, t.id, measure, size);
       if (s === undefined) continue;
       const sum = s.summary;
-      if (sum === null) rows.push([String(size), t.label, `failed: ${errorsOf(s)[0] ?? "?"}`, "", "", "", runsCell(s)]);
-      else rows.push([String(size), t.label, cell(sum.p50), cell(sum.p99), cell(sum.p999), ratio(sum.p50.median, base), runsCell(s)]);
+      const values =
+        sum === null
+          ? [`failed: ${errorsOf(s)[0] ?? "?"}`, ...columns.slice(1).map(() => ""), ""]
+          : [...columns.map((c) => c.cell(sum)), ratio(sum[ratioKey].median, base)];
+      rows.push([String(size), t.label, ...values, runsCell(s)]);
     }
   }
-  return markdownTable(["payload B", "transport", "p50 µs", "p99 µs", "p99.9 µs", "p50 vs Unix socket", "runs ok"], rows);
+  return markdownTable(["payload B", "transport", ...columns.map((c) => c.name), ratioName, "runs ok"], rows);
 }
 
-function throughputTable(results: CompareResults): string {
-  const rows: string[][] = [];
-  for (const size of results.method.sizes) {
-    const base = find(results, BASELINE, "throughput", size)?.summary?.msgsPerSec.median;
-    for (const t of results.transports) {
-      const s = find(results, t.id, "throughput", size);
-      if (s === undefined) continue;
-      const sum = s.summary;
-      if (sum === null) rows.push([String(size), t.label, `failed: ${errorsOf(s)[0] ?? "?"}`, "", "", runsCell(s)]);
-      else rows.push([String(size), t.label, cell(sum.msgsPerSec, rate), cell(sum.mbPerSec), ratio(sum.msgsPerSec.median, base), runsCell(s)]);
-    }
+function heading(results: CompareResults, measure: MeasureId, of: string): string {
+  const m = results.method;
+  switch (measure) {
+    case "oneWay":
+      return `#### One-way latency, sleeping receiver (${w(m.oneWay!.messages)} messages ${m.oneWay!.intervalMs} ms apart per run; ${of})`;
+    case "roundTrip":
+      return `#### Round trip, ping-pong (${w(m.roundTrip!.messages)} round trips per run; ${of})`;
+    case "throughput":
+      return `#### Throughput, writer process → reader process, every message verified (${w(m.throughput!.messages)} messages per run; ${of})`;
   }
-  return markdownTable(["payload B", "transport", "msg/s", "MB/s", "vs Unix socket", "runs ok"], rows);
 }
 
-/** The three tables (also printed by main.ts at the end of a run). */
+/** A table per measure the run made. */
 export function renderTables(results: CompareResults): string {
   const { runs } = results.method;
   const of = `median of ${runs} run${runs === 1 ? "" : "s"}, (min–max) over runs`;
-  return [
-    `#### One-way latency, sleeping receiver (${of})`,
-    "",
-    latencyTable(results, "oneWay"),
-    "",
-    `#### Round trip, ping-pong (${of})`,
-    "",
-    latencyTable(results, "roundTrip"),
-    "",
-    `#### Throughput, writer process → reader process, every message verified (${of})`,
-    "",
-    throughputTable(results),
-  ].join("\n");
+  const detail = presetOf(results).detail;
+  return measuresOf(results.method)
+    .map((measure) => {
+      const table =
+        measure === "throughput"
+          ? seriesTable(results, measure, THROUGHPUT_COLUMNS, "msgsPerSec", "vs Unix socket")
+          : seriesTable(results, measure, latencyColumns(detail), "p50", "p50 vs Unix socket");
+      return `${heading(results, measure, of)}\n\n${table}`;
+    })
+    .join("\n\n");
 }
 
 function statusLine(t: TransportInfo): string | null {
@@ -117,11 +141,51 @@ function notes(results: CompareResults): string[] {
   return out;
 }
 
+/** 1st, 2nd, 3rd, 4th, ... 11th, 12th, ... 21st. */
+function ordinal(k: number): string {
+  const suffix = k % 100 >= 11 && k % 100 <= 13 ? "th" : (["th", "st", "nd", "rd"][k % 10] ?? "th");
+  return `${k}${suffix}`;
+}
+
+function measureLines(results: CompareResults): string[] {
+  const m = results.method;
+  const has = (id: string): boolean => results.transports.some((t) => t.id === id);
+  const lines: string[] = [];
+  if (m.oneWay !== undefined) {
+    lines.push(
+      `- One-way: B sends ${w(m.oneWay.messages)} messages (after ${w(m.oneWay.warmup)} warm-up) about ${m.oneWay.intervalMs} ms apart (\`Bun.sleep\`), ` +
+        "each stamped with CLOCK_MONOTONIC just before sending; A records arrival minus stamp. The receiver is idle between messages, so this includes waking it.",
+    );
+  }
+  if (m.roundTrip !== undefined) {
+    lines.push(`- Round trip: A sends, B echoes, A sends the next as soon as the echo is in; ${w(m.roundTrip.messages)} round trips after ${w(m.roundTrip.warmup)} warm-up.`);
+  }
+  if (m.throughput !== undefined) {
+    const unbuffered = [has("ipc") ? "Bun IPC has none (B buffers)" : "", has("redis") ? "Redis XADDs are pipelined (B waits for every 1024th reply)" : ""].filter((x) => x !== "");
+    lines.push(
+      `- Throughput: B sends ${w(m.throughput.messages)} messages (after ${w(m.throughput.warmup)} warm-up) as fast as the transport takes them; ` +
+        "rate = messages / (B's stamp on the first measured message → A's receipt of the last). Backpressure where the transport has it" +
+        (unbuffered.length > 0 ? `; ${unbuffered.join(", ")}.` : "."),
+    );
+  }
+  const ranks = (["oneWay", "roundTrip"] as const).flatMap((id) => {
+    const n = m[id]?.messages;
+    return n === undefined ? [] : [{ k: rankFromTop(n, 0.999), what: `${w(n)} ${id === "oneWay" ? "one-way messages" : "round trips"}` }];
+  });
+  const p999 =
+    ranks.length === 0
+      ? ""
+      : ` p99.9 is ${ranks.map((r, i) => `the ${r.k === 1 ? "" : `${ordinal(r.k)}-`}largest sample of ${i === 0 ? "a run's" : "its"} ${r.what}`).join(" and ")}` +
+        (ranks.every((r) => r.k <= 10) ? ': read it as "the worst few".' : ".");
+  lines.push(`- Figures are medians over runs, with the min–max over runs in brackets.${p999}`);
+  return lines;
+}
+
 function method(results: CompareResults): string {
   const m = results.method;
   const { machine: mc } = results;
-  const w = (n: number): string => n.toLocaleString("en-US");
   const minutes = results.durationSeconds >= 90 ? `${Math.round(results.durationSeconds / 60)} min` : `${results.durationSeconds} s`;
+  const settings = [...new Set(results.transports.map((t) => TRANSPORTS.find((x) => x.id === t.id)?.settings).filter((x) => x !== undefined))];
   return [
     `**Run:** ${results.generated.slice(0, 10)}, ${results.mode} run (${minutes}). ${mc.cpu}, ${mc.cores} cores, ${mc.memoryGiB} GiB, ` +
       `Linux ${mc.kernel} ${mc.arch}, Bun ${mc.bun}; files in ${mc.tempDir} (${mc.tempFs}). ` +
@@ -134,20 +198,14 @@ function method(results: CompareResults): string {
       `A waits ${m.settleMs} ms after both ends are open, and warm-up messages are not measured.`,
     `- Payloads of ${m.sizes.join(", ")} bytes, the same message counts for every transport. Each message carries its sequence number and bytes derived from it; ` +
       "the receiver checks every byte of every message, in every measure.",
-    `- One-way: B sends ${w(m.oneWay.messages)} messages (after ${w(m.oneWay.warmup)} warm-up) about ${m.oneWay.intervalMs} ms apart (\`Bun.sleep\`), ` +
-      "each stamped with CLOCK_MONOTONIC just before sending; A records arrival minus stamp. The receiver is idle between messages, so this includes waking it.",
-    `- Round trip: A sends, B echoes, A sends the next as soon as the echo is in; ${w(m.roundTrip.messages)} round trips after ${w(m.roundTrip.warmup)} warm-up.`,
-    `- Throughput: B sends ${w(m.throughput.messages)} messages (after ${w(m.throughput.warmup)} warm-up) as fast as the transport takes them; ` +
-      "rate = messages / (B's stamp on the first measured message → A's receipt of the last). Backpressure where the transport has it; " +
-      "Bun IPC has none (B buffers), Redis XADDs are pipelined (B waits for every 1024th reply).",
-    `- Figures are medians over runs, with the min–max over runs in brackets. p99.9 of ${w(m.oneWay.messages)} samples is the ${m.oneWay.messages >= 2000 ? "second-" : ""}largest sample: read it as "the worst few".`,
-    "- Settings: chronicle 64 MiB segments, defaults otherwise, a named subscriber per reader; SQLite WAL with synchronous=NORMAL, one row (one transaction) per message, " +
-      "the reader polls by rowid every 1 ms when idle; file: one write(2) per message; Redis: its own redis-server on a Unix socket, persistence off. " +
+    ...measureLines(results),
+    `- Settings: ${settings.join("; ")}. ` +
       "Ratios compare medians with the Unix socket at the same payload size (latency: lower is better; throughput: higher is better).",
   ].join("\n");
 }
 
-export function renderMarkdown(results: CompareResults, chart: string): string {
+/** The report: method, chart (when there is one), a table per measure, notes, guarantees. */
+export function renderMarkdown(results: CompareResults, chart: string | null): string {
   const skipped = results.transports.map(statusLine).filter((l): l is string => l !== null);
   const extra = notes(results);
   const guarantees = markdownTable(
@@ -155,12 +213,9 @@ export function renderMarkdown(results: CompareResults, chart: string): string {
     results.transports.map((t) => [t.label, t.guarantees]),
   );
   return [
-    "<!-- Generated by bench/compare/report.ts from bench/results/compare.json: edit those, not this block. Rebuild: bun bench/compare/main.ts --report-only -->",
-    "",
     method(results),
     "",
-    `![One-way latency percentiles per transport, log scale](${chart})`,
-    "",
+    ...(chart === null ? [] : [`![One-way latency percentiles per transport, log scale](${chart})`, ""]),
     renderTables(results),
     "",
     ...(skipped.length + extra.length > 0 ? ["#### Notes", "", ...skipped, ...extra, ""] : []),
@@ -170,13 +225,26 @@ export function renderMarkdown(results: CompareResults, chart: string): string {
   ].join("\n");
 }
 
-/** Replaces what is between the markers (creating the file or appending the markers if needed); nothing else changes. */
-export function updateDoc(path: string, block: string): void {
-  const text = existsSync(path) ? readFileSync(path, "utf8") : `# Benchmarks\n\n${BEGIN}\n${END}\n`;
-  const begin = text.indexOf(BEGIN);
-  const end = text.indexOf(END, begin + BEGIN.length);
-  const base = begin >= 0 && end >= 0 ? text : `${text}${text.endsWith("\n") ? "" : "\n"}\n${BEGIN}\n${END}\n`;
-  const b = base.indexOf(BEGIN) + BEGIN.length;
-  const e = base.indexOf(END, b);
+/** The report as it stands in docs/BENCHMARKS.md, under a note on where it comes from. */
+export function renderDocBlock(results: CompareResults, chart: string | null): string {
+  const id = presetOf(results).id;
+  const flag = id === "compare" ? "" : ` --preset=${id}`;
+  return [
+    `<!-- Generated by bench/compare/report.ts from bench/results/${id}.json: edit those, not this block. ` +
+      `Rebuild: bun bench/compare/main.ts${flag} --report-only --write -->`,
+    "",
+    renderMarkdown(results, chart),
+  ].join("\n");
+}
+
+/** Replaces what is between the preset's markers (creating the file or appending the markers if needed); nothing else changes. */
+export function updateDoc(path: string, id: PresetId, block: string): void {
+  const { begin: open, end: close } = markers(id);
+  const text = existsSync(path) ? readFileSync(path, "utf8") : `# Benchmarks\n\n${open}\n${close}\n`;
+  const begin = text.indexOf(open);
+  const end = text.indexOf(close, begin + open.length);
+  const base = begin >= 0 && end >= 0 ? text : `${text}${text.endsWith("\n") ? "" : "\n"}\n${open}\n${close}\n`;
+  const b = base.indexOf(open) + open.length;
+  const e = base.indexOf(close, b);
   writeFileSync(path, `${base.slice(0, b)}\n${block}\n${base.slice(e)}`);
 }

@@ -1,4 +1,6 @@
-/** The results file (bench/results/compare.json): its shape and the per-series summary. */
+/** The results files (bench/results/<preset>.json): their shape and the per-series summary. */
+import { median } from "../stats.ts";
+import type { PresetId } from "./presets.ts";
 import type { MeasureId, TransportId } from "./types.ts";
 
 export interface Machine {
@@ -16,12 +18,13 @@ export interface Machine {
   loadEnd: number[];
 }
 
+/** Message counts per measure; a measure without counts is not run. */
 export interface Method {
   runs: number;
   sizes: number[];
-  oneWay: { messages: number; warmup: number; intervalMs: number };
-  roundTrip: { messages: number; warmup: number };
-  throughput: { messages: number; warmup: number };
+  oneWay?: { messages: number; warmup: number; intervalMs: number };
+  roundTrip?: { messages: number; warmup: number };
+  throughput?: { messages: number; warmup: number };
   settleMs: number;
 }
 
@@ -54,6 +57,8 @@ export interface Series {
 
 export interface CompareResults {
   schema: 1;
+  /** Which preset of main.ts ran (absent in files from before presets: "compare"). */
+  preset?: PresetId;
   generated: string;
   mode: "full" | "quick";
   durationSeconds: number;
@@ -61,12 +66,6 @@ export interface CompareResults {
   method: Method;
   transports: TransportInfo[];
   series: Series[];
-}
-
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 export function summarize(runs: RunRecord[]): Record<string, Stat> | null {

@@ -79,6 +79,8 @@ export interface Transport {
   readonly short: string;
   /** What it guarantees (persistence, replay, readers), printed next to its figures. */
   readonly guarantees: string;
+  /** How the bench sets it up, for the method notes ("SQLite: WAL, ..."); transports may share one. */
+  readonly settings: string;
   /** Why it cannot run on this machine, or null. */
   unavailable?(): string | null;
   startService?(root: string): Promise<Service>;

@@ -1,6 +1,7 @@
 import { readdirSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { ChronicleError, inspectQueue, type QueueInfo } from "../../src/index.ts";
+import { ChronicleError, inspectQueue, isQueueDirectory, type QueueInfo } from "../../src/index.ts";
+import { READERS_DIR } from "../../src/queue/layout/index.ts";
 import { colour, intFlag, json, parseArgs, table, UsageError } from "../output.ts";
 
 export const doctorHelp = `usage: chronicle doctor <root> [--fix] [--json] [--ttl ms] [--max-lag bytes]
@@ -68,7 +69,7 @@ export function doctor(argv: string[]): number {
   return remaining.length > 0 ? 1 : 0;
 }
 
-/** Directories under `root` (included) holding a control.meta, sorted. */
+/** Queue directories under `root` (included), sorted. */
 function findQueues(root: string): string[] {
   const out: string[] = [];
   const walk = (dir: string): void => {
@@ -78,11 +79,11 @@ function findQueues(root: string): string[] {
     } catch {
       return;
     }
-    if (names.includes("control.meta")) out.push(dir);
+    if (isQueueDirectory(dir)) out.push(dir);
     for (const name of names) {
       const p = join(dir, name);
       try {
-        if (statSync(p).isDirectory() && name !== "readers") walk(p);
+        if (statSync(p).isDirectory() && name !== READERS_DIR) walk(p);
       } catch {
         // Raced with a deletion: nothing to examine there.
       }

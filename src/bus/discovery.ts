@@ -4,10 +4,15 @@
  * lives two levels down), then scan. The scan is the truth: a watch event only makes the next
  * poll re-check the strategy it names (or everything, after a queue overflow), and a periodic
  * full rescan recovers anything the watches missed.
+ *
+ * Waiting for a change (whenChanged, or a StrategyRouter's wait) sleeps on the inotify fd through
+ * the one wait loop (queue/wait.ts): it wakes when the fd becomes readable or a rescan is due,
+ * re-checks, and returns only when there is something for poll() to report.
  */
 import { ClosedError } from "../errors.ts";
 import { basename, dirname } from "node:path";
-import { Inotify, parseInotifyEvents, DIR_CHANGES, IN_IGNORED, IN_ONLYDIR, IN_Q_OVERFLOW, isDirectory, listDir, mkdirp } from "../ffi/index.ts";
+import { Inotify, DIR_CHANGES, IN_IGNORED, IN_ONLYDIR, IN_Q_OVERFLOW, isDirectory, listDir, mkdirp } from "../ffi/index.ts";
+import { checkTimeout, NO_CONTROLS, Waiter } from "../queue/wait.ts";
 import { BusLayout, validateStrategyId, type StrategyEndpoints } from "./layout.ts";
 import { readyVersion, SUPPORTED_READY_VERSION } from "./markers.ts";
 
@@ -38,8 +43,10 @@ export class RouterDiscovery implements Disposable, AsyncIterable<DiscoveryEvent
   private readonly reported = new Set<string>();
   private dirty = true;
   private lastScan = 0;
-  private stream: { read(): Promise<{ value?: Uint8Array }>; cancel(): Promise<void> } | null = null;
-  private pendingRead: Promise<unknown> | null = null;
+  /** Changes found by hasChanges() and not yet returned by poll(). */
+  private found: DiscoveryEvent[] = [];
+  /** whenChanged's wait on the inotify fd, made at its first use. */
+  private waiter: Waiter | null = null;
   private closed = false;
 
   constructor(root: string | BusLayout, opts: DiscoveryOptions = {}) {
@@ -53,7 +60,12 @@ export class RouterDiscovery implements Disposable, AsyncIterable<DiscoveryEvent
 
   /** Strategies currently attached (READY and supported), sorted. */
   get strategies(): string[] {
-    return [...this.known.keys()];
+    return [...this.known.keys()].sort(byId);
+  }
+
+  /** The inotify fd: readable when a watch fired. For waits that sleep on it; do not read it. */
+  get fd(): number {
+    return this.inotify.fd;
   }
 
   /**
@@ -62,6 +74,30 @@ export class RouterDiscovery implements Disposable, AsyncIterable<DiscoveryEvent
    */
   poll(): DiscoveryEvent[] {
     if (this.closed) throw new ClosedError(this.layout.root, "discovery");
+    if (this.found.length > 0) {
+      const events = this.found;
+      this.found = [];
+      return events;
+    }
+    return this.collect();
+  }
+
+  /**
+   * True when poll() has changes to report. Never blocks: reads the watch events, re-checks what
+   * they name (or rescans when due) and keeps the changes for poll().
+   */
+  hasChanges(): boolean {
+    if (this.closed) throw new ClosedError(this.layout.root, "discovery");
+    if (this.found.length === 0) this.found = this.collect();
+    return this.found.length > 0;
+  }
+
+  /** Milliseconds until the periodic rescan is due (0: due now). */
+  msUntilRescan(): number {
+    return this.dirty ? 0 : Math.max(0, this.lastScan + this.rescanIntervalMs - performance.now());
+  }
+
+  private collect(): DiscoveryEvent[] {
     this.inotify.drain((wd, mask, name) => this.noteEvent(wd, mask, name));
     if (this.dirty || performance.now() - this.lastScan >= this.rescanIntervalMs) return this.scan();
     if (this.touched.size === 0) return [];
@@ -112,7 +148,7 @@ export class RouterDiscovery implements Disposable, AsyncIterable<DiscoveryEvent
         events.push({ kind: "removed", strategy: id });
       }
     }
-    return events.sort((a, b) => (a.strategy < b.strategy ? -1 : a.strategy > b.strategy ? 1 : 0));
+    return events.sort((a, b) => byId(a.strategy, b.strategy));
   }
 
   /** The endpoints of strategy `id` when it is READY with a supported version, else null. */
@@ -166,34 +202,42 @@ export class RouterDiscovery implements Disposable, AsyncIterable<DiscoveryEvent
     while (!this.closed) {
       const events = this.poll();
       for (const ev of events) yield ev;
-      if (events.length === 0) await this.whenChanged(this.rescanIntervalMs);
+      if (events.length === 0) await this.whenChanged(Infinity);
     }
   }
 
   /**
-   * Makes the next poll report `strategy` as added again if it is still there (used when
-   * attaching to it failed, e.g. because it was being deleted).
+   * Makes poll report `strategy` as added again if it is still there, at the next watch event
+   * about it or the next rescan (used when attaching to it failed, e.g. because its queue is
+   * still being created or is being deleted; not at once, which would retry in a busy loop).
    */
   forget(strategy: string): void {
     this.known.delete(strategy);
-    this.touched.add(strategy);
   }
 
-  /** Resolves when a watch fires or after `timeoutMs`, whichever comes first. */
-  async whenChanged(timeoutMs: number): Promise<void> {
-    const stream = (this.stream ??= Bun.file(this.inotify.fd).stream().getReader());
-    this.pendingRead ??= stream.read().then(
-      (chunk) => {
-        this.pendingRead = null;
-        if (chunk.value !== undefined) parseInotifyEvents(chunk.value, (wd, mask, name) => this.noteEvent(wd, mask, name));
-      },
-      () => {
-        this.pendingRead = null;
-      },
-    );
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([this.pendingRead, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
-    clearTimeout(timer);
+  /**
+   * Resolves true when poll() has changes to report, false after `timeoutMs` or when discovery
+   * is closed meanwhile. Does not block the event loop: a helper thread sleeps on the inotify fd,
+   * and the wait wakes only for watch events and rescans.
+   */
+  whenChanged(timeoutMs: number): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    let timeout: number;
+    try {
+      timeout = checkTimeout(timeoutMs, this.layout.root);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    this.waiter ??= new Waiter({
+      what: "discovery",
+      path: this.layout.root,
+      controls: () => NO_CONTROLS,
+      probe: () => this.hasChanges(),
+      heartbeat: () => {},
+      fds: [this.inotify.fd],
+      sliceMs: () => this.msUntilRescan(),
+    }, { spinMicros: 0 });
+    return this.waiter.waitAsync(timeout, undefined);
   }
 
   private watch(path: string): void {
@@ -207,11 +251,17 @@ export class RouterDiscovery implements Disposable, AsyncIterable<DiscoveryEvent
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    void this.stream?.cancel().catch(() => {});
+    // Its helper thread polls the inotify fd: stop it before the fd goes.
+    this.waiter?.close();
     this.inotify.close();
   }
 
   [Symbol.dispose](): void {
     this.close();
   }
+}
+
+/** Strategy ids in code-unit order: the order of every list discovery returns. */
+function byId(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

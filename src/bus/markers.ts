@@ -2,6 +2,7 @@
 import { join } from "node:path";
 import { lstatSync } from "node:fs";
 import { InvalidArgument } from "../errors.ts";
+import { tempPath } from "../queue/layout/files.ts";
 import { fromNodeError, readSmallFile, realtimeNs, writeFileAtomic, isProcessAlive } from "../ffi/index.ts";
 
 export const READY_FILE = "READY";
@@ -12,7 +13,8 @@ export const SUPPORTED_READY_VERSION = 1;
 /** Marks an endpoint ready for discovery (`READY` with `version=N`). */
 export function markReady(endpointDir: string, version = SUPPORTED_READY_VERSION): void {
   if (!Number.isInteger(version) || version < 1) throw new InvalidArgument(endpointDir, `READY version must be an integer >= 1, got ${String(version)}`);
-  writeFileAtomic(join(endpointDir, READY_FILE), Buffer.from(`version=${version}\n`));
+  const path = join(endpointDir, READY_FILE);
+  writeFileAtomic(path, tempPath(path), Buffer.from(`version=${version}\n`));
 }
 
 /**
@@ -50,7 +52,8 @@ export function writeLease(endpointDir: string, lease: { pid?: number; epoch: nu
     epoch: lease.epoch,
     timestamp_ns: String(lease.timestampNs ?? realtimeNs()),
   };
-  writeFileAtomic(join(endpointDir, LEASE_FILE), Buffer.from(JSON.stringify(body) + "\n"));
+  const path = join(endpointDir, LEASE_FILE);
+  writeFileAtomic(path, tempPath(path), Buffer.from(JSON.stringify(body) + "\n"));
 }
 
 /** Reads an endpoint's LEASE; null when absent or malformed. */

@@ -5,7 +5,7 @@
  */
 import { unlinkPath } from "../ffi/index.ts";
 import { Queue } from "../queue/queue.ts";
-import type { QueueReader, SubscriberOptions } from "../queue/reader.ts";
+import type { QueueReader, ReaderOptions } from "../queue/reader.ts";
 import { readerMetaPath } from "../queue/readerMeta.ts";
 
 const live = new Set<ReaderRegistration>();
@@ -36,7 +36,7 @@ export class ReaderRegistration implements Disposable {
   private readonly metaPath: string;
   private registered = true;
 
-  constructor(queueDir: string, readerName: string, opts?: SubscriberOptions) {
+  constructor(queueDir: string, readerName: string, opts?: ReaderOptions) {
     this.reader = Queue.openSubscriber(queueDir, readerName, opts);
     this.metaPath = readerMetaPath(queueDir, readerName);
     live.add(this);

@@ -1,18 +1,24 @@
 /**
  * Router-side glue: discovery drives a FanInReader. A strategy that becomes READY is attached
- * (a subscriber on its orders_out under the router's reader name); one that goes away is
+ * (a reader on its orders_out under the router's reader name); one that goes away is
  * detached and its reader closed. Replies go to each strategy's orders_in, which the router
  * publishes.
+ *
+ * The router's waits sleep on every attached strategy's orders_out and on discovery's inotify fd
+ * at once (one FUTEX_WAITV set, through the one wait loop of queue/wait.ts), so they return for
+ * an order or a discovery change, whichever comes first, and wake for nothing else while idle
+ * except the periodic rescan.
  */
 import { ChronicleError, ClosedError, NotAttached } from "../errors.ts";
+import { MAX_ASYNC_QUEUES } from "../queue/asyncWait.ts";
 import { FanInReader } from "../queue/fanIn.ts";
 import type { MessageView } from "../queue/messageView.ts";
 import { Queue } from "../queue/queue.ts";
-import { checkTimeout } from "../queue/wait.ts";
+import { checkTimeout, Waiter, WAIT_TARGET } from "../queue/wait.ts";
 import { validateComponent } from "../queue/names.ts";
 import { MAX_READER_NAME_BYTES } from "../queue/layout/index.ts";
-import type { SubscriberOptions } from "../queue/reader.ts";
-import type { PublisherOptions, QueueWriter } from "../queue/writer.ts";
+import type { ReaderOptions } from "../queue/reader.ts";
+import type { QueueWriter, WriterOptions } from "../queue/writer.ts";
 import { RouterDiscovery, type DiscoveryEvent, type DiscoveryOptions } from "./discovery.ts";
 import type { BusLayout } from "./layout.ts";
 
@@ -24,10 +30,14 @@ export interface RoutedMessage {
 
 export interface StrategyRouterOptions {
   discovery?: DiscoveryOptions;
-  /** Options for the subscribers on each orders_out (default: resume). */
-  subscriber?: SubscriberOptions;
-  /** Options for the publishers of each orders_in. */
-  publisher?: PublisherOptions;
+  /** Options for the readers on each orders_out (default: resume). */
+  reader?: ReaderOptions;
+  /** Options for the writers of each orders_in. */
+  writer?: WriterOptions;
+  /** @deprecated The former name of `reader`, still honoured (`reader` wins). */
+  subscriber?: ReaderOptions;
+  /** @deprecated The former name of `writer`, still honoured (`writer` wins). */
+  publisher?: WriterOptions;
 }
 
 interface Attached {
@@ -35,6 +45,9 @@ interface Attached {
   ordersIn: string;
   replies: QueueWriter | null;
 }
+
+/** Strategies one router attaches at most: the waits' words, less discovery's. */
+export const MAX_STRATEGIES = MAX_ASYNC_QUEUES - 1;
 
 export class StrategyRouter implements Disposable {
   readonly discovery: RouterDiscovery;
@@ -44,6 +57,7 @@ export class StrategyRouter implements Disposable {
   private readonly byStrategy = new Map<string, Attached>();
   private readonly bySource = new Map<number, string>();
   private readonly out: RoutedMessage = { strategy: "", sourceId: -1, message: null as unknown as MessageView };
+  private readonly waiter: Waiter;
   private closed = false;
 
   constructor(root: string | BusLayout, readerName: string, opts: StrategyRouterOptions = {}) {
@@ -52,6 +66,23 @@ export class StrategyRouter implements Disposable {
     this.discovery = new RouterDiscovery(root, opts.discovery);
     this.readerName = readerName;
     this.opts = opts;
+    const orders = this.fanIn[WAIT_TARGET];
+    const discovery = this.discovery;
+    this.waiter = new Waiter({
+      what: "router",
+      path: discovery.layout.root,
+      controls: () => orders.controls(),
+      // Spinning looks for orders only; discovery is checked (a read of the inotify fd) before each sleep.
+      spinProbe: () => orders.probe(),
+      probe: () => orders.probe() || discovery.hasChanges(),
+      heartbeat: () => orders.heartbeat(),
+      fds: [discovery.fd],
+      // The rescan is the router's only periodic wake-up; it also bounds a wake-up lost by a writer
+      // killed between its commit and its FUTEX_WAKE (see DESIGN.md, Waiting).
+      sliceMs: () => discovery.msUntilRescan(),
+    });
+    // The fan-in closed under a pending waitAsync: check again, which reports it.
+    orders.onClose?.(() => this.waiter.refresh());
   }
 
   /** Strategies attached now, sorted. */
@@ -66,14 +97,19 @@ export class StrategyRouter implements Disposable {
     const applied: DiscoveryEvent[] = [];
     for (const ev of events) {
       if (ev.kind === "added") {
+        if (this.byStrategy.size >= MAX_STRATEGIES) {
+          // Full: try again when one goes away (at a rescan or an event about this one).
+          this.discovery.forget(ev.strategy);
+          continue;
+        }
         try {
-          const reader = Queue.openSubscriber(ev.ordersOut, this.readerName, { openTimeoutMs: 200, ...this.opts.subscriber });
+          const reader = Queue.openSubscriber(ev.ordersOut, this.readerName, { openTimeoutMs: 200, ...(this.opts.reader ?? this.opts.subscriber) });
           const sourceId = this.fanIn.addReader(reader);
           this.byStrategy.set(ev.strategy, { sourceId, ordersIn: ev.ordersIn, replies: null });
           this.bySource.set(sourceId, ev.strategy);
         } catch (e) {
           if (!(e instanceof ChronicleError)) throw e;
-          // Not attachable right now (being created or deleted): try again at the next scan.
+          // Not attachable right now (being created or deleted): try again at the next event about it or the next scan.
           this.discovery.forget(ev.strategy);
           continue;
         }
@@ -82,6 +118,8 @@ export class StrategyRouter implements Disposable {
       }
       applied.push(ev);
     }
+    // A pending waitAsync sleeps again on the new set of strategies.
+    if (applied.length > 0) this.waiter.refresh();
     return applied;
   }
 
@@ -101,7 +139,7 @@ export class StrategyRouter implements Disposable {
     this.checkOpen();
     const a = this.byStrategy.get(strategy);
     if (a === undefined) throw new NotAttached(this.discovery.layout.root, strategy);
-    a.replies ??= Queue.openPublisher(a.ordersIn, { preallocate: false, ...this.opts.publisher });
+    a.replies ??= Queue.openPublisher(a.ordersIn, { preallocate: false, ...(this.opts.writer ?? this.opts.publisher) });
     return a.replies.append(typeId, payload);
   }
 
@@ -115,22 +153,31 @@ export class StrategyRouter implements Disposable {
     this.fanIn.commitAll();
   }
 
-  /** Waits (without blocking the event loop) for an order or a discovery change, at most `timeoutMs`. */
-  async waitAsync(timeoutMs: number): Promise<void> {
+  /**
+   * Blocks until an order is ready from any attached strategy or discovery has a change for
+   * {@link sync} (true), or `timeoutMs` passes (false; default: no limit). Spins for 15 µs, then
+   * sleeps on every strategy's futex word and discovery's inotify fd at once; while idle it wakes
+   * only for the periodic rescan (and, with strategies attached, to refresh their reader
+   * heartbeats once a second). Timers and signal handlers do not run meanwhile: a process that
+   * needs them bounds the timeout, or uses {@link waitAsync}.
+   */
+  wait(timeoutMs = Infinity): boolean {
     this.checkOpen();
-    timeoutMs = checkTimeout(timeoutMs, this.discovery.layout.root);
-    const stop = new AbortController();
-    try {
-      await Promise.race([this.fanIn.waitAsync({ timeoutMs, signal: stop.signal }).catch(() => false), this.discovery.whenChanged(timeoutMs)]);
-    } finally {
-      stop.abort("done");
-    }
+    const timeout = checkTimeout(timeoutMs, this.discovery.layout.root);
+    return this.waiter.waitSync(timeout);
   }
 
-  /** Blocks up to `timeoutMs` for an order (discovery changes are seen at the next sync). */
-  wait(timeoutMs: number): boolean {
+  /**
+   * Like {@link wait}, without blocking the event loop: resolves true for an order or a discovery
+   * change, false after `timeoutMs` or when the router is closed meanwhile; rejects with the
+   * signal's reason when `signal` aborts, and with any error a check meets (a corrupt record, a
+   * strategy's reader closed under it).
+   */
+  async waitAsync(timeoutMs = Infinity, signal?: AbortSignal): Promise<boolean> {
     this.checkOpen();
-    return this.fanIn.wait(timeoutMs);
+    const timeout = checkTimeout(timeoutMs, this.discovery.layout.root);
+    if (signal?.aborted) throw signal.reason;
+    return this.waiter.waitAsync(timeout, signal);
   }
 
   private detach(strategy: string): void {
@@ -145,6 +192,8 @@ export class StrategyRouter implements Disposable {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    // First: its helper threads watch the strategies' words and discovery's fd.
+    this.waiter.close();
     for (const a of this.byStrategy.values()) a.replies?.close();
     this.byStrategy.clear();
     this.bySource.clear();

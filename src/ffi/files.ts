@@ -129,12 +129,11 @@ export function preadFd(fd: number, length: number, offset: number, path: string
 }
 
 /**
- * Writes a whole file atomically: a temp file beside it, fsync'd when `durable`, then rename.
+ * Writes a whole file atomically: the temp file `tmp` beside it, fsync'd when `durable`, then rename.
  * Readers see either the old or the new content, never a torn one. Callers are the file's only
  * writer, so a temp file already there was left by one that crashed before its rename.
  */
-export function writeFileAtomic(path: string, data: Uint8Array, durable = false): void {
-  const tmp = `${path}.tmp`;
+export function writeFileAtomic(path: string, tmp: string, data: Uint8Array, durable = false): void {
   unlinkPath(tmp);
   const fd = openFd(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644);
   try {

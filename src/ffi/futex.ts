@@ -95,16 +95,19 @@ export class FutexSet {
 
   /**
    * Sleeps until one of the words changes from its expected value (or is woken), at most
-   * `timeoutMs`. Returns the index of the woken word, -1 on timeout, -2 when a word already
-   * differed or a signal interrupted.
+   * `timeoutMs` (Infinity: no limit). Returns the index of the woken word, -1 on timeout, -2
+   * when a word already differed or a signal interrupted.
    */
   wait(timeoutMs: number): number {
-    const now = clockMonotonicNs();
-    const until = now + BigInt(Math.max(0, Math.round(timeoutMs * 1e6)));
-    this.deadline[0] = until / 1_000_000_000n;
-    this.deadline[1] = until % 1_000_000_000n;
+    let deadline: number | null = null;
+    if (timeoutMs !== Infinity) {
+      const until = clockMonotonicNs() + BigInt(Math.max(0, Math.round(timeoutMs * 1e6)));
+      this.deadline[0] = until / 1_000_000_000n;
+      this.deadline[1] = until % 1_000_000_000n;
+      deadline = this.deadlinePtr;
+    }
     futexCalls.wait++;
-    const r = waitv(SYS.futex_waitv, this.ptr, this.count, 0, this.deadlinePtr, CLOCK_MONOTONIC);
+    const r = waitv(SYS.futex_waitv, this.ptr, this.count, 0, deadline, CLOCK_MONOTONIC);
     if (r >= 0) return r;
     const e = lastErrno();
     if (e === Errno.ETIMEDOUT) return -1;

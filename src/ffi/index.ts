@@ -6,3 +6,5 @@ export * from "./futex.ts";
 export * from "./clock.ts";
 export * from "./process.ts";
 export * from "./inotify.ts";
+export * from "./eventfd.ts";
+export * from "./poll.ts";

@@ -30,6 +30,8 @@ export const libc = dlopen("libc.so.6", {
   inotify_init1: { args: [i32], returns: i32 },
   inotify_add_watch: { args: [i32, cstring, u32], returns: i32 },
   inotify_rm_watch: { args: [i32, i32], returns: i32 },
+  eventfd: { args: [u32, i32], returns: i32 },
+  poll: { args: [ptr, u64, i32], returns: i32 },
   getpid: { args: [], returns: i32 },
   sysconf: { args: [i32], returns: i64 },
   // syscall(2) is variadic; integer and pointer arguments pass in registers on x86_64 and aarch64.

@@ -1,7 +1,7 @@
 /**
  * Helper thread of AsyncWaiter: for each request, registers as a sleeper on every watched queue
- * (format v2), sleeps until one notify_seq word differs from the value the main thread read, the
- * slice ends or the wait is cancelled, deregisters, and posts the request's generation. It
+ * (format v2), sleeps until one watched word differs from the value the main thread read, the
+ * slice ends or the sleep is interrupted, deregisters, and posts the request's generation. It
  * touches the watched words only while STATE is 1.
  */
 import { ptr, toArrayBuffer } from "bun:ffi";

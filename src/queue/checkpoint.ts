@@ -1,7 +1,7 @@
-/** index.meta: the tail checkpoint. A hint for tools and recovery; never trusted blindly. */
+/** The checkpoint (index.meta). A hint for tools and recovery; never trusted blindly. */
 import { join } from "node:path";
 import { readSmallFile, writeFileAtomic } from "../ffi/index.ts";
-import { INDEX_FILE, INDEX_SIZE, INDEX_SEGMENT_OFF, INDEX_WRITE_OFFSET_OFF, readU64, writeU64 } from "./layout/index.ts";
+import { CHECKPOINT_FILE, CHECKPOINT_SIZE, CHECKPOINT_SEGMENT_OFF, CHECKPOINT_WRITE_OFFSET_OFF, readU64, writeU64, tempPath } from "./layout/index.ts";
 
 export interface Checkpoint {
   segment: number;
@@ -10,17 +10,18 @@ export interface Checkpoint {
 
 /** Reads index.meta; null when missing or not exactly 16 bytes (a truncated file is ignored). */
 export function readCheckpoint(dir: string): Checkpoint | null {
-  const bytes = readSmallFile(join(dir, INDEX_FILE));
-  if (bytes === null || bytes.length !== INDEX_SIZE) return null;
+  const bytes = readSmallFile(join(dir, CHECKPOINT_FILE));
+  if (bytes === null || bytes.length !== CHECKPOINT_SIZE) return null;
   const u32 = new Uint32Array(bytes.slice().buffer);
-  return { segment: readU64(u32, INDEX_SEGMENT_OFF >> 2), writeOffset: readU64(u32, INDEX_WRITE_OFFSET_OFF >> 2) };
+  return { segment: readU64(u32, CHECKPOINT_SEGMENT_OFF >> 2), writeOffset: readU64(u32, CHECKPOINT_WRITE_OFFSET_OFF >> 2) };
 }
 
 /** Writes index.meta atomically (temp + rename). */
 export function writeCheckpoint(dir: string, cp: Checkpoint, durable = false): void {
-  const image = new Uint8Array(INDEX_SIZE);
+  const image = new Uint8Array(CHECKPOINT_SIZE);
   const u32 = new Uint32Array(image.buffer);
-  writeU64(u32, INDEX_SEGMENT_OFF >> 2, cp.segment);
-  writeU64(u32, INDEX_WRITE_OFFSET_OFF >> 2, cp.writeOffset);
-  writeFileAtomic(join(dir, INDEX_FILE), image, durable);
+  writeU64(u32, CHECKPOINT_SEGMENT_OFF >> 2, cp.segment);
+  writeU64(u32, CHECKPOINT_WRITE_OFFSET_OFF >> 2, cp.writeOffset);
+  const path = join(dir, CHECKPOINT_FILE);
+  writeFileAtomic(path, tempPath(path), image, durable);
 }

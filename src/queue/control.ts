@@ -11,11 +11,10 @@ import {
   CTL_CURRENT_SEGMENT_W, CTL_WRITE_OFFSET_W, CTL_WRITER_HEARTBEAT_W, CTL_NOTIFY_SEQ_W,
   CTL_NOTIFY_SEQ_OFF, CTL_WAITERS_PENDING_W, CTL_WAITERS_PENDING_OFF, INIT_INITIALIZING, INIT_READY, V1_SEGMENT_SIZE,
   isValidSegmentSize, readU64, writeU64, type FormatVersion,
-  SLEEP_SLICE_MS,
 } from "./layout/index.ts";
 
-/** Wake-ups that find nobody for this long (several sleep slices) mark the registrations stale. */
-const STALE_WAITER_NS = 3 * SLEEP_SLICE_MS * 1e6;
+/** How long openers wait for a control block to appear and finish initialising, by default. */
+export const DEFAULT_OPEN_TIMEOUT_MS = 2000;
 
 export class ControlBlock {
   readonly path: string;
@@ -24,9 +23,6 @@ export class ControlBlock {
   readonly segmentSize: number;
   /** Address of the notify_seq futex word. */
   readonly notifyAddress: number;
-  /** Writer side: registrations judged stale, and since when wake-ups have found nobody (-1: they have not). */
-  private staleWaiters = 0;
-  private idleWakesSince = -1;
   private closeListeners: (() => void)[] = [];
 
   private constructor(path: string, map: Mapping) {
@@ -82,8 +78,8 @@ export class ControlBlock {
       if (performance.now() >= deadline) {
         if (cb === "missing") {
           throw isDirectory(dir)
-            ? new QueueNotFound(path, `no control block appeared within ${timeoutMs} ms; is a publisher running on this queue?`)
-            : new QueueNotFound(dir, `queue directory does not exist (waited ${timeoutMs} ms for a publisher to create it)`);
+            ? new QueueNotFound(path, `no control block appeared within ${timeoutMs} ms; has a writer opened this queue?`)
+            : new QueueNotFound(dir, `queue directory does not exist (waited ${timeoutMs} ms for a writer to create it)`);
         }
         throw new CorruptMetadata(path, `control block never finished initialising (init_state stayed below ${INIT_READY} for ${timeoutMs} ms)`);
       }
@@ -195,39 +191,10 @@ export class ControlBlock {
     if (this.version === 2) Atomics.sub(this.map.u32, CTL_WAITERS_PENDING_W, 1);
   }
 
-  /**
-   * Bumps notify_seq and wakes sleepers: v1 always; v2 only when a reader registered, and not for
-   * registrations judged stale (see below).
-   *
-   * A reader killed while asleep never deregisters, and its registration would make the writer
-   * pay a futex syscall on every append for good. A live sleeper is in the kernel's queue all but
-   * microseconds of each sleep slice, so FUTEX_WAKE finds it; when every wake-up for longer than
-   * a few slices found nobody, the registrations present are dead ones, and later wake-ups are
-   * issued only for registrations above that count. Judging a live sleeper stale by mistake would
-   * cost it one slice of latency: it re-checks at every slice boundary.
-   */
-  notify(): void {
-    const u32 = this.map.u32;
-    Atomics.add(u32, CTL_NOTIFY_SEQ_W, 1);
-    if (this.version === 1) {
-      futexWake(this.notifyAddress);
-      return;
-    }
-    const pending = Atomics.load(u32, CTL_WAITERS_PENDING_W);
-    if (pending <= this.staleWaiters) {
-      this.staleWaiters = pending;
-      return;
-    }
-    if (futexWake(this.notifyAddress) > 0) {
-      this.idleWakesSince = -1;
-      return;
-    }
-    const now = Bun.nanoseconds();
-    if (this.idleWakesSince < 0) this.idleWakesSince = now;
-    else if (now - this.idleWakesSince > STALE_WAITER_NS) {
-      this.staleWaiters = pending;
-      this.idleWakesSince = -1;
-    }
+  /** Bumps notify_seq and wakes every sleeper (cold paths; the writer's appends use SleeperWaker). */
+  notifyAll(): void {
+    Atomics.add(this.map.u32, CTL_NOTIFY_SEQ_W, 1);
+    futexWake(this.notifyAddress);
   }
 
   /** True until close(). */

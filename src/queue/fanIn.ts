@@ -5,12 +5,11 @@
  * committed cannot be waited for.
  */
 import { ClosedError, InvalidArgument } from "../errors.ts";
-import { FutexSet } from "../ffi/index.ts";
-import { AsyncWaiter, MAX_ASYNC_QUEUES } from "./asyncWait.ts";
+import { MAX_ASYNC_QUEUES } from "./asyncWait.ts";
+import type { ControlBlock } from "./control.ts";
 import type { MessageView } from "./messageView.ts";
 import { QueueReader } from "./reader.ts";
-import { SLEEP_SLICE_MS } from "./layout/index.ts";
-import { checkTimeout, spinNanos, spinWithin } from "./wait.ts";
+import { checkTimeout, CONTROL_BLOCK, Waiter, WAIT_TARGET, type WaitTarget } from "./wait.ts";
 
 /** A merged record: the source it came from and its view (valid until the next call). */
 export interface FanInMessage {
@@ -38,17 +37,27 @@ export interface FanInOptions {
 }
 
 export class FanInReader implements Disposable {
-  private readonly spinNs: number;
-  private readonly ready = (): boolean => this.hasNext();
   private sources: Source[] = [];
+  /** The sources' control blocks, a new array at every change (the waits rebuild their futex sets on that). */
+  private controls: readonly ControlBlock[] = [];
   private nextId = 0;
   private readonly out: FanInMessage = { sourceId: -1, message: null as unknown as MessageView };
-  private futexes: FutexSet | null = null;
-  private asyncWaiter: AsyncWaiter | null = null;
+  private readonly target: WaitTarget = {
+    what: "fan-in",
+    path: "",
+    controls: () => this.controls,
+    probe: () => this.hasNext(),
+    heartbeat: () => {
+      for (const s of this.sources) s.reader.heartbeat();
+    },
+    onClose: (listener) => this.closeListeners.push(listener),
+  };
+  private readonly closeListeners: (() => void)[] = [];
+  private readonly waiter: Waiter;
   private closed = false;
 
   constructor(opts: FanInOptions = {}) {
-    this.spinNs = spinNanos(opts.spinMicros);
+    this.waiter = new Waiter(this.target, { spinMicros: opts.spinMicros });
   }
 
   /** Attaches `reader` (the fan-in owns it from now on) and returns its stable source id. */
@@ -127,36 +136,22 @@ export class FanInReader implements Disposable {
   /** True when some source has a record ready. */
   hasNext(): boolean {
     this.checkOpen();
-    return this.sources.some((s) => s.head !== null || s.reader.hasNext());
+    // An indexed loop: this runs in every spin and on the hot path, and a closure per call would allocate.
+    const sources = this.sources;
+    for (let i = 0; i < sources.length; i++) if (sources[i].head !== null || sources[i].reader.hasNext()) return true;
+    return false;
   }
 
   /**
    * Blocks until any source has a record (true) or `timeoutMs` passes (false): spins for
-   * `spinMicros`, then sleeps on all sources' futex words at once (FUTEX_WAITV).
+   * `spinMicros`, then sleeps on all sources' futex words at once (FUTEX_WAITV), refreshing
+   * their heartbeats as a sleeping reader does.
    */
   wait(timeoutMs = Infinity): boolean {
     this.checkOpen();
     timeoutMs = checkTimeout(timeoutMs, "");
-    if (this.spin(timeoutMs)) return true;
-    const deadline = performance.now() + timeoutMs;
-    const set = (this.futexes ??= this.buildFutexSet());
-    const sources = this.sources;
-    for (const s of sources) s.reader.controlBlock.addWaiter();
-    try {
-      for (;;) {
-        for (let i = 0; i < sources.length; i++) set.expect(i, sources[i].reader.controlBlock.notifySeq);
-        if (this.hasNext()) return true;
-        const remaining = deadline - performance.now();
-        if (remaining <= 0) return false;
-        if (sources.length === 0) {
-          Bun.sleepSync(Math.min(remaining, SLEEP_SLICE_MS));
-          continue;
-        }
-        set.wait(Math.min(remaining, SLEEP_SLICE_MS));
-      }
-    } finally {
-      for (const s of sources) s.reader.controlBlock.removeWaiter();
-    }
+    if (this.hasNext()) return true;
+    return this.waiter.waitSync(timeoutMs);
   }
 
   /**
@@ -169,15 +164,7 @@ export class FanInReader implements Disposable {
     const timeoutMs = checkTimeout(opts.timeoutMs ?? Infinity, "");
     if (this.hasNext()) return true;
     if (opts.signal?.aborted) throw opts.signal.reason;
-    if (this.spin(timeoutMs)) return true;
-    this.asyncWaiter ??= new AsyncWaiter({
-      controls: () => this.sources.map((s) => s.reader.controlBlock),
-      probe: this.ready,
-      heartbeat: () => {
-        for (const s of this.sources) s.reader.heartbeat();
-      },
-    });
-    return this.asyncWaiter.wait(timeoutMs, opts.signal);
+    return this.waiter.waitAsync(timeoutMs, opts.signal);
   }
 
   /** Yields merged records as they arrive, waiting without blocking the event loop. */
@@ -193,31 +180,26 @@ export class FanInReader implements Disposable {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.asyncWaiter?.close();
+    this.waiter.close();
     for (const s of this.sources) s.reader.close();
     this.sources = [];
+    this.controls = [];
+    for (const listener of this.closeListeners) listener();
   }
 
   [Symbol.dispose](): void {
     this.close();
   }
 
+  /** What the fan-in's waits sleep on, for a router that adds its discovery to it. @internal */
+  get [WAIT_TARGET](): WaitTarget {
+    return this.target;
+  }
+
   /** A pending async wait sleeps again on the new set of sources (and lets go of a removed one's words). */
   private sourcesChanged(): void {
-    this.futexes = null;
-    this.asyncWaiter?.refresh();
-  }
-
-  /** Checks every source until one has a record (true) or the spin window, capped by `timeoutMs`, ends. */
-  private spin(timeoutMs: number): boolean {
-    return this.hasNext() || spinWithin(this.spinNs, timeoutMs, this.ready);
-  }
-
-  private buildFutexSet(): FutexSet {
-    const set = new FutexSet(Math.max(1, this.sources.length));
-    this.sources.forEach((s, i) => set.set(i, s.reader.controlBlock.notifyAddress, 0));
-    set.truncate(this.sources.length);
-    return set;
+    this.controls = this.sources.map((s) => s.reader[CONTROL_BLOCK]);
+    this.waiter.refresh();
   }
 
   private checkOpen(): void {

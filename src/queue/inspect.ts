@@ -1,29 +1,19 @@
 /** A read-only snapshot of a queue's state on disk, for tools and monitoring. */
 import { join } from "node:path";
 import { ChronicleError } from "../errors.ts";
-import { isFlockHeld, listDir, realtimeNs, fileSize } from "../ffi/index.ts";
+import { listDir, fileSize } from "../ffi/index.ts";
 import { ControlBlock } from "./control.ts";
-import { lastSeqBefore } from "./recovery.ts";
+import { writerStatus, type WriterStatus } from "./liveness.ts";
 import { DEFAULT_RETENTION, readerStatuses, retentionFloor, type ReaderStatus, type RetentionPolicy } from "./retention.ts";
-import { scanSegment } from "./scan.ts";
+import { findTail, scanSegment } from "./scan.ts";
 import { listSegmentIds, segmentPath, withSegment } from "./segment.ts";
-import { readWriterLock } from "./writerLock.ts";
-import { PREPARED_SUFFIX } from "./segmentPreparer.ts";
-import { CONTROL_TMP_FILE, READERS_DIR, SEGMENT_HEADER_SIZE, WRITER_LOCK_FILE, type FormatVersion } from "./layout/index.ts";
+import { isTempFileName, READERS_DIR, SEGMENT_HEADER_SIZE, type FormatVersion } from "./layout/index.ts";
 
 export interface QueueInfo {
   dir: string;
   formatVersion: FormatVersion;
   segmentSize: number;
-  writer: {
-    /** A process holds writer.lock now. */
-    alive: boolean;
-    /** writer.lock names a process that no longer holds it (the writer exited or died). */
-    stale: boolean;
-    pid: number;
-    epoch: number;
-    heartbeatAgeMs: number;
-  };
+  writer: WriterStatus;
   head: { segment: number; offset: number; lastSeq: number; nextSeq: number };
   /**
    * Sleeper registrations (waiters_pending, format v2; null for v1). A count that stays above the
@@ -48,8 +38,9 @@ export function inspectQueue(dir: string, policy: RetentionPolicy = DEFAULT_RETE
     const newest = ids.length > 0 ? ids[ids.length - 1] : -1;
     const corrupt = corruptSegments(dir, ids, size);
     const headOk = newest >= 0 && !corrupt.some((c) => c.id === newest);
-    const headScan = headOk ? withSegment(dir, newest, size, null, (seg) => scanSegment(seg.window.u32, size)) : null;
-    const lastSeq = headScan === null ? -1 : headScan.lastSeq >= 0 ? headScan.lastSeq : lastSeqBefore(dir, ids, size);
+    const tail = headOk ? findTail(dir, size) : null;
+    const headScan = tail?.scan ?? null;
+    const lastSeq = tail?.lastSeq ?? -1;
     const head = { segment: Math.max(newest, 0), offset: headScan?.end ?? SEGMENT_HEADER_SIZE, segmentSize: size };
     const readers = readerStatuses(dir, head, policy).map((r) => ({
       ...r,
@@ -58,20 +49,11 @@ export function inspectQueue(dir: string, policy: RetentionPolicy = DEFAULT_RETE
         : null,
     }));
     const floor = retentionFloor(readers, head);
-    const lock = readWriterLock(dir);
-    const alive = isFlockHeld(join(dir, WRITER_LOCK_FILE));
-    const heartbeatNs = control.writerHeartbeatNs;
     return {
       dir,
       formatVersion: control.version,
       segmentSize: size,
-      writer: {
-        alive,
-        stale: lock !== null && !alive,
-        pid: lock?.pid ?? 0,
-        epoch: control.writerEpoch,
-        heartbeatAgeMs: heartbeatNs > 0 ? Math.max(0, Number(realtimeNs() / 1_000_000n) - heartbeatNs / 1e6) : Infinity,
-      },
+      writer: writerStatus(dir, control),
       head: { segment: head.segment, offset: head.offset, lastSeq, nextSeq: lastSeq + 1 },
       waitersPending: control.version === 2 ? control.waitersPending : null,
       segments: {
@@ -108,7 +90,7 @@ function tempFiles(dir: string): string[] {
   const out: string[] = [];
   for (const [where, names] of [[dir, listDir(dir)], [join(dir, READERS_DIR), listDir(join(dir, READERS_DIR))]] as const) {
     for (const name of names) {
-      if (name === CONTROL_TMP_FILE || name.endsWith(".tmp") || name.endsWith(PREPARED_SUFFIX)) out.push(join(where, name));
+      if (isTempFileName(name)) out.push(join(where, name));
     }
   }
   return out.sort();

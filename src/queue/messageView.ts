@@ -1,5 +1,5 @@
 /** The flyweight a reader returns for each record. */
-import { PAYLOAD_OFF, SEQ_LO_W, SEQ_HI_W, TS_LO_W, TS_HI_W, TYPE_FLAGS_W, TWO32 } from "./layout/index.ts";
+import { TWO32, payloadOffset, recordSeq, recordTimestampHi, recordTimestampLo, recordTypeId } from "./layout/index.ts";
 
 /** What {@link MessageView} exposes; handy for typing functions that take a message. */
 export interface Message {
@@ -17,7 +17,6 @@ export interface Message {
 export class MessageView implements Message {
   private readonly u8: Uint8Array;
   private readonly u32: Uint32Array;
-  private w = 0;
   private payloadView: Uint8Array | null = null;
   /** Payload length in bytes. */
   length = 0;
@@ -34,7 +33,6 @@ export class MessageView implements Message {
 
   /** Re-points the view at the record at `offset`. Internal to readers. */
   wrap(segment: number, offset: number, length: number): void {
-    this.w = offset >> 2;
     this.segment = segment;
     this.offset = offset;
     this.length = length;
@@ -42,37 +40,37 @@ export class MessageView implements Message {
   }
 
   get seq(): number {
-    return this.u32[this.w + SEQ_LO_W] + this.u32[this.w + SEQ_HI_W] * TWO32;
+    return recordSeq(this.u32, this.offset);
   }
 
   get typeId(): number {
-    return this.u32[this.w + TYPE_FLAGS_W] & 0xffff;
+    return recordTypeId(this.u32, this.offset);
   }
 
   /** Timestamp in ns since the Unix epoch (allocates a BigInt; see timestampHi/Lo/Ms). */
   get timestampNs(): bigint {
-    return (BigInt(this.u32[this.w + TS_HI_W]) << 32n) | BigInt(this.u32[this.w + TS_LO_W]);
+    return (BigInt(recordTimestampHi(this.u32, this.offset)) << 32n) | BigInt(recordTimestampLo(this.u32, this.offset));
   }
 
   /** High 32 bits of the ns timestamp. */
   get timestampHi(): number {
-    return this.u32[this.w + TS_HI_W];
+    return recordTimestampHi(this.u32, this.offset);
   }
 
   /** Low 32 bits of the ns timestamp. */
   get timestampLo(): number {
-    return this.u32[this.w + TS_LO_W];
+    return recordTimestampLo(this.u32, this.offset);
   }
 
   /** Timestamp in ms since the epoch as a double (sub-µs precision is lost). */
   get timestampMs(): number {
-    return (this.u32[this.w + TS_HI_W] * TWO32 + this.u32[this.w + TS_LO_W]) / 1e6;
+    return (recordTimestampHi(this.u32, this.offset) * TWO32 + recordTimestampLo(this.u32, this.offset)) / 1e6;
   }
 
   /** The payload bytes, a view into the mapped segment (created on first access). */
   get payload(): Uint8Array {
     if (this.payloadView === null) {
-      const start = (this.w << 2) + PAYLOAD_OFF;
+      const start = payloadOffset(this.offset);
       this.payloadView = this.u8.subarray(start, start + this.length);
     }
     return this.payloadView;

@@ -1,35 +1,23 @@
-/** A reader (subscriber) of a queue: non-blocking next(), persisted position. */
-import { ChronicleError, ClosedError, CorruptMetadata, CorruptRecord, ErrnoError, InvalidArgument, PositionLost, QueueNotFound } from "../errors.ts";
-import { Mapping, mkdirOne, isFlockHeld, realtimeNs } from "../ffi/index.ts";
-import { readWriterLock } from "./writerLock.ts";
-import { join } from "node:path";
-import { ControlBlock } from "./control.ts";
+/** A reader of a queue: non-blocking next(), waits, persisted position. */
+import { ChronicleError, ClosedError, CorruptMetadata, CorruptRecord, InvalidArgument, PositionLost } from "../errors.ts";
+import { Mapping } from "../ffi/index.ts";
+import { ControlBlock, DEFAULT_OPEN_TIMEOUT_MS } from "./control.ts";
 import { crc32Words, IN_PLACE_CRC_MAX } from "./crc32.ts";
+import { writerStatus, type WriterStatus } from "./liveness.ts";
 import { MessageView } from "./messageView.ts";
 import { validateComponent, validateDirPath } from "./names.ts";
 import { ReaderMetaFile } from "./readerMeta.ts";
-import { scanSegment } from "./scan.ts";
-import { checkTimeout, spinNanos, Waiter, type WaitOptions } from "./wait.ts";
-import { Segment, listSegmentIds, withSegment } from "./segment.ts";
+import { checkStart, resolveStart, type Position, type ResolvedStart, type StartPosition } from "./startPosition.ts";
+import { checkTimeout, CONTROL_BLOCK, spinNanos, Waiter, type WaitOptions } from "./wait.ts";
+import { Segment, listSegmentIds } from "./segment.ts";
 import {
-  READERS_DIR, WRITER_LOCK_FILE, MAX_READER_NAME_BYTES, SEGMENT_HEADER_SIZE, RECORD_ALIGN, PAYLOAD_OFF, COMMIT_W, TYPE_FLAGS_W, CRC_W,
-  PAD_TYPE_ID, recordLength, maxPayloadLength,
+  MAX_READER_NAME_BYTES, SEGMENT_HEADER_SIZE, CORRUPT, NOT_COMMITTED, PADDED,
+  committedLength, corruptionReason, payloadOffset, readableLength, recordCrc, recordLength,
 } from "./layout/index.ts";
 
-export type StartPosition = "resume" | "earliest" | "latest";
+export type { StartPosition, WriterStatus };
 
-export interface WriterStatus {
-  /** True while a writer holds the queue's lock. */
-  alive: boolean;
-  /** pid from the lock record (0 when there is none). */
-  pid: number;
-  /** writer_epoch from the control block. */
-  epoch: number;
-  /** ms since the writer's last heartbeat (Infinity when it never wrote one). */
-  heartbeatAgeMs: number;
-}
-
-export interface SubscriberOptions {
+export interface ReaderOptions {
   /** resume (default): the committed position, or earliest for a new reader; earliest: the oldest segment; latest: the tail. */
   start?: StartPosition;
   /** Check each payload's CRC (default true). */
@@ -40,12 +28,8 @@ export interface SubscriberOptions {
   wait?: WaitOptions;
 }
 
-interface Position {
-  segment: number;
-  offset: number;
-}
-
-const DEFAULT_OPEN_TIMEOUT_MS = 2000;
+/** The former name of {@link ReaderOptions}. */
+export type SubscriberOptions = ReaderOptions;
 
 /**
  * Follows a queue from a position. Keeps exactly one segment mapped. Not thread-safe.
@@ -63,27 +47,26 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
   private readonly verifyCrc: boolean;
   /** Opened with start "earliest": continue at the oldest segment when the position was deleted. */
   private readonly skipLost: boolean;
-  private readonly maxPayload: number;
   /** Where the current segment is mapped; re-pointed (not reallocated) when moving on. */
   private readonly window: Mapping;
   private readonly u8: Uint8Array;
   private readonly u32: Uint32Array;
-  private readonly i32: Int32Array;
   private readonly view: MessageView;
   private readonly waiter: Waiter;
   private segment: Segment | null = null;
   private segmentId: number;
   private offset: number;
+  /** Payload length of the record poll() found. */
+  private length = 0;
   private closed = false;
 
-  private constructor(dir: string, name: string | null, control: ControlBlock, meta: ReaderMetaFile | null, start: Position, opts: SubscriberOptions) {
+  private constructor(dir: string, name: string | null, control: ControlBlock, meta: ReaderMetaFile | null, start: Position, opts: ReaderOptions) {
     this.dir = dir;
     this.name = name;
     this.control = control;
     this.meta = meta;
     this.segmentSize = control.segmentSize;
     this.formatVersion = control.version;
-    this.maxPayload = maxPayloadLength(control.segmentSize);
     this.verifyCrc = opts.verifyCrc ?? true;
     this.skipLost = opts.start === "earliest";
     this.segmentId = start.segment;
@@ -91,12 +74,14 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
     this.window = Mapping.reserve(control.segmentSize);
     this.u8 = this.window.u8;
     this.u32 = this.window.u32;
-    this.i32 = this.window.i32;
     this.view = new MessageView(this.u8, this.u32);
     try {
       // Inside the try: the Waiter rejects bad wait options, and the window must not leak then.
+      const controls = [control];
       this.waiter = new Waiter({
-        control,
+        what: "reader",
+        path: dir,
+        controls: () => controls,
         probe: () => this.poll() >= 0,
         heartbeat: () => this.meta?.touch(),
       }, opts.wait);
@@ -108,30 +93,17 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
   }
 
   /** Opens a reader on the queue in `dir`. `name` null makes an anonymous, read-only reader. */
-  static open(dir: string, name: string | null, opts: SubscriberOptions = {}): QueueReader {
+  static open(dir: string, name: string | null, opts: ReaderOptions = {}): QueueReader {
     validateDirPath(dir, "queue directory");
     if (name !== null) validateComponent(name, "reader name", dir, MAX_READER_NAME_BYTES);
-    const start = opts.start ?? "resume";
-    if (start !== "resume" && start !== "earliest" && start !== "latest") {
-      throw new InvalidArgument(dir, `start must be "resume", "earliest" or "latest", got ${String(start)}`);
-    }
+    const start = checkStart(dir, opts.start);
     const control = ControlBlock.open(dir, opts.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS);
-    let meta: ReaderMetaFile | null = null;
+    let resolved: ResolvedStart | null = null;
     try {
-      let position: Position;
-      if (name !== null) {
-        // Not mkdirp: a queue deleted while we open it must stay deleted, not be re-created.
-        mkdirReaders(dir);
-        meta = ReaderMetaFile.open(dir, name, () => earliestPosition(dir, control));
-        position = start === "resume" ? meta.initial! : startPosition(dir, control, start);
-        if (start !== "resume") meta.store(position.segment, position.offset);
-      } else {
-        position = startPosition(dir, control, start === "resume" ? "earliest" : start);
-      }
-      checkOffset(meta?.path ?? dir, position, control.segmentSize);
-      return new QueueReader(dir, name, control, meta, position, opts);
+      resolved = resolveStart(dir, name, control, start);
+      return new QueueReader(dir, name, control, resolved.meta, resolved.position, opts);
     } catch (e) {
-      meta?.close();
+      resolved?.meta?.close();
       control.close();
       throw e;
     }
@@ -146,13 +118,13 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
     const o = this.poll();
     if (o < 0) return null;
     const u32 = this.u32;
-    const w = o >> 2;
-    const length = Atomics.load(this.i32, w + COMMIT_W) - 1;
+    const length = this.length;
     const view = this.view;
     view.wrap(this.segmentId, o, length);
     if (this.verifyCrc) {
-      const crc = length <= IN_PLACE_CRC_MAX ? crc32Words(u32, this.u8, o + PAYLOAD_OFF, length) : Bun.hash.crc32(view.payload);
-      if (crc !== u32[w + CRC_W]) throw this.corrupt(o, `payload CRC 0x${crc.toString(16)} does not match the header's 0x${u32[w + CRC_W].toString(16)}`);
+      const crc = length <= IN_PLACE_CRC_MAX ? crc32Words(u32, this.u8, payloadOffset(o), length) : Bun.hash.crc32(view.payload);
+      const stored = recordCrc(u32, o);
+      if (crc !== stored) throw this.corrupt(o, `payload CRC 0x${crc.toString(16)} does not match the header's 0x${stored.toString(16)}`);
     }
     this.offset = o + recordLength(length);
     return view;
@@ -173,7 +145,6 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
     if (this.closed) throw new ClosedError(this.dir, "reader");
     const timeout = checkTimeout(timeoutMs, this.dir);
     if (this.poll() >= 0) return true;
-    this.heartbeat();
     return this.waiter.waitSync(timeout);
   }
 
@@ -195,7 +166,6 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
       return Promise.reject(e);
     }
     if (this.poll() >= 0) return Promise.resolve(true);
-    this.heartbeat();
     return this.waiter.waitAsync(timeout, opts.signal, spinNs);
   }
 
@@ -215,22 +185,22 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
   private poll(): number {
     if (this.segment === null && !this.attach()) return -1;
     const size = this.segmentSize;
+    const u32 = this.u32;
     for (;;) {
       const o = this.offset;
-      if (o < size) {
-        const w = o >> 2;
-        const c = Atomics.load(this.i32, w + COMMIT_W);
-        if (c !== 0) {
-          const length = c - 1;
-          if (length < 0 || length > this.maxPayload || o + recordLength(length) > size) throw this.corrupt(o, `impossible commit word ${c >>> 0}`);
-          if ((this.u32[w + TYPE_FLAGS_W] & 0xffff) !== PAD_TYPE_ID) return o;
-          this.offset = size;
-          continue;
-        }
+      const length = readableLength(u32, o, size);
+      if (length >= 0) {
+        this.length = length;
+        return o;
       }
+      if (length === PADDED) {
+        this.offset = size;
+        continue;
+      }
+      if (length === CORRUPT) throw this.corrupt(o, corruptionReason(u32, o, size));
       if (!this.segment!.sealed) return -1;
       // A commit may have landed just before the seal: look again before leaving the segment.
-      if (o < size && Atomics.load(this.i32, (o >> 2) + COMMIT_W) !== 0) continue;
+      if (committedLength(u32, o, size) !== NOT_COMMITTED) continue;
       if (!this.advance()) return -1;
     }
   }
@@ -272,14 +242,7 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
    */
   writerStatus(): WriterStatus {
     if (this.closed) throw new ClosedError(this.dir, "reader");
-    const owner = readWriterLock(this.dir);
-    const heartbeatNs = this.control.writerHeartbeatNs;
-    return {
-      alive: isFlockHeld(join(this.dir, WRITER_LOCK_FILE)),
-      pid: owner?.pid ?? 0,
-      epoch: this.control.writerEpoch,
-      heartbeatAgeMs: heartbeatNs > 0 ? Math.max(0, Number(realtimeNs() / 1_000_000n) - heartbeatNs / 1e6) : Infinity,
-    };
+    return writerStatus(this.dir, this.control);
   }
 
   /** Where the next read happens: segment id and byte offset. */
@@ -291,8 +254,8 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
     return this.closed;
   }
 
-  /** The control block, for the wait strategies built on this reader. @internal */
-  get controlBlock(): ControlBlock {
+  /** The control block, for the waits that sleep on this reader's queue from outside it (fan-in). @internal */
+  get [CONTROL_BLOCK](): ControlBlock {
     return this.control;
   }
 
@@ -372,41 +335,5 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
 
   private corrupt(offset: number, reason: string): ChronicleError {
     return new CorruptRecord(this.segment!.path, this.segmentId, offset, reason);
-  }
-}
-
-/** The start of the oldest segment on disk (or of the writer's segment when none exists yet). */
-function earliestPosition(dir: string, control: ControlBlock): Position {
-  const ids = listSegmentIds(dir);
-  return { segment: ids.length > 0 ? ids[0] : control.currentSegment, offset: SEGMENT_HEADER_SIZE };
-}
-
-/** The end of the committed records in the newest segment. */
-function latestPosition(dir: string, control: ControlBlock): Position {
-  const ids = listSegmentIds(dir);
-  if (ids.length === 0) return earliestPosition(dir, control);
-  const id = ids[ids.length - 1];
-  const size = control.segmentSize;
-  const end = withSegment(dir, id, size, -1, (seg) => scanSegment(seg.window.u32, size).end);
-  return end < 0 ? earliestPosition(dir, control) : { segment: id, offset: end };
-}
-
-function startPosition(dir: string, control: ControlBlock, start: "earliest" | "latest"): Position {
-  return start === "latest" ? latestPosition(dir, control) : earliestPosition(dir, control);
-}
-
-function checkOffset(path: string, p: Position, segmentSize: number): void {
-  if (!Number.isInteger(p.offset) || p.offset < SEGMENT_HEADER_SIZE || p.offset > segmentSize || p.offset % RECORD_ALIGN !== 0) {
-    throw new CorruptMetadata(path, `reader position offset ${p.offset} is not a record boundary in a ${segmentSize}-byte segment`);
-  }
-}
-
-/** Creates `readers/` when missing; a queue directory deleted meanwhile is QueueNotFound. */
-function mkdirReaders(dir: string): void {
-  try {
-    mkdirOne(join(dir, READERS_DIR));
-  } catch (e) {
-    if (e instanceof ErrnoError && e.errnoName === "ENOENT") throw new QueueNotFound(dir, "the queue directory was deleted while the reader was opening");
-    throw e;
   }
 }

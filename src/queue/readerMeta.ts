@@ -9,7 +9,7 @@ import { crc32Words } from "./crc32.ts";
 import {
   READERS_DIR, READER_META_EXT, READER_META_SIZE, READER_SLOT_COUNT, READER_SLOT_CRC_SPAN,
   SLOT_SEGMENT_OFF, SLOT_OFFSET_OFF, SLOT_HEARTBEAT_OFF, SLOT_GENERATION_OFF, SLOT_CRC_OFF, SLOT_ZERO_OFF,
-  LEGACY_OFFSET_ONLY_SIZE, LEGACY_SEGMENT_OFFSET_SIZE, slotOffset, slotForGeneration, readU64, writeU64,
+  LEGACY_OFFSET_ONLY_SIZE, LEGACY_SEGMENT_OFFSET_SIZE, slotOffset, slotForGeneration, readU64, writeU64, tempPath,
 } from "./layout/index.ts";
 
 /** A decoded reader position. */
@@ -70,7 +70,7 @@ function encodeSlot(
 
 /**
  * The meta file of one open, named reader. It holds an exclusive flock on the file for its whole
- * life (a second subscriber with the same name fails fast) and stores positions through a shared
+ * life (a second reader with the same name fails fast) and stores positions through a shared
  * mapping, so a commit costs a few stores and no syscall yet survives a process crash.
  */
 export class ReaderMetaFile {
@@ -118,7 +118,7 @@ export class ReaderMetaFile {
         const image = new Uint8Array(READER_META_SIZE);
         const u32 = new Uint32Array(image.buffer);
         encodeSlot(u32, image, 1, position.segment, position.offset, 0, 0);
-        writeFileAtomic(path, image);
+        writeFileAtomic(path, tempPath(path), image);
         return ReaderMetaFile.open(queueDir, name, start);
       }
       const map = Mapping.map(fd, READER_META_SIZE, path);
@@ -145,8 +145,9 @@ export class ReaderMetaFile {
     const clock = new WallClock();
     clock.read();
     encodeSlot(u32, image, 1, start.segment, start.offset, clock.hi, clock.lo);
-    const tmp = `${path}.${process.pid}.tmp`;
-    writeFileAtomic(tmp, image);
+    // A per-process name: two openers of a new name must not build the same file.
+    const tmp = tempPath(`${path}.${process.pid}`);
+    writeFileAtomic(tmp, tempPath(tmp), image);
     // link() never replaces: if another process created the meta meanwhile, theirs wins.
     linkPath(tmp, path);
     unlinkPath(tmp);

@@ -5,10 +5,10 @@
 import { CorruptMetadata } from "../errors.ts";
 import { ControlBlock } from "./control.ts";
 import { readCheckpoint } from "./checkpoint.ts";
-import { scanSegment } from "./scan.ts";
-import { Segment, listSegmentIds, withSegment } from "./segment.ts";
+import { findTail, highestSeqFrom, scanSegment, type SegmentScan } from "./scan.ts";
+import { Segment, withSegment } from "./segment.ts";
 import type { Mapping } from "../ffi/index.ts";
-import { COMMIT_W, TYPE_FLAGS_W, PAD_TYPE_ID, RECORD_HEADER_SIZE, SEGMENT_HEADER_SIZE, commitWord } from "./layout/index.ts";
+import { SEGMENT_HEADER_SIZE, writePad } from "./layout/index.ts";
 
 export interface RecoveredTail {
   /** The segment the writer appends to, mapped read-write into the writer's window. */
@@ -22,30 +22,40 @@ export interface RecoveredTail {
 /** Finds the tail and maps the segment to append to into `window`. */
 export function recoverTail(dir: string, control: ControlBlock, priorEpoch: number, window: Mapping): RecoveredTail {
   const size = control.segmentSize;
-  const ids = listSegmentIds(dir);
-  const newest = ids.length > 0 ? ids[ids.length - 1] : -1;
+  const tail = findTail(dir, size, { window, checkGarbage: true });
+  const { ids, segment: newest } = tail;
   // Hints that point past the newest file mean newer segments were deleted (or never created
   // by a writer that crashed while opening): continue after them, never recreate them.
   const hinted = Math.max(control.currentSegment, checkpointHint(dir, control));
   const minNewId = priorEpoch > 0 && hinted > newest ? hinted + 1 : newest + 1;
 
   if (newest < 0) return { segment: createAndOpen(dir, minNewId, size, window), offset: SEGMENT_HEADER_SIZE, nextSeq: 0 };
+  const head = tail.head;
+  // The newest segment vanished between listing and opening (retention by another tool): look again.
+  if (head === null || tail.scan === null) return recoverTail(dir, control, priorEpoch, window);
+  const scan = tail.scan;
 
   // A writer killed in a roll, after linking the head but before sealing the segment before
   // it, left that one unsealed: readers would wait at its end forever.
-  if (ids.length >= 2 && sealIfOpen(dir, ids[ids.length - 2], size)) control.notify();
-  const head = Segment.open(dir, newest, window);
-  if (head === null) return recoverTail(dir, control, priorEpoch, window);
-  const scan = scanSegment(window.u32, size, SEGMENT_HEADER_SIZE, true);
-  const nextSeq = scan.lastSeq >= 0 ? scan.lastSeq + 1 : lastSeqBefore(dir, ids, size) + 1;
-  const reusable = !head.sealed && !scan.padded && !scan.garbageAfterEnd && minNewId === newest + 1;
-  if (reusable) return { segment: head, offset: scan.end, nextSeq };
+  if (ids.length >= 2 && sealIfOpen(dir, ids[ids.length - 2], size)) control.notifyAll();
+  const lastSeq = scan.state === "corrupt" ? Math.max(tail.lastSeq, highestSeqFrom(head.window.u32, size, scan.end)) : tail.lastSeq;
+  const nextSeq = lastSeq + 1;
+  if (!head.sealed && scan.state === "open" && minNewId === newest + 1) return { segment: head, offset: scan.end, nextSeq };
 
   // The head cannot take more records: close it for readers and continue in a fresh segment.
-  if (scan.garbageAfterEnd) writePad(head, scan.end);
-  head.seal();
-  control.notify();
+  closeSegment(head, scan);
+  control.notifyAll();
   return { segment: createAndOpen(dir, minNewId, size, window), offset: SEGMENT_HEADER_SIZE, nextSeq };
+}
+
+/**
+ * Seals a segment the writer leaves. Torn bytes after the end of the log become a PAD, so they
+ * can never be mistaken for a record. A corrupt record is left as it is (readers report it):
+ * nothing that looks committed is ever overwritten.
+ */
+function closeSegment(seg: Segment, scan: SegmentScan): void {
+  if (scan.state === "torn") writePad(seg.window.u32, seg.window.u8, scan.end, seg.size);
+  seg.seal();
 }
 
 /**
@@ -56,9 +66,7 @@ function sealIfOpen(dir: string, id: number, size: number): boolean {
   try {
     return withSegment(dir, id, size, false, (seg) => {
       if (seg.sealed) return false;
-      const scan = scanSegment(seg.window.u32, size, SEGMENT_HEADER_SIZE, true);
-      if (scan.garbageAfterEnd) writePad(seg, scan.end);
-      seg.seal();
+      closeSegment(seg, scanSegment(seg.window.u32, size, SEGMENT_HEADER_SIZE, true));
       return true;
     });
   } catch (e) {
@@ -81,26 +89,4 @@ function checkpointHint(dir: string, control: ControlBlock): number {
 function createAndOpen(dir: string, id: number, size: number, window: Mapping): Segment {
   Segment.create(dir, id, size);
   return Segment.open(dir, id, window)!;
-}
-
-/** seq of the newest record in the segments before the head, or -1 when there is none. */
-export function lastSeqBefore(dir: string, ids: number[], size: number): number {
-  for (let i = ids.length - 2; i >= 0; i--) {
-    const lastSeq = withSegment(dir, ids[i], size, -1, (seg) => scanSegment(seg.window.u32, size).lastSeq);
-    if (lastSeq >= 0) return lastSeq;
-  }
-  return -1;
-}
-
-/**
- * Replaces everything from `at` to the end of the segment with one PAD record, so that torn
- * bytes after the end of the log can never be mistaken for a commit.
- */
-function writePad(seg: Segment, at: number): void {
-  const u32 = seg.window.u32;
-  const w = at >> 2;
-  Atomics.store(u32, w + COMMIT_W, 0);
-  seg.window.u8.fill(0, at + 4, seg.size);
-  u32[w + TYPE_FLAGS_W] = PAD_TYPE_ID;
-  Atomics.store(u32, w + COMMIT_W, commitWord(seg.size - at - RECORD_HEADER_SIZE));
 }

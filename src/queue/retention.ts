@@ -3,7 +3,8 @@
  * writer's head and older than the committed segment of every live, non-lagging reader.
  */
 import { join } from "node:path";
-import { isFlockHeld, listDir, readSmallFile, unlinkPath, realtimeNs } from "../ffi/index.ts";
+import { isFlockHeld, listDir, readSmallFile, unlinkPath } from "../ffi/index.ts";
+import { heartbeatAgeMs, wallClockMs } from "./liveness.ts";
 import { decodeReaderMeta, type ReaderPosition } from "./readerMeta.ts";
 import { listSegmentIds, segmentPath } from "./segment.ts";
 import { READERS_DIR, READER_META_EXT } from "./layout/index.ts";
@@ -16,6 +17,14 @@ export interface RetentionPolicy {
 }
 
 export const DEFAULT_RETENTION: RetentionPolicy = { readerTtlMs: 60_000, maxReaderLagBytes: Infinity };
+
+/** The policy from options that may leave either part out. */
+export function retentionPolicy(opts: Partial<RetentionPolicy>): RetentionPolicy {
+  return {
+    readerTtlMs: opts.readerTtlMs ?? DEFAULT_RETENTION.readerTtlMs,
+    maxReaderLagBytes: opts.maxReaderLagBytes ?? DEFAULT_RETENTION.maxReaderLagBytes,
+  };
+}
 
 export type ReaderState = "live" | "dead" | "lagging" | "corrupt";
 
@@ -45,7 +54,7 @@ export interface Head {
  */
 export function readerStatuses(dir: string, head: Head, policy: RetentionPolicy): ReaderStatus[] {
   const readersDir = join(dir, READERS_DIR);
-  const nowMs = Number(realtimeNs() / 1_000_000n);
+  const nowMs = wallClockMs();
   const out: ReaderStatus[] = [];
   for (const file of listDir(readersDir).sort()) {
     if (!file.endsWith(READER_META_EXT)) continue;
@@ -58,18 +67,18 @@ export function readerStatuses(dir: string, head: Head, policy: RetentionPolicy)
       bytes = null;
     }
     const position = bytes === null ? null : decodeReaderMeta(bytes);
-    // An open subscriber holds an exclusive flock on its meta: alive by definition.
+    // An open reader holds an exclusive flock on its meta: alive by definition.
     const open = isFlockHeld(path);
     if (position === null) {
       out.push({ name, path, position: null, heartbeatAgeMs: Infinity, open, lagBytes: 0, state: "corrupt" });
       continue;
     }
-    const heartbeatAgeMs = position.heartbeatNs > 0 ? Math.max(0, nowMs - position.heartbeatNs / 1e6) : Infinity;
+    const ageMs = heartbeatAgeMs(position.heartbeatNs, nowMs);
     const lagBytes = Math.max(0, (head.segment - position.segment) * head.segmentSize + head.offset - position.offset);
     let state: ReaderState = "live";
-    if (!open && heartbeatAgeMs > policy.readerTtlMs) state = "dead";
+    if (!open && ageMs > policy.readerTtlMs) state = "dead";
     else if (lagBytes > policy.maxReaderLagBytes) state = "lagging";
-    out.push({ name, path, position, heartbeatAgeMs, open, lagBytes, state });
+    out.push({ name, path, position, heartbeatAgeMs: ageMs, open, lagBytes, state });
   }
   return out;
 }

@@ -7,7 +7,7 @@ import {
 } from "../ffi/index.ts";
 import {
   SEGMENT_HEADER_SIZE, SEGMENT_MAGIC, SEGMENT_VERSION, SEG_MAGIC_W, SEG_VERSION_W, SEG_ID_W, SEG_FLAGS_W, SEALED_FLAG,
-  segmentFileName, parseSegmentFileName,
+  segmentFileName, parseSegmentFileName, tempPath,
 } from "./layout/index.ts";
 
 /**
@@ -66,7 +66,7 @@ export class Segment {
    * existing file is never truncated or replaced. Does not map it.
    */
   static create(dir: string, id: number, size: number): void {
-    const tmp = `${segmentPath(dir, id)}.tmp`;
+    const tmp = tempPath(segmentPath(dir, id));
     unlinkPath(tmp);
     writeSegmentFile(tmp, id, size);
     Segment.install(dir, id, tmp);

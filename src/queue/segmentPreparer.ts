@@ -18,8 +18,8 @@
 import { unlinkPath, type Mapping } from "../ffi/index.ts";
 import { PreparerFailed } from "../errors.ts";
 import { segmentPath } from "./segment.ts";
+import { PREPARED_SUFFIX } from "./layout/index.ts";
 
-export const PREPARED_SUFFIX = ".prep";
 
 /** Slots of the Int32Array shared with the worker. */
 export const PrepareSlot = { ID: 0, STATUS: 1, SIZE: 2 } as const;

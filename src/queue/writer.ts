@@ -1,58 +1,26 @@
-/** The single writer of a queue: append, zero-copy claim, roll and flush. */
+/** The single writer of a queue: append, zero-copy claim, the roll, and the writer's lifetime. */
 import { join } from "node:path";
-import { ClosedError, InvalidArgument, PayloadTooLarge, QueueFull } from "../errors.ts";
-import {
-  Mapping, WallClock, fileSize, fsyncDir, fdatasyncFd, openFd, closeFd, mkdirp, listDir, unlinkPath, O_RDONLY,
-} from "../ffi/index.ts";
+import { ClosedError, InvalidArgument, PayloadTooLarge } from "../errors.ts";
+import { Mapping, WallClock, fileSize, mkdirp, listDir, unlinkPath } from "../ffi/index.ts";
+import { Capacity } from "./capacity.ts";
 import { writeCheckpoint } from "./checkpoint.ts";
 import { crc32Words, IN_PLACE_CRC_MAX } from "./crc32.ts";
-import { ControlBlock } from "./control.ts";
+import { ControlBlock, DEFAULT_OPEN_TIMEOUT_MS } from "./control.ts";
+import { Durability } from "./durability.ts";
 import { validateDirPath } from "./names.ts";
 import { recoverTail } from "./recovery.ts";
-import { Segment, listSegmentIds } from "./segment.ts";
-import { SegmentPreparer, PREPARED_SUFFIX } from "./segmentPreparer.ts";
+import { deletableSegments, deleteSegments, retentionPolicy, type RetentionPolicy } from "./retention.ts";
+import { Segment } from "./segment.ts";
+import { SegmentPreparer } from "./segmentPreparer.ts";
+import { SleeperWaker } from "./sleeperWaker.ts";
 import { WriterLock } from "./writerLock.ts";
-import { DEFAULT_RETENTION, deletableSegments, deleteSegments, type RetentionPolicy } from "./retention.ts";
+import { checkCompatible, checkTimestamp, checkTypeId, validateWriterOptions, type PublisherOptions, type WriterOptions } from "./writerOptions.ts";
 import {
-  CONTROL_FILE, READERS_DIR, DEFAULT_SEGMENT_SIZE, V1_SEGMENT_SIZE, SEGMENT_HEADER_SIZE, PAYLOAD_OFF,
-  COMMIT_W, SEQ_LO_W, SEQ_HI_W, TS_LO_W, TS_HI_W, TYPE_FLAGS_W, CRC_W, MAX_TYPE_ID, TWO32,
-  CTL_WRITE_OFFSET_W, isValidSegmentSize, maxPayloadLength, recordLength, commitWord, type FormatVersion,
+  CONTROL_FILE, READERS_DIR, PREPARED_SUFFIX, SEGMENT_HEADER_SIZE, TWO32, CTL_WRITE_OFFSET_W,
+  maxPayloadLength, payloadOffset, publish, recordLength, writeHeader, type FormatVersion,
 } from "./layout/index.ts";
 
-/** Options for {@link QueueWriter.open}. They apply when the queue is created; an existing queue keeps its own. */
-export interface PublisherOptions {
-  /** 2 (default) or 1 (byte-compatible with the Rust implementation, 1 MiB segments). */
-  formatVersion?: FormatVersion;
-  /** v2 only: bytes per segment, a power of two from 64 KiB to 1 GiB; default 64 MiB. */
-  segmentSize?: number;
-  /** How long to wait for an existing control block to finish initialising (default 2000 ms). */
-  openTimeoutMs?: number;
-  /**
-   * Prepare the next segment on a background thread (default true), so that neither the roll
-   * nor the first writes into a new segment pay for page allocation on the append path.
-   */
-  preallocate?: boolean;
-  /** Delete segments that no live reader needs at every roll (default false; see cleanup()). */
-  autoCleanup?: boolean;
-  /** Readers whose heartbeat is older than this and whose process is gone are dead (default 60,000 ms). */
-  readerTtlMs?: number;
-  /** Readers further behind the head than this do not hold segments (default: no limit). */
-  maxReaderLagBytes?: number;
-  /** Capacity: most segment files on disk (checked at each roll). */
-  maxSegments?: number;
-  /** Capacity: most bytes of segment files on disk (checked at each roll). */
-  maxBytes?: number;
-  /**
-   * When the queue is at capacity: without this, `append` throws QueueFull at once; with it,
-   * `append` waits up to `timeoutMs` for readers to release segments, then throws QueueFull.
-   */
-  backpressure?: { timeoutMs: number };
-}
-
-
-
-const DEFAULT_OPEN_TIMEOUT_MS = 2000;
-const MAX_TIMESTAMP = (1n << 64n) - 1n;
+export type { WriterOptions, PublisherOptions };
 
 /**
  * Appends records to a queue. One per queue across all processes (enforced by writer.lock).
@@ -70,6 +38,7 @@ export class QueueWriter implements Disposable {
   private readonly lock: WriterLock;
   private readonly control: ControlBlock;
   private readonly ctlU32: Uint32Array;
+  private readonly waker: SleeperWaker;
   private readonly clock = new WallClock();
   /**
    * Address ranges for segments: the current one is `windows[current]`. With the preparer there
@@ -81,6 +50,8 @@ export class QueueWriter implements Disposable {
   private u32: Uint32Array;
   private segment: Segment;
   private readonly preparer: SegmentPreparer | null;
+  private readonly durability: Durability;
+  private readonly capacity: Capacity;
   private offset: number;
   private seqLo: number;
   private seqHi: number;
@@ -88,41 +59,28 @@ export class QueueWriter implements Disposable {
   private claimLength = 0;
   private claimType = 0;
   private closed = false;
-  /** Start of the range of the current segment not yet msync'd with MS_SYNC. */
-  private syncedTo: number;
   private readonly retention: RetentionPolicy;
   private readonly autoCleanup: boolean;
-  /** Capacity in segments (Infinity when unlimited). */
-  private readonly maxSegments: number;
-  private readonly backpressureMs: number;
-  /** Segment files on disk, refreshed at each roll and cleanup (never per append). */
-  private segmentCount: number;
-  /** Segments rolled away from since the last flushSync (need fdatasync). */
-  private unsyncedSegments: string[] = [];
 
-  private constructor(dir: string, lock: WriterLock, control: ControlBlock, epoch: number, opts: PublisherOptions) {
+  private constructor(dir: string, lock: WriterLock, control: ControlBlock, epoch: number, opts: WriterOptions) {
     this.dir = dir;
     this.lock = lock;
     this.control = control;
     this.ctlU32 = control.map.u32;
+    this.waker = new SleeperWaker(control);
     this.formatVersion = control.version;
     this.segmentSize = control.segmentSize;
     this.maxPayloadLength = maxPayloadLength(control.segmentSize);
     this.epoch = epoch;
-    this.retention = {
-      readerTtlMs: opts.readerTtlMs ?? DEFAULT_RETENTION.readerTtlMs,
-      maxReaderLagBytes: opts.maxReaderLagBytes ?? DEFAULT_RETENTION.maxReaderLagBytes,
-    };
+    this.retention = retentionPolicy(opts);
     this.autoCleanup = opts.autoCleanup ?? false;
-    this.maxSegments = Math.min(opts.maxSegments ?? Infinity, Math.floor((opts.maxBytes ?? Infinity) / control.segmentSize));
-    this.backpressureMs = opts.backpressure?.timeoutMs ?? 0;
-    if (this.maxSegments < 2) throw new InvalidArgument(dir, `capacity must allow at least 2 segments of ${control.segmentSize} bytes`);
     const preallocate = opts.preallocate ?? true;
     this.windows = [Mapping.reserve(control.segmentSize)];
     this.u8 = this.windows[0].u8;
     this.u32 = this.windows[0].u32;
     let tail;
     try {
+      this.capacity = new Capacity(dir, control.segmentSize, opts);
       tail = recoverTail(dir, control, epoch - 1, this.windows[0]);
       if (preallocate) this.windows.push(Mapping.reserve(control.segmentSize));
       writeCheckpoint(dir, { segment: tail.segment.id, writeOffset: tail.offset });
@@ -132,21 +90,22 @@ export class QueueWriter implements Disposable {
     }
     this.segment = tail.segment;
     this.offset = tail.offset;
-    this.syncedTo = tail.offset;
+    this.durability = new Durability(dir, tail.offset);
     this.seqHi = Math.floor(tail.nextSeq / TWO32);
     this.seqLo = tail.nextSeq - this.seqHi * TWO32;
-    this.publishPosition();
+    this.control.currentSegment = this.segment.id;
+    this.control.writeOffset = this.offset;
     this.beat();
-    this.segmentCount = listSegmentIds(dir).length;
+    this.capacity.recount();
     this.preparer = preallocate ? new SegmentPreparer(dir) : null;
     this.preparer?.populate(this.windows[0], this.offset);
     this.preparer?.request(this.segment.id + 1, this.windows[1]);
   }
 
   /** Opens (creating if needed) the queue in `dir` for writing. */
-  static open(dir: string, opts: PublisherOptions = {}): QueueWriter {
+  static open(dir: string, opts: WriterOptions = {}): QueueWriter {
     validateDirPath(dir, "queue directory");
-    const requested = validatePublisherOptions(dir, opts);
+    const requested = validateWriterOptions(dir, opts);
     mkdirp(join(dir, READERS_DIR));
     const lock = WriterLock.acquire(dir);
     let control: ControlBlock | null = null;
@@ -168,7 +127,6 @@ export class QueueWriter implements Disposable {
       throw e;
     }
   }
-
   /** seq the next appended record will get. */
   get nextSeq(): number {
     return this.seqHi * TWO32 + this.seqLo;
@@ -204,7 +162,7 @@ export class QueueWriter implements Disposable {
     const length = payload.length;
     if (length > this.maxPayloadLength) throw new PayloadTooLarge(this.dir, length, this.maxPayloadLength);
     const o = this.reserve(recordLength(length));
-    this.u8.set(payload, o + PAYLOAD_OFF);
+    this.u8.set(payload, payloadOffset(o));
     return this.publish(o, typeId, length, Bun.hash.crc32(payload), timestampNs);
   }
 
@@ -233,7 +191,7 @@ export class QueueWriter implements Disposable {
     this.claimOffset = o;
     this.claimLength = length;
     this.claimType = typeId;
-    return o + PAYLOAD_OFF;
+    return payloadOffset(o);
   }
 
   /** Bytes of the segment being written, for claimAt(). Only the claimed range may be written. */
@@ -256,7 +214,7 @@ export class QueueWriter implements Disposable {
     // A bad timestamp leaves the claim pending (commit it again, or abortClaim, which zeroes it).
     if (timestampNs !== undefined) checkTimestamp(this.dir, timestampNs);
     this.claimOffset = -1;
-    const start = o + PAYLOAD_OFF;
+    const start = payloadOffset(o);
     const length = this.claimLength;
     // Small payloads are checksummed in place: a subarray per claim would be an allocation.
     const crc = length <= IN_PLACE_CRC_MAX ? crc32Words(this.u32, this.u8, start, length) : Bun.hash.crc32(this.u8.subarray(start, start + length));
@@ -266,7 +224,7 @@ export class QueueWriter implements Disposable {
   /** Drops a pending claim; its bytes are zeroed so nothing of it can look like a record. */
   abortClaim(): void {
     if (this.closed || this.claimOffset < 0) return;
-    const start = this.claimOffset + PAYLOAD_OFF;
+    const start = payloadOffset(this.claimOffset);
     this.u8.fill(0, start, start + this.claimLength);
     this.claimOffset = -1;
   }
@@ -274,7 +232,7 @@ export class QueueWriter implements Disposable {
   /** Schedules write-back of everything appended so far (msync MS_ASYNC); returns at once. */
   flushAsync(): void {
     this.checkOpen();
-    this.windows[this.current].flush(this.syncedTo, this.offset, false, this.segment.path);
+    this.durability.flushAsync(this.windows[this.current], this.offset, this.segment.path);
   }
 
   /**
@@ -284,12 +242,7 @@ export class QueueWriter implements Disposable {
    */
   flushSync(): void {
     this.checkOpen();
-    this.windows[this.current].flush(this.syncedTo, this.offset, true, this.segment.path);
-    this.syncedTo = this.offset;
-    for (const path of this.unsyncedSegments) syncFile(path);
-    this.unsyncedSegments = [];
-    writeCheckpoint(this.dir, { segment: this.segment.id, writeOffset: this.offset }, true);
-    fsyncDir(this.dir);
+    this.durability.flushSync(this.windows[this.current], this.segment.id, this.offset, this.segment.path);
     this.beat();
   }
 
@@ -302,7 +255,7 @@ export class QueueWriter implements Disposable {
     this.checkOpen();
     const head = { segment: this.segment.id, offset: this.offset, segmentSize: this.segmentSize };
     const deleted = deleteSegments(this.dir, deletableSegments(this.dir, head, this.retention));
-    this.segmentCount = listSegmentIds(this.dir).length;
+    this.capacity.recount();
     return deleted;
   }
 
@@ -339,32 +292,29 @@ export class QueueWriter implements Disposable {
     return this.offset;
   }
 
-  /** Steps 2-4 of the append protocol: header, commit word (release), position and wake-up. */
+  /** The append protocol after the payload: header, commit word (release), position and wake-up. */
   private publish(o: number, typeId: number, length: number, crc: number, timestampNs: bigint | undefined): number {
-    const u32 = this.u32;
-    const w = o >> 2;
     const seqLo = this.seqLo;
     const seqHi = this.seqHi;
-    u32[w + SEQ_LO_W] = seqLo;
-    u32[w + SEQ_HI_W] = seqHi;
+    let tsLo: number;
+    let tsHi: number;
     if (timestampNs === undefined) {
       const clock = this.clock;
       clock.read();
-      u32[w + TS_LO_W] = clock.lo;
-      u32[w + TS_HI_W] = clock.hi;
+      tsLo = clock.lo;
+      tsHi = clock.hi;
       // The clock was read anyway: refreshing the heartbeat costs two stores to a line notify() dirties.
-      this.control.setWriterHeartbeat(clock.hi, clock.lo);
+      this.control.setWriterHeartbeat(tsHi, tsLo);
     } else {
-      u32[w + TS_LO_W] = Number(timestampNs & 0xffffffffn);
-      u32[w + TS_HI_W] = Number(timestampNs >> 32n);
+      tsLo = Number(timestampNs & 0xffffffffn);
+      tsHi = Number(timestampNs >> 32n);
     }
-    u32[w + TYPE_FLAGS_W] = typeId;
-    u32[w + CRC_W] = crc;
-    Atomics.store(u32, w + COMMIT_W, commitWord(length));
+    writeHeader(this.u32, o, seqLo, seqHi, tsLo, tsHi, typeId, crc);
+    publish(this.u32, o, length);
     const next = o + recordLength(length);
     this.offset = next;
     this.ctlU32[CTL_WRITE_OFFSET_W] = next;
-    this.control.notify();
+    this.waker.notify();
     if (seqLo === TWO32 - 1) {
       this.seqLo = 0;
       this.seqHi = seqHi + 1;
@@ -380,7 +330,7 @@ export class QueueWriter implements Disposable {
    * reader that sees SEALED and re-checks the commit word cannot miss a record.
    */
   private roll(): void {
-    this.ensureCapacity();
+    this.capacity.ensureRoom(() => this.cleanup());
     const old = this.segment;
     const oldWindow = this.windows[this.current];
     const nextIndex = (this.current + 1) % this.windows.length;
@@ -392,45 +342,18 @@ export class QueueWriter implements Disposable {
     this.control.currentSegment = nextId;
     this.control.writeOffset = SEGMENT_HEADER_SIZE;
     old.seal();
-    this.control.notify();
-    if (this.syncedTo < this.offset) {
-      // Start write-back now so a later flushSync has less to wait for.
-      oldWindow.flush(this.syncedTo, this.offset, false, old.path);
-      this.unsyncedSegments.push(old.path);
-    }
+    this.waker.notify();
+    this.durability.rolled(oldWindow, this.offset, old.path, SEGMENT_HEADER_SIZE);
     this.segment = prepared !== null ? Segment.adopt(this.dir, nextId, nextWindow) : Segment.open(this.dir, nextId, nextWindow)!;
     this.current = nextIndex;
     this.u8 = nextWindow.u8;
     this.u32 = nextWindow.u32;
     this.offset = SEGMENT_HEADER_SIZE;
-    this.syncedTo = SEGMENT_HEADER_SIZE;
-    this.segmentCount++;
+    this.capacity.added();
     this.preparer?.request(nextId + 1, oldWindow);
     this.beat();
     writeCheckpoint(this.dir, { segment: nextId, writeOffset: SEGMENT_HEADER_SIZE });
     if (this.autoCleanup) this.cleanup();
-  }
-
-  /**
-   * Makes room for one more segment or throws QueueFull (after waiting up to the backpressure
-   * timeout for readers to advance). Runs at rolls only, so appends never read reader files.
-   */
-  private ensureCapacity(): void {
-    if (this.segmentCount < this.maxSegments) return;
-    const deadline = performance.now() + this.backpressureMs;
-    for (;;) {
-      this.cleanup();
-      if (this.segmentCount < this.maxSegments) return;
-      if (performance.now() >= deadline) {
-        throw new QueueFull(this.dir, `queue holds ${this.segmentCount} segments (limit ${this.maxSegments}) and live readers still need them${this.backpressureMs > 0 ? ` after waiting ${this.backpressureMs} ms` : ""}`);
-      }
-      Bun.sleepSync(Math.min(10, Math.max(1, deadline - performance.now())));
-    }
-  }
-
-  private publishPosition(): void {
-    this.control.currentSegment = this.segment.id;
-    this.control.writeOffset = this.offset;
   }
 
   private beat(): void {
@@ -448,65 +371,7 @@ export class QueueWriter implements Disposable {
   }
 }
 
-function checkTimestamp(dir: string, timestampNs: bigint): void {
-  if (typeof timestampNs !== "bigint" || timestampNs < 0n || timestampNs > MAX_TIMESTAMP) {
-    throw new InvalidArgument(dir, `timestampNs must be a bigint in [0, 2^64), got ${String(timestampNs)}`);
-  }
-}
-
-function checkTypeId(dir: string, typeId: number): void {
-  if (!Number.isInteger(typeId) || typeId < 0 || typeId > MAX_TYPE_ID) {
-    throw new InvalidArgument(dir, `typeId must be an integer in [0, ${MAX_TYPE_ID}] (0xFFFF is reserved), got ${typeId}`);
-  }
-}
-
-function validatePublisherOptions(dir: string, opts: PublisherOptions): { version: FormatVersion; segmentSize: number } {
-  const positive = (name: string, v: number | undefined, min: number): void => {
-    if (v !== undefined && !(typeof v === "number" && v >= min && !Number.isNaN(v))) {
-      throw new InvalidArgument(dir, `${name} must be a number >= ${min}, got ${String(v)}`);
-    }
-  };
-  positive("maxSegments", opts.maxSegments, 2);
-  positive("maxBytes", opts.maxBytes, 0);
-  positive("readerTtlMs", opts.readerTtlMs, 0);
-  positive("maxReaderLagBytes", opts.maxReaderLagBytes, 0);
-  positive("openTimeoutMs", opts.openTimeoutMs, 0);
-  positive("backpressure.timeoutMs", opts.backpressure?.timeoutMs, 0);
-  const version = opts.formatVersion ?? 2;
-  if (version !== 1 && version !== 2) throw new InvalidArgument(dir, `formatVersion must be 1 or 2, got ${String(version)}`);
-  if (version === 1) {
-    if (opts.segmentSize !== undefined && opts.segmentSize !== V1_SEGMENT_SIZE) {
-      throw new InvalidArgument(dir, `format version 1 always uses ${V1_SEGMENT_SIZE}-byte segments`);
-    }
-    return { version, segmentSize: V1_SEGMENT_SIZE };
-  }
-  const segmentSize = opts.segmentSize ?? DEFAULT_SEGMENT_SIZE;
-  if (!isValidSegmentSize(segmentSize)) {
-    throw new InvalidArgument(dir, `segmentSize must be a power of two from 64 KiB to 1 GiB, got ${segmentSize}`);
-  }
-  return { version, segmentSize };
-}
-
-function checkCompatible(control: ControlBlock, opts: PublisherOptions): void {
-  if (opts.formatVersion !== undefined && opts.formatVersion !== control.version) {
-    throw new InvalidArgument(control.path, `queue exists with format version ${control.version}, not ${opts.formatVersion}`);
-  }
-  if (opts.segmentSize !== undefined && opts.segmentSize !== control.segmentSize) {
-    throw new InvalidArgument(control.path, `queue exists with segment size ${control.segmentSize}, not ${opts.segmentSize}`);
-  }
-}
-
 /** Removes segments a previous writer prepared but never used (we hold the lock: they are stale). */
 function removePreparedLeftovers(dir: string): void {
   for (const name of listDir(dir)) if (name.endsWith(PREPARED_SUFFIX)) unlinkPath(join(dir, name));
-}
-
-function syncFile(path: string): void {
-  if (fileSize(path) < 0) return;
-  const fd = openFd(path, O_RDONLY);
-  try {
-    fdatasyncFd(fd, path);
-  } finally {
-    closeFd(fd);
-  }
 }

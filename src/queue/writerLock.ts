@@ -18,7 +18,7 @@ export class WriterLock {
 
   /**
    * Takes the lock or throws WriterAlreadyActive. flock locks belong to the open file
-   * description, so a second publisher in the same process conflicts too, and the kernel
+   * description, so a second writer in the same process conflicts too, and the kernel
    * releases the lock when the owner dies, even by kill -9.
    */
   static acquire(dir: string): WriterLock {

@@ -33,3 +33,9 @@ export async function eventually<T>(probe: () => T | Promise<T>, done: (value: T
     await Bun.sleep(everyMs);
   }
 }
+
+/** Calls `poll` (which returns what is new since the last call) until `done` accepts everything collected or `boundMs` has passed; returns all of it. */
+export async function collectUntil<T>(poll: () => T[], done: (all: T[]) => boolean, boundMs = 5000, everyMs = 10): Promise<T[]> {
+  const all: T[] = [];
+  return eventually(() => (all.push(...poll()), all), done, boundMs, everyMs);
+}

@@ -1,5 +1,7 @@
 /** Counts of this process's open fds and mappings, read from /proc/self, for resource-bound tests. */
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { basename } from "node:path";
+import { PREPARED_SUFFIX, parseSegmentFileName } from "../../src/queue/layout/index.ts";
 
 /** Open fds of this process whose target lies under `dir` (including deleted files). */
 export function fdsUnder(dir: string): number {
@@ -21,4 +23,29 @@ export function fdCount(): number {
 /** Lines of /proc/self/maps naming a file under `dir`. */
 export function mapsUnder(dir: string): number {
   return readFileSync("/proc/self/maps", "utf8").split("\n").filter((l) => l.includes(dir)).length;
+}
+
+/** Distinct segment files of `dir` mapped in this process (including deleted and prepared ones). */
+export function mappedSegmentFiles(dir: string): number {
+  const paths = new Set<string>();
+  for (const line of readFileSync("/proc/self/maps", "utf8").split("\n")) {
+    const at = line.indexOf(dir + "/");
+    if (at < 0) continue;
+    // A deleted file and a new one of the same name count twice.
+    const path = line.slice(at);
+    const file = path.replace(/ \(deleted\)$/, "");
+    const name = basename(file.endsWith(PREPARED_SUFFIX) ? file.slice(0, -PREPARED_SUFFIX.length) : file);
+    if (parseSegmentFileName(name) >= 0) paths.add(path);
+  }
+  return paths.size;
+}
+
+/** Threads of this process. */
+export function threadCount(): number {
+  return readdirSync("/proc/self/task").length;
+}
+
+/** This process's address space (VmSize) in bytes. */
+export function addressSpaceBytes(): number {
+  return Number(/VmSize:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"))![1]) * 1024;
 }

@@ -1,5 +1,5 @@
 /** Running real child processes (Bun scripts) for multi-process tests. */
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import type { Subprocess } from "bun";
 
 export const FIXTURES = join(import.meta.dir, "..", "fixtures");
@@ -10,14 +10,23 @@ export interface Child extends AsyncDisposable {
   line(): Promise<string>;
   /** Reads stdout lines until `predicate` matches one; returns all lines read. */
   until(predicate: (line: string) => boolean): Promise<string[]>;
+  /** Reads stdout lines until `predicate` matches one; returns that line. */
+  find(predicate: (line: string) => boolean): Promise<string>;
   /** Waits for exit; returns the exit code and the remaining stdout lines and stderr. */
   exit(): Promise<{ code: number | null; signal: string | null; lines: string[]; stderr: string }>;
   kill(signal?: NodeJS.Signals | number): void;
+  /** Sends `signal` (SIGKILL unless told) and waits until the process has gone. */
+  killAndWait(signal?: NodeJS.Signals | number): Promise<void>;
 }
 
 /** Starts `bun <fixture> ...args` from test/fixtures with stdout/stderr piped. */
 export function spawnFixture(fixture: string, args: string[] = [], env: Record<string, string> = {}): Child {
-  const proc = Bun.spawn(["bun", join(FIXTURES, fixture), ...args], {
+  return spawnScript(join(FIXTURES, fixture), args, env);
+}
+
+/** Starts `bun <script> ...args` with stdout/stderr piped, `env` on top of this process's environment. */
+export function spawnScript(script: string, args: string[] = [], env: Record<string, string> = {}): Child {
+  const proc = Bun.spawn(["bun", script, ...args], {
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
@@ -49,7 +58,7 @@ export function spawnFixture(fixture: string, args: string[] = [], env: Record<s
     while (pending.length === 0) {
       if (!(await fill()) && pending.length === 0) {
         const stderr = await new Response(proc.stderr).text();
-        throw new Error(`${fixture} ended before printing a line (exit ${await proc.exited}): ${stderr}`);
+        throw new Error(`${basename(script)} ended before printing a line (exit ${await proc.exited}): ${stderr}`);
       }
     }
     return pending.shift()!;
@@ -66,6 +75,12 @@ export function spawnFixture(fixture: string, args: string[] = [], env: Record<s
         if (predicate(l)) return seen;
       }
     },
+    async find(predicate) {
+      for (;;) {
+        const l = await line();
+        if (predicate(l)) return l;
+      }
+    },
     async exit() {
       while (await fill());
       const code = await proc.exited;
@@ -75,9 +90,35 @@ export function spawnFixture(fixture: string, args: string[] = [], env: Record<s
     kill(signal = "SIGKILL") {
       proc.kill(signal);
     },
+    async killAndWait(signal = "SIGKILL") {
+      proc.kill(signal);
+      await proc.exited;
+    },
     async [Symbol.asyncDispose]() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
       await proc.exited;
     },
   };
+}
+
+export interface Finished {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `cmd` to its end with stdout and stderr piped (stdin ignored); returns its exit code and output. */
+export async function runToEnd(cmd: string[], options: { env?: Record<string, string | undefined>; cwd?: string } = {}): Promise<Finished> {
+  const proc = Bun.spawn(cmd, { stdin: "ignore", stdout: "pipe", stderr: "pipe", ...options });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, stdout, stderr };
+}
+
+/** `children` as one array that `await using` disposes of as a whole (killing whichever still runs). */
+export function together(children: Child[]): Child[] & AsyncDisposable {
+  return Object.assign(children, {
+    async [Symbol.asyncDispose]() {
+      for (const c of children) await c[Symbol.asyncDispose]();
+    },
+  });
 }

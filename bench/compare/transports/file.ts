@@ -93,6 +93,7 @@ export const file: Transport = {
   guarantees:
     "Persisted in the page cache: survives a process crash (power loss only with fsync). Replay by byte offset; any number of readers. " +
     `Woken by inotify through fs.watch, which loses events under bursts and in ping-pong: the reader also re-reads after ${STALL_MS} ms of silence.`,
+  settings: "file: one write(2) per message",
   async openA(spec: RunSpec, spawnPeer) {
     const a2b = join(spec.dir, "a2b.log");
     const b2a = join(spec.dir, "b2a.log");

@@ -24,6 +24,7 @@ export const ipc: Transport = {
   guarantees:
     "Parent and child only; messages are copied (structured clone); nothing persisted, no replay, one reader. " +
     "No backpressure: a fast sender buffers without bound in its own memory.",
+  settings: "Bun IPC: Bun.spawn's ipc channel, advanced (structured clone) serialization",
   async openA(_spec, spawnPeer) {
     const inbox = new Inbox();
     const peer = spawnPeer({ serialization: "advanced", ipc: deliverTo(inbox) });

@@ -128,6 +128,7 @@ export const redis: Transport = {
   guarantees:
     "Held in the Redis server's memory (persistence off here; RDB/AOF can add it). Replay by entry id; any number of readers, " +
     "consumer groups with acknowledgements. Every message crosses two sockets through the server process.",
+  settings: "Redis: its own redis-server on a Unix socket, persistence off",
   unavailable() {
     return Bun.which("redis-server") === null ? "redis-server is not installed (Debian: apt-get install redis-server)" : null;
   },

@@ -75,6 +75,7 @@ export const sqlite: Transport = {
   guarantees:
     "Persisted: a commit survives a process crash (synchronous=NORMAL; FULL adds an fsync per commit for power loss). " +
     `Replay by rowid; any number of readers, each tracking its own rowid. No cross-process notification: readers poll (every ${POLL_MS} ms when idle here).`,
+  settings: `SQLite: WAL with synchronous=NORMAL, one row (one transaction) per message, the reader polls by rowid every ${POLL_MS} ms when idle`,
   async openA(spec: RunSpec, spawnPeer) {
     const a2b = join(spec.dir, "a2b.db");
     const b2a = join(spec.dir, "b2a.db");

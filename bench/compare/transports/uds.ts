@@ -73,6 +73,7 @@ export const uds: Transport = {
   guarantees:
     "Kernel socket buffer only: nothing persisted, no replay, one reader per connection. " +
     "Backpressure when the buffer is full; the application frames the byte stream.",
+  settings: "Unix socket: Bun.listen / Bun.connect, frames cut from the byte stream",
   async openA(spec: RunSpec, spawnPeer) {
     const path = join(spec.dir, "uds.sock");
     const connected = Promise.withResolvers<void>();

@@ -1,10 +1,26 @@
-/** Names of the files inside a queue directory. */
+/** Names of the files inside a queue directory, and the suffixes of files being built. */
 
 export const CONTROL_FILE = "control.meta";
 export const CONTROL_TMP_FILE = "control.tmp";
 export const WRITER_LOCK_FILE = "writer.lock";
-export const INDEX_FILE = "index.meta";
+/** The checkpoint: where a tail scan may start (a hint). */
+export const CHECKPOINT_FILE = "index.meta";
 export const READERS_DIR = "readers";
 export const READER_META_EXT = ".meta";
 /** Longest reader name accepted (keeps "<name>.meta" within NAME_MAX). */
 export const MAX_READER_NAME_BYTES = 200;
+
+/** A file being written, renamed or linked into place when complete (a leftover is an interrupted write). */
+export const TMP_SUFFIX = ".tmp";
+/** A segment the writer's preparer built ahead of the roll ("000000007.q.prep"). */
+export const PREPARED_SUFFIX = ".prep";
+
+/** The temp file beside `path` that becomes `path` when complete. */
+export function tempPath(path: string): string {
+  return path + TMP_SUFFIX;
+}
+
+/** True for names of files left by an interrupted write (temp or prepared files). */
+export function isTempFileName(name: string): boolean {
+  return name === CONTROL_TMP_FILE || name.endsWith(TMP_SUFFIX) || name.endsWith(PREPARED_SUFFIX);
+}

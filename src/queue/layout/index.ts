@@ -3,6 +3,6 @@ export * from "./record.ts";
 export * from "./segment.ts";
 export * from "./control.ts";
 export * from "./readerMeta.ts";
-export * from "./indexCheckpoint.ts";
+export * from "./checkpoint.ts";
 export * from "./writerLock.ts";
 export * from "./files.ts";

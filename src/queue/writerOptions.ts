@@ -1,0 +1,89 @@
+/** The writer's options, and the checks of its arguments (all made before any byte is written). */
+import { InvalidArgument } from "../errors.ts";
+import type { ControlBlock } from "./control.ts";
+import { DEFAULT_SEGMENT_SIZE, MAX_TYPE_ID, V1_SEGMENT_SIZE, isValidSegmentSize, type FormatVersion } from "./layout/index.ts";
+
+/** Options for {@link QueueWriter.open}. They apply when the queue is created; an existing queue keeps its own. */
+export interface WriterOptions {
+  /** 2 (default) or 1 (byte-compatible with the Rust implementation, 1 MiB segments). */
+  formatVersion?: FormatVersion;
+  /** v2 only: bytes per segment, a power of two from 64 KiB to 1 GiB; default 64 MiB. */
+  segmentSize?: number;
+  /** How long to wait for an existing control block to finish initialising (default 2000 ms). */
+  openTimeoutMs?: number;
+  /**
+   * Prepare the next segment on a background thread (default true), so that neither the roll
+   * nor the first writes into a new segment pay for page allocation on the append path.
+   */
+  preallocate?: boolean;
+  /** Delete segments that no live reader needs at every roll (default false; see cleanup()). */
+  autoCleanup?: boolean;
+  /** Readers whose heartbeat is older than this and whose process is gone are dead (default 60,000 ms). */
+  readerTtlMs?: number;
+  /** Readers further behind the head than this do not hold segments (default: no limit). */
+  maxReaderLagBytes?: number;
+  /** Capacity: most segment files on disk (checked at each roll). */
+  maxSegments?: number;
+  /** Capacity: most bytes of segment files on disk (checked at each roll). */
+  maxBytes?: number;
+  /**
+   * When the queue is at capacity: without this, `append` throws QueueFull at once; with it,
+   * `append` waits up to `timeoutMs` for readers to release segments, then throws QueueFull.
+   */
+  backpressure?: { timeoutMs: number };
+}
+
+/** The former name of {@link WriterOptions}. */
+export type PublisherOptions = WriterOptions;
+
+const MAX_TIMESTAMP = (1n << 64n) - 1n;
+
+/** Checks the options; returns the format version and segment size a new queue would get. */
+export function validateWriterOptions(dir: string, opts: WriterOptions): { version: FormatVersion; segmentSize: number } {
+  const atLeast = (name: string, v: number | undefined, min: number): void => {
+    if (v !== undefined && !(typeof v === "number" && v >= min && !Number.isNaN(v))) {
+      throw new InvalidArgument(dir, `${name} must be a number >= ${min}, got ${String(v)}`);
+    }
+  };
+  atLeast("maxSegments", opts.maxSegments, 2);
+  atLeast("maxBytes", opts.maxBytes, 0);
+  atLeast("readerTtlMs", opts.readerTtlMs, 0);
+  atLeast("maxReaderLagBytes", opts.maxReaderLagBytes, 0);
+  atLeast("openTimeoutMs", opts.openTimeoutMs, 0);
+  atLeast("backpressure.timeoutMs", opts.backpressure?.timeoutMs, 0);
+  const version = opts.formatVersion ?? 2;
+  if (version !== 1 && version !== 2) throw new InvalidArgument(dir, `formatVersion must be 1 or 2, got ${String(version)}`);
+  if (version === 1) {
+    if (opts.segmentSize !== undefined && opts.segmentSize !== V1_SEGMENT_SIZE) {
+      throw new InvalidArgument(dir, `format version 1 always uses ${V1_SEGMENT_SIZE}-byte segments`);
+    }
+    return { version, segmentSize: V1_SEGMENT_SIZE };
+  }
+  const segmentSize = opts.segmentSize ?? DEFAULT_SEGMENT_SIZE;
+  if (!isValidSegmentSize(segmentSize)) {
+    throw new InvalidArgument(dir, `segmentSize must be a power of two from 64 KiB to 1 GiB, got ${segmentSize}`);
+  }
+  return { version, segmentSize };
+}
+
+/** Refuses options that contradict an existing queue's format. */
+export function checkCompatible(control: ControlBlock, opts: WriterOptions): void {
+  if (opts.formatVersion !== undefined && opts.formatVersion !== control.version) {
+    throw new InvalidArgument(control.path, `queue exists with format version ${control.version}, not ${opts.formatVersion}`);
+  }
+  if (opts.segmentSize !== undefined && opts.segmentSize !== control.segmentSize) {
+    throw new InvalidArgument(control.path, `queue exists with segment size ${control.segmentSize}, not ${opts.segmentSize}`);
+  }
+}
+
+export function checkTimestamp(dir: string, timestampNs: bigint): void {
+  if (typeof timestampNs !== "bigint" || timestampNs < 0n || timestampNs > MAX_TIMESTAMP) {
+    throw new InvalidArgument(dir, `timestampNs must be a bigint in [0, 2^64), got ${String(timestampNs)}`);
+  }
+}
+
+export function checkTypeId(dir: string, typeId: number): void {
+  if (!Number.isInteger(typeId) || typeId < 0 || typeId > MAX_TYPE_ID) {
+    throw new InvalidArgument(dir, `typeId must be an integer in [0, ${MAX_TYPE_ID}] (0xFFFF is reserved), got ${typeId}`);
+  }
+}
