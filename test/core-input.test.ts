@@ -1,5 +1,4 @@
 import { describe, expect, test } from "bun:test";
-import { spawnSync } from "node:child_process";
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, truncateSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -18,7 +17,7 @@ import { thrown } from "./helpers/errors.ts";
 import { fillPayload } from "./helpers/payloads.ts";
 import { addressSpaceBytes } from "./helpers/procfs.ts";
 import { appendCount, checkPayload, drain, range, readAll, readRecords, readSeqs } from "./helpers/queue.ts";
-import { FIXTURES, runToEnd, spawnFixture } from "./helpers/spawn.ts";
+import { AS_NOBODY, FIXTURES, cannotRunAsNobody, runToEnd, spawnFixture } from "./helpers/spawn.ts";
 import { TempDir } from "./helpers/tmp.ts";
 
 /** Small segments so a few hundred records span several of them. */
@@ -693,15 +692,14 @@ describe("missing or inaccessible queue", () => {
     }
     // Root owns everything; the directories are 0755 and the files 0644.
     for (const d of [tmp.path, dir, join(dir, READERS_DIR)]) chmodSync(d, 0o755);
-    const asNobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
-    const probe = spawnSync(asNobody[0], [...asNobody.slice(1), "bun", "--version"], { encoding: "utf8" });
-    if (probe.status !== 0) {
-      console.log(`skipped: cannot run bun as an unprivileged user with setpriv (${probe.error?.message ?? probe.stderr.trim()})`);
+    const cannot = cannotRunAsNobody();
+    if (cannot !== null) {
+      console.log(`skipped: ${cannot}`);
       return;
     }
 
     const runAsNobody = async (ops: string[], target = dir): Promise<Record<string, unknown>[]> => {
-      const { code, stdout: out, stderr } = await runToEnd([...asNobody, "bun", join(FIXTURES, "input-open.ts"), target, "100", ...ops]);
+      const { code, stdout: out, stderr } = await runToEnd([...AS_NOBODY, "bun", join(FIXTURES, "input-open.ts"), target, "100", ...ops]);
       expect(stderr).toBe("");
       expect(code).toBe(0);
       const lines = out.trim().split("\n");
@@ -711,11 +709,13 @@ describe("missing or inaccessible queue", () => {
     const eacces = (op: string, path: string): Record<string, unknown> =>
       ({ op, ok: false, error: "ErrnoError", chronicle: true, code: "EACCES", errnoName: "EACCES", path, message: expect.stringContaining("EACCES") });
 
-    expect(await runAsNobody(["publisher", "subscriber:newreader", "anonymous"])).toEqual([
-      eacces("publisher", join(dir, WRITER_LOCK_FILE)),
-      eacces("subscriber:newreader", join(dir, CONTROL_FILE)),
-      eacces("anonymous", join(dir, CONTROL_FILE)),
-    ]);
+    const [writerOpen, newReaderOpen, anonymous] = await runAsNobody(["publisher", "subscriber:newreader", "anonymous"]);
+    expect(writerOpen).toEqual(eacces("publisher", join(dir, WRITER_LOCK_FILE)));
+    // A named reader must create its meta in readers/, which nobody may not write.
+    expect(newReaderOpen).toMatchObject({ ok: false, error: "ErrnoError", errnoName: "EACCES" });
+    expect(String(newReaderOpen.path).startsWith(readerMetaPath(dir, "newreader"))).toBe(true);
+    // Readers never write to the queue's files: an anonymous one needs no write permission at all.
+    expect(anonymous).toEqual({ op: "anonymous", ok: true, seqs: [0, 1, 2] });
     expect(await runAsNobody(["publisher"], tmp.join("fresh"))).toEqual([eacces("publisher", tmp.join("fresh", READERS_DIR))]);
 
     // Files writable by all, directories still not: creating anything in them is refused.

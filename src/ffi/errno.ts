@@ -25,7 +25,7 @@ export function errnoName(errno: number): string {
 
 /** errno value for a name, for callers that compare against a specific error. */
 export const Errno = {
-  ENOENT: 2, EINTR: 4, ENXIO: 6, EAGAIN: 11, EACCES: 13, EEXIST: 17, EINVAL: 22, ENOSPC: 28,
+  EPERM: 1, ENOENT: 2, EINTR: 4, ENXIO: 6, EAGAIN: 11, EACCES: 13, EEXIST: 17, EINVAL: 22, ENOSPC: 28, EROFS: 30,
   EPIPE: 32, ENOSYS: 38, EOPNOTSUPP: 95, ETIMEDOUT: 110,
 } as const;
 

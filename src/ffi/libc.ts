@@ -60,6 +60,8 @@ export const MS_ASYNC = 1;
 export const MS_SYNC = 4;
 
 /** madvise(2): write-fault a range without changing its contents (Linux 5.14+). */
+export const MADV_WILLNEED = 3;
+export const MADV_POPULATE_READ = 22;
 export const MADV_POPULATE_WRITE = 23;
 
 export const LOCK_SH = 1;

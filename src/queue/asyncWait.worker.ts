@@ -7,6 +7,7 @@
 import { ptr, toArrayBuffer } from "bun:ffi";
 import { FutexSet } from "../ffi/index.ts";
 import { AsyncSlot, MAX_ASYNC_QUEUES, type AsyncWaitInit } from "./asyncWait.ts";
+import { loadFence } from "./layout/index.ts";
 
 declare const self: Worker;
 
@@ -46,7 +47,9 @@ self.onmessage = (event: MessageEvent<AsyncWaitInit>) => {
     for (const w of waiters) Atomics.add(w, 0, 1);
     try {
       let moved = false;
-      for (let i = 0; i < count && !moved; i++) moved = Atomics.load(word(addresses[2 * i]), 0) !== slots[AsyncSlot.EXPECTED + i];
+      // Plain loads (the words may be mapped read-only), ordered after the registration above.
+      loadFence();
+      for (let i = 0; i < count && !moved; i++) moved = word(addresses[2 * i])[0] !== slots[AsyncSlot.EXPECTED + i];
       // Whatever ends the sleep (a word moved, the slice ended, CANCEL), the main thread decides.
       if (!moved) futexes.wait(sliceMs);
     } finally {

@@ -3,18 +3,21 @@ import { join } from "node:path";
 import { CorruptMetadata, QueueNotFound, UnsupportedVersion, type ErrnoError } from "../errors.ts";
 import {
   Mapping, openFd, closeFd, fdSize, ftruncateFd, renamePath, unlinkPath, futexWake, isDirectory,
-  O_RDWR, O_CREAT, O_EXCL, Errno,
+  O_RDONLY, O_RDWR, O_CREAT, O_EXCL, Errno,
 } from "../ffi/index.ts";
 import {
   CONTROL_FILE, CONTROL_TMP_FILE, CONTROL_SIZE, CONTROL_MAGIC, SUPPORTED_FORMAT_VERSIONS,
   CTL_MAGIC_W, CTL_VERSION_W, CTL_INIT_STATE_W, CTL_WRITER_EPOCH_W, CTL_SEGMENT_SIZE_W,
   CTL_CURRENT_SEGMENT_W, CTL_WRITE_OFFSET_W, CTL_WRITER_HEARTBEAT_W, CTL_NOTIFY_SEQ_W,
   CTL_NOTIFY_SEQ_OFF, CTL_WAITERS_PENDING_W, CTL_WAITERS_PENDING_OFF, INIT_INITIALIZING, INIT_READY, V1_SEGMENT_SIZE,
-  isValidSegmentSize, readU64, writeU64, type FormatVersion,
+  isValidSegmentSize, loadFence, readU64, writeU64, type FormatVersion,
 } from "./layout/index.ts";
 
 /** How long openers wait for a control block to appear and finish initialising, by default. */
 export const DEFAULT_OPEN_TIMEOUT_MS = 2000;
+
+/** How a process opens a control block: see {@link ControlBlock.open}. */
+export type ControlAccess = "write" | "read" | "inspect";
 
 export class ControlBlock {
   readonly path: string;
@@ -23,11 +26,17 @@ export class ControlBlock {
   readonly segmentSize: number;
   /** Address of the notify_seq futex word. */
   readonly notifyAddress: number;
+  /**
+   * Mapped read-write: this process may write the block. A reader without write permission on
+   * control.meta maps it read-only and cannot register as a sleeper (see `registers`).
+   */
+  readonly writable: boolean;
   private closeListeners: (() => void)[] = [];
 
-  private constructor(path: string, map: Mapping) {
+  private constructor(path: string, map: Mapping, writable: boolean) {
     this.path = path;
     this.map = map;
+    this.writable = writable;
     const u32 = map.u32;
     this.version = u32[CTL_VERSION_W] as FormatVersion;
     this.segmentSize = this.version === 1 ? V1_SEGMENT_SIZE : readU64(u32, CTL_SEGMENT_SIZE_W);
@@ -62,18 +71,20 @@ export class ControlBlock {
       map.unmap();
       throw e;
     }
-    return new ControlBlock(path, map);
+    return new ControlBlock(path, map, true);
   }
 
   /**
    * Opens an existing control block, waiting up to `timeoutMs` for it to appear and finish
    * initialisation. Never guesses: a wrong size, bad magic or unknown version is an error.
+   * `access`: "write" for the writer; "read" maps it read-write when this process may (a v2
+   * reader then registers as a sleeper) and read-only otherwise; "inspect" always read-only.
    */
-  static open(dir: string, timeoutMs: number): ControlBlock {
+  static open(dir: string, timeoutMs: number, access: ControlAccess): ControlBlock {
     const path = join(dir, CONTROL_FILE);
     const deadline = performance.now() + timeoutMs;
     for (;;) {
-      const cb = ControlBlock.tryOpen(path);
+      const cb = ControlBlock.tryOpen(path, access);
       if (cb instanceof ControlBlock) return cb;
       if (performance.now() >= deadline) {
         if (cb === "missing") {
@@ -87,24 +98,30 @@ export class ControlBlock {
     }
   }
 
-  private static tryOpen(path: string): ControlBlock | "missing" | "initializing" {
+  private static tryOpen(path: string, access: ControlAccess): ControlBlock | "missing" | "initializing" {
     let fd: number;
+    let writable = access !== "inspect";
     try {
-      fd = openFd(path, O_RDWR);
+      fd = openControl(path, writable);
     } catch (e) {
-      if ((e as ErrnoError).errno === Errno.ENOENT) return "missing";
-      throw e;
+      const errno = (e as ErrnoError).errno;
+      if (errno === Errno.ENOENT) return "missing";
+      if (access !== "read" || (errno !== Errno.EACCES && errno !== Errno.EROFS && errno !== Errno.EPERM)) throw e;
+      writable = false;
+      fd = openControl(path, false);
     }
     let map: Mapping;
     try {
       const size = fdSize(fd, path);
       if (size !== CONTROL_SIZE) throw new CorruptMetadata(path, `control block is ${size} bytes, expected ${CONTROL_SIZE}`);
-      map = Mapping.map(fd, CONTROL_SIZE, path);
+      map = Mapping.map(fd, CONTROL_SIZE, path, writable);
     } finally {
       closeFd(fd);
     }
     const u32 = map.u32;
-    if (Atomics.load(u32, CTL_INIT_STATE_W) !== INIT_READY) {
+    const initState = u32[CTL_INIT_STATE_W];
+    loadFence();
+    if (initState !== INIT_READY) {
       map.unmap();
       return "initializing";
     }
@@ -113,7 +130,7 @@ export class ControlBlock {
       map.unmap();
       throw problem(path);
     }
-    return new ControlBlock(path, map);
+    return new ControlBlock(path, map, writable);
   }
 
   private static problem(u32: Uint32Array): ((path: string) => Error) | null {
@@ -169,26 +186,45 @@ export class ControlBlock {
     u32[CTL_WRITER_HEARTBEAT_W + 1] = hi;
   }
 
+  /** Read with acquire order: a sleeper reads it, then checks for a record. */
   get notifySeq(): number {
-    return Atomics.load(this.map.u32, CTL_NOTIFY_SEQ_W);
+    const seq = this.map.u32[CTL_NOTIFY_SEQ_W];
+    loadFence();
+    return seq;
   }
 
   get waitersPending(): number {
-    return this.version === 2 ? Atomics.load(this.map.u32, CTL_WAITERS_PENDING_W) : 0;
+    if (this.version !== 2) return 0;
+    const n = this.map.u32[CTL_WAITERS_PENDING_W];
+    loadFence();
+    return n;
   }
 
-  /** Address of waiters_pending (v2), or 0 for v1, which has no such field. */
+  /**
+   * True when a sleeper on this block registers in waiters_pending, so that the writer wakes it:
+   * format v2, mapped writable. Otherwise (v2 read-only) it is never woken and polls instead.
+   */
+  get registers(): boolean {
+    return this.version === 2 && this.writable;
+  }
+
+  /** True when the writer wakes sleepers on this block: v1 (always woken) or a registering v2 sleeper. */
+  get wokenByWriter(): boolean {
+    return this.version === 1 || this.writable;
+  }
+
+  /** Address of waiters_pending when sleepers register in it (see `registers`), else 0. */
   get waitersAddress(): number {
-    return this.version === 2 ? this.map.address + CTL_WAITERS_PENDING_OFF : 0;
+    return this.registers ? this.map.address + CTL_WAITERS_PENDING_OFF : 0;
   }
 
-  /** Registers a sleeper before its final check (v2; v1 writers wake regardless). */
+  /** Registers a sleeper before its final check (when `registers`; v1 writers wake regardless). */
   addWaiter(): void {
-    if (this.version === 2) Atomics.add(this.map.u32, CTL_WAITERS_PENDING_W, 1);
+    if (this.registers) Atomics.add(this.map.u32, CTL_WAITERS_PENDING_W, 1);
   }
 
   removeWaiter(): void {
-    if (this.version === 2) Atomics.sub(this.map.u32, CTL_WAITERS_PENDING_W, 1);
+    if (this.registers) Atomics.sub(this.map.u32, CTL_WAITERS_PENDING_W, 1);
   }
 
   /** Bumps notify_seq and wakes every sleeper (cold paths; the writer's appends use SleeperWaker). */
@@ -219,4 +255,8 @@ export class ControlBlock {
     this.closeListeners = [];
     this.map.unmap();
   }
+}
+
+function openControl(path: string, writable: boolean): number {
+  return openFd(path, writable ? O_RDWR : O_RDONLY);
 }

@@ -31,7 +31,7 @@ export interface QueueInfo {
 
 /** Takes a snapshot of the queue in `dir`. Writes nothing. */
 export function inspectQueue(dir: string, policy: RetentionPolicy = DEFAULT_RETENTION, openTimeoutMs = 200): QueueInfo {
-  const control = ControlBlock.open(dir, openTimeoutMs);
+  const control = ControlBlock.open(dir, openTimeoutMs, "inspect");
   try {
     const size = control.segmentSize;
     const ids = listSegmentIds(dir);

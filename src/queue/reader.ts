@@ -97,7 +97,7 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
     validateDirPath(dir, "queue directory");
     if (name !== null) validateComponent(name, "reader name", dir, MAX_READER_NAME_BYTES);
     const start = checkStart(dir, opts.start);
-    const control = ControlBlock.open(dir, opts.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS);
+    const control = ControlBlock.open(dir, opts.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS, "read");
     let resolved: ResolvedStart | null = null;
     try {
       resolved = resolveStart(dir, name, control, start);
@@ -284,7 +284,7 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
    * exist yet waits for it; one in a deleted segment is lost (PositionLost).
    */
   private attach(): boolean {
-    let seg = Segment.open(this.dir, this.segmentId, this.window);
+    let seg = Segment.open(this.dir, this.segmentId, this.window, "read");
     if (seg === null) {
       const where = this.meta?.path ?? this.dir;
       const ids = listSegmentIds(this.dir);
@@ -296,7 +296,7 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
         throw new CorruptMetadata(where, `reader position is in segment ${this.segmentId}, past the newest segment ${newest}`);
       }
       if ((this.segmentId < ids[0] || !atStart) && !this.skipLost) throw new PositionLost(where, this.segmentId, ids[0]);
-      seg = Segment.open(this.dir, ids.find((id) => id > this.segmentId)!, this.window);
+      seg = Segment.open(this.dir, ids.find((id) => id > this.segmentId)!, this.window, "read");
       if (seg === null) return false;
       this.offset = SEGMENT_HEADER_SIZE;
     }
@@ -313,14 +313,14 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
     const current = this.segmentId;
     let next: Segment | null;
     try {
-      next = Segment.open(this.dir, current + 1, this.window);
+      next = Segment.open(this.dir, current + 1, this.window, "read");
       if (next === null) {
         const ids = listSegmentIds(this.dir);
         const later = ids.find((id) => id > current);
         if (later === undefined) return false;
         // The next segment is gone but later ones exist: its records were deleted unread.
         if (!this.skipLost) throw new PositionLost(this.meta?.path ?? this.dir, current + 1, ids[0]);
-        next = Segment.open(this.dir, later, this.window);
+        next = Segment.open(this.dir, later, this.window, "read");
         if (next === null) return false;
       }
     } catch (e) {

@@ -68,7 +68,7 @@ function sealIfOpen(dir: string, id: number, size: number): boolean {
       if (seg.sealed) return false;
       closeSegment(seg, scanSegment(seg.window.u32, size, SEGMENT_HEADER_SIZE, true));
       return true;
-    });
+    }, "write");
   } catch (e) {
     if (e instanceof CorruptMetadata) return false;
     throw e;
@@ -88,5 +88,5 @@ function checkpointHint(dir: string, control: ControlBlock): number {
 
 function createAndOpen(dir: string, id: number, size: number, window: Mapping): Segment {
   Segment.create(dir, id, size);
-  return Segment.open(dir, id, window)!;
+  return Segment.open(dir, id, window, "write")!;
 }

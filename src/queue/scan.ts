@@ -65,7 +65,7 @@ export interface QueueTail {
 }
 
 export interface FindTailOptions {
-  /** Map the newest segment into this window and leave it there (the writer's recovery). */
+  /** Map the newest segment read-write into this window and leave it there (the writer's recovery). */
   window?: Mapping;
   /** Tell a torn end from an open one (reads the rest of the segment). */
   checkGarbage?: boolean;
@@ -80,7 +80,7 @@ export function findTail(dir: string, size: number, opts: FindTailOptions = {}):
   if (segment >= 0) {
     const scanHead = (seg: Segment): SegmentScan => scanSegment(seg.window.u32, size, SEGMENT_HEADER_SIZE, opts.checkGarbage);
     if (opts.window !== undefined) {
-      head = Segment.open(dir, segment, opts.window);
+      head = Segment.open(dir, segment, opts.window, "write");
       if (head !== null) scan = scanHead(head);
     } else {
       scan = withSegment(dir, segment, size, null, scanHead);

@@ -3,12 +3,15 @@ import { join } from "node:path";
 import { CorruptMetadata, SegmentExists, type ErrnoError } from "../errors.ts";
 import {
   Mapping, openFd, closeFd, fallocateFd, fdSize, linkPath, unlinkPath, listDir, preadFd, pwriteAll,
-  O_RDWR, O_CREAT, O_EXCL, Errno,
+  O_RDONLY, O_RDWR, O_CREAT, O_EXCL, Errno,
 } from "../ffi/index.ts";
 import {
   SEGMENT_HEADER_SIZE, SEGMENT_MAGIC, SEGMENT_VERSION, SEG_MAGIC_W, SEG_VERSION_W, SEG_ID_W, SEG_FLAGS_W, SEALED_FLAG,
-  segmentFileName, parseSegmentFileName, tempPath,
+  segmentFileName, parseSegmentFileName, tempPath, loadFence,
 } from "./layout/index.ts";
+
+/** How a segment is mapped: readers only ever read. */
+export type SegmentAccess = "read" | "write";
 
 /**
  * A segment mapped into a window (see Mapping). The window belongs to the writer or reader and
@@ -28,14 +31,16 @@ export class Segment {
 
   /**
    * Validates segment `id` (size, magic, version, id) and maps it into `window`, replacing what
-   * the window held. Returns null, leaving the window alone, when the file does not exist.
+   * the window held: read-only for readers ("read": the file is opened O_RDONLY and mapped
+   * PROT_READ, so a reader can never change it), read-write for the writer and recovery.
+   * Returns null, leaving the window alone, when the file does not exist.
    */
-  static open(dir: string, id: number, window: Mapping): Segment | null {
+  static open(dir: string, id: number, window: Mapping, access: SegmentAccess): Segment | null {
     const path = segmentPath(dir, id);
+    const writable = access === "write";
     let fd: number;
     try {
-      // Read-write even for readers: Atomics.load needs writable memory (see Mapping).
-      fd = openFd(path, O_RDWR);
+      fd = openFd(path, writable ? O_RDWR : O_RDONLY);
     } catch (e) {
       if ((e as ErrnoError).errno === Errno.ENOENT) return null;
       throw e;
@@ -45,7 +50,7 @@ export class Segment {
       if (size !== window.length) throw new CorruptMetadata(path, `segment file is ${size} bytes, expected ${window.length}`);
       const problem = headerProblem(new Uint32Array(preadFd(fd, SEGMENT_HEADER_SIZE, 0, path).slice().buffer), id);
       if (problem) throw new CorruptMetadata(path, problem);
-      window.mapFile(fd, path);
+      window.mapFile(fd, path, writable);
     } finally {
       closeFd(fd);
     }
@@ -88,8 +93,11 @@ export class Segment {
     return this.window.length;
   }
 
+  /** Read with acquire order (a reader that sees SEALED then re-checks the commit word after it). */
   get sealed(): boolean {
-    return (Atomics.load(this.window.u32, SEG_FLAGS_W) & SEALED_FLAG) !== 0;
+    const flags = this.window.u32[SEG_FLAGS_W];
+    loadFence();
+    return (flags & SEALED_FLAG) !== 0;
   }
 
   /** Marks the segment sealed; sequentially consistent, so ordered after every earlier commit. */
@@ -129,13 +137,14 @@ function headerProblem(u32: Uint32Array, id: number): string | null {
 }
 
 /**
- * Runs `fn` on segment `id` mapped in a temporary window; returns `missing` when the
- * file does not exist. For cold paths (scans at open time, tools).
+ * Runs `fn` on segment `id` mapped in a temporary window (read-only unless `access` is
+ * "write"); returns `missing` when the file does not exist. For cold paths (scans at open time,
+ * tools).
  */
-export function withSegment<T, M>(dir: string, id: number, size: number, missing: M, fn: (seg: Segment) => T): T | M {
+export function withSegment<T, M>(dir: string, id: number, size: number, missing: M, fn: (seg: Segment) => T, access: SegmentAccess = "read"): T | M {
   const window = Mapping.reserve(size);
   try {
-    const seg = Segment.open(dir, id, window);
+    const seg = Segment.open(dir, id, window, access);
     return seg === null ? missing : fn(seg);
   } finally {
     window.unmap();

@@ -17,7 +17,7 @@ import { InvalidArgument, WaitPending } from "../errors.ts";
 import { AsyncWaiter } from "./asyncWait.ts";
 import type { ControlBlock } from "./control.ts";
 import { FdWatch } from "./fdWatch.ts";
-import { SLEEPER_HEARTBEAT_MS, SLEEP_SLICE_MS } from "./layout/index.ts";
+import { SLEEPER_HEARTBEAT_MS, SLEEP_SLICE_MS, UNREGISTERED_POLL_MS } from "./layout/index.ts";
 
 export type WaitStrategy = "spin" | "hybrid";
 
@@ -142,7 +142,6 @@ export class Waiter {
     // One queue and nothing else: plain FUTEX_WAIT on its word.
     const single = controls.length === 1 && fd === null ? controls[0] : null;
     const set = single === null && (controls.length > 0 || fd !== null) ? this.futexSet(controls, fd) : null;
-    const beating = controls.length > 0;
     for (const c of controls) c.addWaiter();
     try {
       for (;;) {
@@ -153,7 +152,7 @@ export class Waiter {
           if (fd !== null) set.expect(controls.length, fd.seq);
         }
         if (target.probe()) return true;
-        const slice = this.slice(deadline, beating);
+        const slice = this.slice(deadline, controls);
         if (slice <= 0) return false;
         fd?.arm();
         if (single !== null) futexWait(single.notifyAddress, seq, slice);
@@ -228,7 +227,7 @@ export class Waiter {
         if (!controls.every((c) => c.isOpen)) controls = controls.filter((c) => c.isOpen);
         helper.expect(controls, fd);
         if (target.probe()) return true;
-        const slice = this.slice(deadline, controls.length > 0);
+        const slice = this.slice(deadline, controls);
         if (slice <= 0) return false;
         fd?.arm();
         await helper.sleep(slice);
@@ -247,16 +246,18 @@ export class Waiter {
 
   /**
    * How long the next sleep may last, in ms (0: the deadline has passed): the time left, at most
-   * the target's slice, and, while readers wait, at most the time to their next heartbeat. The
+   * the target's slice (UNREGISTERED_POLL_MS when a queue's writer will not wake this sleeper),
+   * and, while readers wait, at most the time to their next heartbeat. The
    * heartbeats are refreshed here once at least half due, so that they ride along on the other
    * wake-ups (a router's rescans) instead of adding their own.
    */
-  private slice(deadline: number, beating: boolean): number {
+  private slice(deadline: number, controls: readonly ControlBlock[]): number {
     const now = Bun.nanoseconds();
     const remaining = (deadline - now) / 1e6;
     if (remaining <= 0) return 0;
     let slice = Math.min(remaining, Math.max(1, this.target.sliceMs?.() ?? SLEEP_SLICE_MS));
-    if (beating) {
+    if (!controls.every((c) => c.wokenByWriter)) slice = Math.min(slice, UNREGISTERED_POLL_MS);
+    if (controls.length > 0) {
       if (now >= this.nextBeatNs - HALF_BEAT_NS) {
         this.target.heartbeat();
         this.nextBeatNs = now + SLEEPER_HEARTBEAT_MS * 1e6;

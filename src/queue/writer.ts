@@ -112,7 +112,7 @@ export class QueueWriter implements Disposable {
     try {
       removePreparedLeftovers(dir);
       if (fileSize(join(dir, CONTROL_FILE)) >= 0) {
-        control = ControlBlock.open(dir, opts.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS);
+        control = ControlBlock.open(dir, opts.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS, "write");
         checkCompatible(control, opts);
       } else {
         control = ControlBlock.create(dir, requested.version, requested.segmentSize);
@@ -344,7 +344,7 @@ export class QueueWriter implements Disposable {
     old.seal();
     this.waker.notify();
     this.durability.rolled(oldWindow, this.offset, old.path, SEGMENT_HEADER_SIZE);
-    this.segment = prepared !== null ? Segment.adopt(this.dir, nextId, nextWindow) : Segment.open(this.dir, nextId, nextWindow)!;
+    this.segment = prepared !== null ? Segment.adopt(this.dir, nextId, nextWindow) : Segment.open(this.dir, nextId, nextWindow, "write")!;
     this.current = nextIndex;
     this.u8 = nextWindow.u8;
     this.u32 = nextWindow.u32;

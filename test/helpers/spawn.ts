@@ -122,3 +122,12 @@ export function together(children: Child[]): Child[] & AsyncDisposable {
     },
   });
 }
+
+/** Runs a command as the unprivileged user nobody (uid/gid 65534, no groups), for permission tests. */
+export const AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
+
+/** Why bun cannot be run as nobody here, or null when it can (tests that need it skip with the reason). */
+export function cannotRunAsNobody(): string | null {
+  const probe = Bun.spawnSync([...AS_NOBODY, "bun", "--version"], { stdout: "pipe", stderr: "pipe" });
+  return probe.exitCode === 0 ? null : `cannot run bun as an unprivileged user with setpriv (${probe.stderr.toString().trim() || `exit ${probe.exitCode}`})`;
+}

@@ -18,3 +18,20 @@ export function writeU64(u32: Uint32Array, w: number, value: number): void {
   u32[w] = value - hi * TWO32;
   u32[w + 1] = hi;
 }
+
+/**
+ * A word private to this process, the target of {@link loadFence}: a fence must not touch
+ * shared pages (readers may map them read-only, and a store would dirty them).
+ */
+const FENCE_WORD = new Int32Array(1);
+
+/**
+ * Orders the plain loads of shared memory before this call before every access after it, and
+ * keeps the JIT from hoisting those loads out of a loop (an `Atomics` call is opaque to it).
+ * A read-modify-write: on x86-64 a locked instruction (loads are not reordered with loads there
+ * anyway, so only the compiler barrier matters); on aarch64 a sequentially consistent RMW, which
+ * has both acquire and release semantics, so the earlier load cannot move after later ones.
+ */
+export function loadFence(): void {
+  Atomics.add(FENCE_WORD, 0, 0);
+}

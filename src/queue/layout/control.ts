@@ -24,6 +24,11 @@ export const CTL_WAITERS_PENDING_OFF = 284;
  * (a writer killed between commit and wake) costs at most one slice.
  */
 export const SLEEP_SLICE_MS = 100;
+/**
+ * Sleepers the writer never wakes (format v2 readers that map control.meta read-only, so they
+ * cannot register in waiters_pending) re-check this often instead.
+ */
+export const UNREGISTERED_POLL_MS = 10;
 /** A sleeping reader refreshes its heartbeat this often, so a long idle wait does not look dead. */
 export const SLEEPER_HEARTBEAT_MS = 1000;
 

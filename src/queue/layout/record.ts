@@ -6,7 +6,7 @@
  * other module decodes or writes a record header. Functions take the segment's Uint32Array view
  * and the record's byte offset in it.
  */
-import { TWO32 } from "./common.ts";
+import { TWO32, loadFence } from "./common.ts";
 
 export const RECORD_HEADER_SIZE = 64;
 export const RECORD_ALIGN = 64;
@@ -61,13 +61,16 @@ export const CORRUPT = -2;
  * {@link CORRUPT} when the commit word is set but the record cannot be one the writer made:
  * the length does not fit in the segment, the reserved word is not zero, or a PAD breaks the
  * PAD invariants (seq 0, CRC 0, running to the segment end). Readers report CORRUPT as
- * CorruptRecord, and recovery never treats it as free space. The commit word is the only load
- * with acquire ordering; nothing else of the record is read unless it is set.
+ * CorruptRecord, and recovery never treats it as free space. The commit word is loaded first,
+ * with acquire ordering (a plain load and {@link loadFence}); nothing else of the record is read
+ * unless it is set.
  */
 export function committedLength(u32: Uint32Array, offset: number, segmentSize: number): number {
   if (offset + RECORD_HEADER_SIZE > segmentSize) return NOT_COMMITTED;
   const w = offset >> 2;
-  const c = Atomics.load(u32, w + COMMIT_W);
+  const c = u32[w + COMMIT_W];
+  // A plain load, so that readers can map segments read-only; the fence gives it acquire order.
+  loadFence();
   if (c === 0) return NOT_COMMITTED;
   const length = c - 1;
   if (!fits(offset, length, segmentSize) || u32[w + RESERVED_W] !== 0) return CORRUPT;
@@ -103,7 +106,8 @@ export function corruptionReason(u32: Uint32Array, offset: number, segmentSize: 
  */
 export function claimedLength(u32: Uint32Array, offset: number, segmentSize: number): number {
   if (offset + RECORD_HEADER_SIZE > segmentSize) return -1;
-  const c = Atomics.load(u32, (offset >> 2) + COMMIT_W);
+  const c = u32[(offset >> 2) + COMMIT_W];
+  loadFence();
   return c !== 0 && fits(offset, c - 1, segmentSize) ? c - 1 : -1;
 }
 
