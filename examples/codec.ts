@@ -44,10 +44,6 @@ export function wallClockMs(): number {
   return performance.timeOrigin + performance.now();
 }
 
-function view(bytes: Uint8Array): DataView {
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
 export function writeTick(out: DataView, t: Tick): void {
   out.setUint32(0, t.symbol, true);
   out.setUint32(4, t.seq, true);
@@ -56,13 +52,13 @@ export function writeTick(out: DataView, t: Tick): void {
   out.setFloat64(24, t.sentMs, true);
 }
 
-export function readTick(bytes: Uint8Array, into: Tick): Tick {
-  const v = view(bytes);
-  into.symbol = v.getUint32(0, true);
-  into.seq = v.getUint32(4, true);
-  into.bid = v.getFloat64(8, true);
-  into.ask = v.getFloat64(16, true);
-  into.sentMs = v.getFloat64(24, true);
+/** Decodes a tick in place: `v` and `at` as a MessageView's `data` and `payloadOffset` (no allocation). */
+export function readTick(v: DataView, at: number, into: Tick): Tick {
+  into.symbol = v.getUint32(at, true);
+  into.seq = v.getUint32(at + 4, true);
+  into.bid = v.getFloat64(at + 8, true);
+  into.ask = v.getFloat64(at + 16, true);
+  into.sentMs = v.getFloat64(at + 24, true);
   return into;
 }
 
@@ -75,14 +71,14 @@ export function writeOrder(out: DataView, o: Order): void {
   out.setFloat64(24, o.sentMs, true);
 }
 
-export function readOrder(bytes: Uint8Array, into: Order): Order {
-  const v = view(bytes);
-  into.orderId = v.getUint32(0, true);
-  into.symbol = v.getUint32(4, true);
-  into.side = v.getUint32(8, true);
-  into.qty = v.getUint32(12, true);
-  into.price = v.getFloat64(16, true);
-  into.sentMs = v.getFloat64(24, true);
+/** Decodes an order in place (see readTick). */
+export function readOrder(v: DataView, at: number, into: Order): Order {
+  into.orderId = v.getUint32(at, true);
+  into.symbol = v.getUint32(at + 4, true);
+  into.side = v.getUint32(at + 8, true);
+  into.qty = v.getUint32(at + 12, true);
+  into.price = v.getFloat64(at + 16, true);
+  into.sentMs = v.getFloat64(at + 24, true);
   return into;
 }
 
@@ -93,12 +89,12 @@ export function writeAck(out: DataView, a: Ack): void {
   out.setFloat64(16, a.ackedMs, true);
 }
 
-export function readAck(bytes: Uint8Array, into: Ack): Ack {
-  const v = view(bytes);
-  into.orderId = v.getUint32(0, true);
-  into.status = v.getUint32(4, true);
-  into.orderSentMs = v.getFloat64(8, true);
-  into.ackedMs = v.getFloat64(16, true);
+/** Decodes an ack in place (see readTick). */
+export function readAck(v: DataView, at: number, into: Ack): Ack {
+  into.orderId = v.getUint32(at, true);
+  into.status = v.getUint32(at + 4, true);
+  into.orderSentMs = v.getFloat64(at + 8, true);
+  into.ackedMs = v.getFloat64(at + 16, true);
   return into;
 }
 

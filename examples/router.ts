@@ -37,7 +37,7 @@ while (!stop.stopped) {
   for (let m = router.next(); m !== null; m = router.next()) {
     worked = true;
     if (m.message.typeId !== MsgType.ORDER || m.message.length !== ORDER_SIZE) continue;
-    readOrder(m.message.payload, order);
+    readOrder(m.message.data, m.message.payloadOffset, order);
     ack.orderId = order.orderId;
     ack.orderSentMs = order.sentMs;
     ack.ackedMs = wallClockMs();

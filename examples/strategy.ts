@@ -56,12 +56,12 @@ while (!stop.stopped) {
     const msg = m.message;
     if (m.sourceId !== FEED) {
       if (msg.typeId !== MsgType.ACK || msg.length !== ACK_SIZE) continue;
-      readAck(msg.payload, ack);
+      readAck(msg.data, msg.payloadOffset, ack);
       ackLatencyUs.push((wallClockMs() - ack.orderSentMs) * 1000);
       continue;
     }
     ticksSeen++;
-    readTick(msg.payload, tick);
+    readTick(msg.data, msg.payloadOffset, tick);
     if (!trades(tick.symbol) || ++relevant % every !== 0) continue;
     order.orderId++;
     order.symbol = tick.symbol;

@@ -12,6 +12,7 @@
 import { ChronicleError, ClosedError, NotAttached } from "../errors.ts";
 import { MAX_ASYNC_QUEUES } from "../queue/asyncWait.ts";
 import { FanInReader } from "../queue/fanIn.ts";
+import { batchPoll } from "../queue/batchPoll.ts";
 import type { MessageView } from "../queue/messageView.ts";
 import { Queue } from "../queue/queue.ts";
 import { checkTimeout, Waiter, WAIT_TARGET } from "../queue/wait.ts";
@@ -121,6 +122,15 @@ export class StrategyRouter implements Disposable {
     // A pending waitAsync sleeps again on the new set of strategies.
     if (applied.length > 0) this.waiter.refresh();
     return applied;
+  }
+
+  /**
+   * Calls `handler` for each merged order ready now, at most `limit` (default: all); returns how
+   * many. The object and its view are valid during the call; commit()/commitAll() afterwards
+   * persist past the orders handed over.
+   */
+  poll(handler: (m: RoutedMessage) => void, limit = Infinity): number {
+    return batchPoll(this, handler, limit, this.discovery.layout.root);
   }
 
   /** The next merged order, or null. The object and its view are valid until the next call. */

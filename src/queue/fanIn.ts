@@ -7,6 +7,7 @@
 import { ClosedError, InvalidArgument } from "../errors.ts";
 import { MAX_ASYNC_QUEUES } from "./asyncWait.ts";
 import type { ControlBlock } from "./control.ts";
+import { batchPoll } from "./batchPoll.ts";
 import type { MessageView } from "./messageView.ts";
 import { QueueReader } from "./reader.ts";
 import { checkTimeout, CONTROL_BLOCK, Waiter, WAIT_TARGET, type WaitTarget } from "./wait.ts";
@@ -91,6 +92,14 @@ export class FanInReader implements Disposable {
   /** The reader behind a source, or undefined. */
   reader(sourceId: number): QueueReader | undefined {
     return this.sources.find((s) => s.id === sourceId)?.reader;
+  }
+
+  /**
+   * Calls `handler` for each merged record ready now, at most `limit` (default: all), in merge
+   * order; returns how many. commit()/commitAll() afterwards persist past the records handed over.
+   */
+  poll(handler: (m: FanInMessage) => void, limit = Infinity): number {
+    return batchPoll(this, handler, limit, "");
   }
 
   /**

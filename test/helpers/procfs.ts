@@ -49,3 +49,16 @@ export function threadCount(): number {
 export function addressSpaceBytes(): number {
   return Number(/VmSize:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"))![1]) * 1024;
 }
+
+/** The permissions ("r--s", "rw-s", ...) of this process's mappings of files under `dir`, by file path. */
+export function mappingPermissions(dir: string, pid: number | "self" = "self"): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const line of readFileSync(`/proc/${pid}/maps`, "utf8").split("\n")) {
+    const at = line.indexOf(dir + "/");
+    if (at < 0) continue;
+    const path = line.slice(at);
+    const perms = line.split(/\s+/)[1];
+    out.set(path, [...(out.get(path) ?? []), perms]);
+  }
+  return out;
+}

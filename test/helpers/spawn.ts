@@ -26,7 +26,13 @@ export function spawnFixture(fixture: string, args: string[] = [], env: Record<s
 
 /** Starts `bun <script> ...args` with stdout/stderr piped, `env` on top of this process's environment. */
 export function spawnScript(script: string, args: string[] = [], env: Record<string, string> = {}): Child {
-  const proc = Bun.spawn(["bun", script, ...args], {
+  return spawnCommand(["bun", script, ...args], env);
+}
+
+/** Starts `cmd` with stdout/stderr piped, `env` on top of this process's environment. */
+export function spawnCommand(cmd: string[], env: Record<string, string> = {}): Child {
+  const script = cmd.find((a) => a.endsWith(".ts")) ?? cmd[0];
+  const proc = Bun.spawn(cmd, {
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
