@@ -4,6 +4,7 @@
  * another process's commit.
  */
 import { describe, expect, test } from "bun:test";
+import { fullGC, heapStats } from "bun:jsc";
 import { chmodSync, chownSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { FanInReader, InvalidArgument, Queue, inspectQueue } from "../src/index.ts";
@@ -227,5 +228,34 @@ describe("decoding in place and batch polls", () => {
     const got: string[] = [];
     expect(fan.poll((m) => got.push(`${m.sourceId === ia ? "a" : m.sourceId === ib ? "b" : "?"}${m.message.seq}`))).toBe(4);
     expect(got).toEqual(["a0", "a1", "b0", "a2"]);
+  });
+});
+
+describe("no allocation on the hot paths", () => {
+  test("append, next() and decoding in place allocate nothing per record once warm (JSC heap object count)", () => {
+    using tmp = new TempDir();
+    const dir = tmp.join("q");
+    using w = Queue.openPublisher(dir, { segmentSize: 64 << 20 });
+    using r = Queue.openAnonymous(dir);
+    const payload = new Uint8Array(64).fill(1);
+    let sink = 0;
+    const round = (n: number): void => {
+      for (let i = 0; i < n; i++) {
+        w.append(1, payload);
+        const m = r.next()!;
+        sink += m.data.getUint32(m.payloadOffset, true) + m.seq + m.typeId + m.timestampLo + m.length;
+      }
+    };
+    const objects = (): number => Object.values(heapStats().objectTypeCounts).reduce((a, b) => a + b, 0);
+    // Warm up until the JIT has compiled the loop (its own allocations are not per record).
+    round(200_000);
+    fullGC();
+    const before = objects();
+    const n = 100_000;
+    round(n);
+    const perRecord = (objects() - before) / n;
+    expect(sink).toBeGreaterThan(0);
+    // A view, a BigInt or a closure per record would be >= 1.
+    expect(perRecord).toBeLessThan(0.05);
   });
 });
