@@ -11,9 +11,12 @@
  *                                             the report from the saved results, no measuring
  *
  * Presets (presets.ts):
- *   compare  every transport, one-way, round trip and throughput at 64/256/1024 B
- *   latency  chronicle spin / hybrid / waitAsync, Unix socket, Bun IPC; one-way and round trip at
- *            64 B with many samples (100,000 round trips, 5,000 one-way messages per run) for p99.9
+ *   compare  every transport, one-way, round trip and throughput at 64/256/1024 B; ratios against
+ *            the Unix socket
+ *   latency  the bare spin loop (transports/bare.ts), chronicle spin / hybrid / waitAsync, Unix
+ *            socket, Bun IPC; one-way and round trip at 64 B with many samples (100,000 round
+ *            trips, 5,000 one-way messages per run) for p99.9; ratios against the bare loop, and
+ *            the garbage collections in each process
  *
  * --write   also writes bench/results/<preset>.json, the block between `<!-- <preset>:begin -->`
  *           and `<!-- <preset>:end -->` in docs/BENCHMARKS.md, and for compare the chart
@@ -21,26 +24,27 @@
  *           Publish figures from a quiet machine only.
  *
  * Every measurement is a fresh pair of processes (A measures, its child B sends or echoes; see
- * peer.ts) with fresh files. Runs are interleaved (run 1 of everything, then run 2, ...) so that
- * load drift on a shared machine hits every transport alike. Ratios are against the Unix socket
- * measured in the same run.
+ * peer.ts) with fresh files, started with JavaScriptCore's GC log on (gc.ts counts the
+ * collections during the measured messages). Runs are interleaved (run 1 of everything, then
+ * run 2, ...) so that load drift on a shared machine hits every transport alike. Ratios are
+ * against the preset's baseline measured in the same invocation.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, release, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import type { Subprocess } from "bun";
 import { note, Progress } from "../output.ts";
+import { GC_LOG_ENV, gcStats, withoutGcLog, type GcStats } from "./gc.ts";
 import { measuresOf, PRESETS, type Preset, type PresetId } from "./presets.ts";
-import { num, renderDocBlock, renderMarkdown, updateDoc } from "./report.ts";
+import { MEASURE_NAMES, num, renderDocBlock, renderMarkdown, updateDoc } from "./report.ts";
 import { summarize, type CompareResults, type Machine, type Method, type RunRecord, type Series, type TransportInfo } from "./results.ts";
 import { renderLatencyChart } from "./svg.ts";
 import { TRANSPORTS } from "./transports/index.ts";
-import type { MeasureId, RunSpec, Service, Transport } from "./types.ts";
+import { supports, type MeasureId, type RunSpec, type Service, type Transport } from "./types.ts";
 
 const REPO = join(import.meta.dir, "..", "..");
 const DOC = join(REPO, "docs", "BENCHMARKS.md");
 const PEER = join(import.meta.dir, "peer.ts");
-const MEASURE_NAMES: Record<MeasureId, string> = { oneWay: "one-way", roundTrip: "round trip", throughput: "throughput" };
 
 const resultsPath = (preset: Preset): string => join(REPO, "bench", "results", `${preset.id}.json`);
 
@@ -113,7 +117,13 @@ function groupAlive(proc: Subprocess): boolean {
 async function runOne(spec: RunSpec, timeout: number): Promise<RunRecord> {
   const started = performance.now();
   // detached: A leads a new process group, so B goes with it when the group is killed.
-  const proc = Bun.spawn(["bun", PEER, "a", JSON.stringify(spec)], { stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
+  const proc = Bun.spawn(["bun", PEER, "a", JSON.stringify(spec)], {
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    detached: true,
+    env: { ...process.env, ...GC_LOG_ENV },
+  });
   current = proc;
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -126,19 +136,31 @@ async function runOne(spec: RunSpec, timeout: number): Promise<RunRecord> {
   if (groupAlive(proc)) killGroup(proc); // a B that outlived a crashed A
   const seconds = Math.round(performance.now() - started) / 1000;
   const result = out.split("\n").find((l) => l.startsWith("RESULT "));
-  if (code === 0 && result !== undefined) return { ...JSON.parse(result.slice(7)), seconds };
-  const errors = err.split("\n").filter((l) => l.startsWith("ERROR "));
-  if (errors.length === 0 && err.trim() !== "") process.stderr.write(err);
+  if (code === 0 && result !== undefined) {
+    // A's collections are in its stderr; B's, A found in B's (peer.ts).
+    const { values, counters, gc } = JSON.parse(result.slice(7)) as { values: Record<string, number>; counters?: Record<string, number>; gc?: { b: GcStats | null } };
+    return { values, ...(counters ? { counters } : {}), gc: { a: gcStats(err), b: gc?.b ?? null }, seconds };
+  }
+  const rest = withoutGcLog(err);
+  const errors = rest.split("\n").filter((l) => l.startsWith("ERROR "));
+  if (errors.length === 0 && rest !== "") process.stderr.write(rest);
   const reason = timedOut ? `timed out after ${timeout / 1000} s` : errors.length > 0 ? errors.map((l) => l.slice(6)).join("; ") : `process A exited with ${code ?? proc.signalCode}`;
   return { error: reason, seconds };
+}
+
+function gcText(role: string, s: GcStats | null | undefined): string {
+  if (s == null) return `${role} ?`;
+  const workers = s.workerCollections > 0 ? ` +${s.workerCollections} in workers` : "";
+  return `${role} ${s.collections}${s.collections > 0 ? ` (${num(s.pauseMs)} ms)` : ""}${workers}`;
 }
 
 function describe(measure: MeasureId, record: RunRecord): string {
   if ("error" in record) return `FAILED: ${record.error}`;
   const v = record.values;
   const counters = record.counters && Object.values(record.counters).some((x) => x > 0) ? `  ${JSON.stringify(record.counters)}` : "";
-  if (measure === "throughput") return `${num(v.msgsPerSec / 1000)}k msg/s  ${num(v.mbPerSec)} MB/s${counters}`;
-  return `p50 ${num(v.p50)}  p99 ${num(v.p99)}  p99.9 ${num(v.p999)} µs${counters}`;
+  const gc = `  GCs ${gcText("A", record.gc?.a)} ${gcText("B", record.gc?.b)}`;
+  if (measure === "throughput") return `${num(v.msgsPerSec / 1000)}k msg/s  ${num(v.mbPerSec)} MB/s${counters}${gc}`;
+  return `p50 ${num(v.p50)}  p99 ${num(v.p99)}  p99.9 ${num(v.p999)} µs${counters}${gc}`;
 }
 
 function specFor(method: Method, measure: MeasureId, transport: Transport, size: number, dir: string, service: Record<string, string>, timeout: number): RunSpec {
@@ -196,7 +218,9 @@ async function bench(preset: Preset, mode: "full" | "quick", selected: readonly 
         }
       }
       runnable.push(t);
-      for (const measure of measures) for (const size of method.sizes) series.push({ transport: t.id, measure, size, runs: [], summary: null });
+      for (const measure of measures.filter((m) => supports(t, m))) {
+        for (const size of method.sizes) series.push({ transport: t.id, measure, size, runs: [], summary: null });
+      }
     }
     const progress = new Progress(method.runs * series.length);
     note(
@@ -208,7 +232,7 @@ async function bench(preset: Preset, mode: "full" | "quick", selected: readonly 
     for (let run = 1; run <= method.runs; run++) {
       for (const measure of measures) {
         for (const size of method.sizes) {
-          for (const t of runnable) {
+          for (const t of runnable.filter((x) => supports(x, measure))) {
             const dir = join(root, `run${++n}`);
             mkdirSync(dir);
             const timeout = timeoutMs(method, measure);
@@ -295,7 +319,7 @@ if (args.includes("--report-only")) {
   console.log(renderMarkdown(results, null));
   if (write) writeReport(preset, results);
 } else {
-  let selected = TRANSPORTS.filter((t) => preset.transports === null || preset.transports.includes(t.id));
+  let selected = TRANSPORTS.filter((t) => preset.transports.includes(t.id));
   if (onlyArg !== undefined) {
     if (write) fail("--write records whole presets: leave out --only");
     const only = new Set(onlyArg.slice(7).split(","));

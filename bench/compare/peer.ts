@@ -8,17 +8,25 @@
  * exit 1 on failure. B is controlled through its stdin: "go" starts its part, "done" lets it
  * close and exit (so it never closes a transport that still holds undelivered messages);
  * it also exits when A goes away.
+ *
+ * B's stderr goes to a file in the run's directory, not a pipe (A may spin without reading one,
+ * and B would block on a full pipe): A counts B's collections in it (gc.ts), puts them in its
+ * RESULT and passes the rest of it on to its own stderr.
  */
+import { closeSync, existsSync, openSync, readFileSync, writeSync } from "node:fs";
+import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { MEASURES } from "./measures.ts";
 import { checkFrameSize } from "./frames.ts";
+import { gcStats, withoutGcLog } from "./gc.ts";
 import { transportById } from "./transports/index.ts";
 import { Guard, type Endpoint, type PeerSpawnExtra, type RunSpec } from "./types.ts";
 
 const PEER = import.meta.path;
 const PEER_EXIT_TIMEOUT_MS = 10_000;
+const PEER_STDERR = "b.stderr";
 
-type Peer = Subprocess<"pipe", "pipe", "inherit">;
+type Peer = Subprocess<"pipe", "pipe", number>;
 
 /** Resolves when `stream` has printed `word` on a line; rejects when it ends first. */
 async function waitForLine(stream: ReadableStream<Uint8Array>, word: string): Promise<void> {
@@ -62,9 +70,17 @@ async function runA(spec: RunSpec): Promise<void> {
   const guard = new Guard(spec.deadline, false);
   const child: { peer: Peer | null } = { peer: null };
   let endpoint: Endpoint | null = null;
+  const peerStderr = join(spec.dir, PEER_STDERR);
+  let peerLog: string | null = null;
+  const readPeerLog = (): string => (peerLog ??= existsSync(peerStderr) ? readFileSync(peerStderr, "utf8") : "");
   try {
     endpoint = await transport.openA(spec, (extra: PeerSpawnExtra = {}) => {
-      child.peer = Bun.spawn(["bun", PEER, "b", JSON.stringify(spec)], { stdin: "pipe", stdout: "pipe", stderr: "inherit", ...extra });
+      const fd = openSync(peerStderr, "w");
+      try {
+        child.peer = Bun.spawn(["bun", PEER, "b", JSON.stringify(spec)], { stdin: "pipe", stdout: "pipe", stderr: fd, ...extra });
+      } finally {
+        closeSync(fd);
+      }
       return child.peer;
     });
     const peer = child.peer as Peer | null;
@@ -79,7 +95,7 @@ async function runA(spec: RunSpec): Promise<void> {
     const code = await peer.exited;
     clearTimeout(timer);
     if (code !== 0) throw new Error(`process B failed after the run (exit ${code ?? peer.signalCode})`);
-    console.log(`RESULT ${JSON.stringify({ values, ...(counters ? { counters } : {}) })}`);
+    console.log(`RESULT ${JSON.stringify({ values, ...(counters ? { counters } : {}), gc: { b: gcStats(readPeerLog()) } })}`);
   } finally {
     try {
       await endpoint?.close();
@@ -89,6 +105,7 @@ async function runA(spec: RunSpec): Promise<void> {
         peer.kill("SIGKILL");
         await peer.exited;
       }
+      if (peer !== null) writeSync(2, withoutGcLog(readPeerLog()));
     }
   }
 }

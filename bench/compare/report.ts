@@ -4,16 +4,18 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { markdownTable } from "../output.ts";
-import { rankFromTop } from "../stats.ts";
-import { measuresOf, PRESETS, type Preset, type PresetId } from "./presets.ts";
-import { errorsOf, type CompareResults, type Series, type Stat, type TransportInfo } from "./results.ts";
+import { median, rankFromTop } from "../stats.ts";
+import { measuresOf, PRESETS, type Percentile, type Preset, type PresetId } from "./presets.ts";
+import { errorsOf, summarize, type CompareResults, type RunRecord, type Series, type Stat, type TransportInfo } from "./results.ts";
 import { STALL_MS } from "./transports/file.ts";
-import { BASELINE, TRANSPORTS } from "./transports/index.ts";
-import type { MeasureId } from "./types.ts";
+import { TRANSPORTS } from "./transports/index.ts";
+import type { MeasureId, TransportId } from "./types.ts";
 
 export const markers = (id: PresetId): { begin: string; end: string } => ({ begin: `<!-- ${id}:begin -->`, end: `<!-- ${id}:end -->` });
 
 const w = (n: number): string => n.toLocaleString("en-US");
+
+export const MEASURE_NAMES: Record<MeasureId, string> = { oneWay: "one-way", roundTrip: "round trip", throughput: "throughput" };
 
 /** Three significant digits or so, thousands separated. */
 export function num(x: number): string {
@@ -31,9 +33,7 @@ function cell(s: Stat, f: (x: number) => string = num): string {
   return `${f(s.median)}${spread}`;
 }
 
-function ratio(x: number, base: number | undefined): string {
-  if (base === undefined || base === 0) return "–";
-  const r = x / base;
+function times(r: number): string {
   return `${r >= 10 ? r.toFixed(0) : r >= 1 ? r.toFixed(1) : r.toFixed(2)}×`;
 }
 
@@ -50,39 +50,82 @@ function presetOf(results: CompareResults): Preset {
   return PRESETS[results.preset ?? "compare"];
 }
 
+const percentileName = (key: string): string => (key === "p999" ? "p99.9" : key);
+
+/** The name of a transport in the ratio columns ("Unix socket", "bare loop"). */
+function shortName(id: TransportId): string {
+  return TRANSPORTS.find((t) => t.id === id)?.short ?? id;
+}
+
+/**
+ * `key` of a series against the baseline's series: either the ratio of the medians over runs, or
+ * (`perRun`) run k against the baseline's run k, as median and min–max of those ratios. Null when
+ * either has no value to compare.
+ */
+function ratioStat(s: Series, base: Series | undefined, key: string, perRun: boolean): Stat | null {
+  if (base === undefined) return null;
+  const b = base.summary?.[key]?.median;
+  const x = s.summary?.[key]?.median;
+  if (b === undefined || x === undefined || b === 0) return null;
+  if (!perRun) return { median: x / b, min: x / b, max: x / b };
+  const rs: number[] = [];
+  for (let i = 0; i < Math.min(s.runs.length, base.runs.length); i++) {
+    const r = s.runs[i];
+    const q = base.runs[i];
+    if ("values" in r && "values" in q && q.values[key] > 0) rs.push(r.values[key] / q.values[key]);
+  }
+  return rs.length === 0 ? null : { median: median(rs), min: Math.min(...rs), max: Math.max(...rs) };
+}
+
 interface Column {
   name: string;
-  cell(summary: Record<string, Stat>): string;
+  cell(s: Series, summary: Record<string, Stat>): string;
 }
 
 /** The latency percentiles a table shows: the detailed presets add p90 and the maximum. */
 function latencyColumns(detail: boolean): Column[] {
   const keys = detail ? ["p50", "p90", "p99", "p999", "max"] : ["p50", "p99", "p999"];
-  return keys.map((key) => ({ name: `${key === "p999" ? "p99.9" : key} µs`, cell: (sum) => cell(sum[key]) }));
+  return keys.map((key) => ({ name: `${percentileName(key)} µs`, cell: (_s, sum) => cell(sum[key]) }));
 }
 
 const THROUGHPUT_COLUMNS: Column[] = [
-  { name: "msg/s", cell: (sum) => cell(sum.msgsPerSec, rate) },
-  { name: "MB/s", cell: (sum) => cell(sum.mbPerSec) },
+  { name: "msg/s", cell: (_s, sum) => cell(sum.msgsPerSec, rate) },
+  { name: "MB/s", cell: (_s, sum) => cell(sum.mbPerSec) },
 ];
 
-/** One row per payload size and transport; the ratio compares `ratioKey` with the baseline at the same size. */
-function seriesTable(results: CompareResults, measure: MeasureId, columns: Column[], ratioKey: string, ratioName: string): string {
+/** A column of `key` against the preset's baseline (the same measure and payload size). */
+function ratioColumn(results: CompareResults, key: string, name: string): Column {
+  const { baseline, perRun } = presetOf(results).ratios;
+  return {
+    name,
+    cell(s) {
+      const r = ratioStat(s, find(results, baseline, s.measure, s.size), key, perRun);
+      return r === null ? "–" : cell(r, times);
+    },
+  };
+}
+
+/** The ratio columns of a measure's table. */
+function ratioColumns(results: CompareResults, measure: MeasureId): Column[] {
+  const { baseline, keys } = presetOf(results).ratios;
+  const vs = `vs ${shortName(baseline)}`;
+  if (measure === "throughput") return [ratioColumn(results, "msgsPerSec", vs)];
+  return keys.map((key) => ratioColumn(results, key, `${percentileName(key)} ${vs}`));
+}
+
+/** One row per payload size and transport. */
+function seriesTable(results: CompareResults, measure: MeasureId, columns: Column[]): string {
   const rows: string[][] = [];
   for (const size of results.method.sizes) {
-    const base = find(results, BASELINE, measure, size)?.summary?.[ratioKey].median;
     for (const t of results.transports) {
       const s = find(results, t.id, measure, size);
       if (s === undefined) continue;
       const sum = s.summary;
-      const values =
-        sum === null
-          ? [`failed: ${errorsOf(s)[0] ?? "?"}`, ...columns.slice(1).map(() => ""), ""]
-          : [...columns.map((c) => c.cell(sum)), ratio(sum[ratioKey].median, base)];
+      const values = sum === null ? [`failed: ${errorsOf(s)[0] ?? "?"}`, ...columns.slice(1).map(() => "")] : columns.map((c) => c.cell(s, sum));
       rows.push([String(size), t.label, ...values, runsCell(s)]);
     }
   }
-  return markdownTable(["payload B", "transport", ...columns.map((c) => c.name), ratioName, "runs ok"], rows);
+  return markdownTable(["payload B", "transport", ...columns.map((c) => c.name), "runs ok"], rows);
 }
 
 function heading(results: CompareResults, measure: MeasureId, of: string): string {
@@ -103,14 +146,59 @@ export function renderTables(results: CompareResults): string {
   const of = `median of ${runs} run${runs === 1 ? "" : "s"}, (min–max) over runs`;
   const detail = presetOf(results).detail;
   return measuresOf(results.method)
+    .filter((measure) => results.series.some((s) => s.measure === measure))
     .map((measure) => {
-      const table =
-        measure === "throughput"
-          ? seriesTable(results, measure, THROUGHPUT_COLUMNS, "msgsPerSec", "vs Unix socket")
-          : seriesTable(results, measure, latencyColumns(detail), "p50", "p50 vs Unix socket");
-      return `${heading(results, measure, of)}\n\n${table}`;
+      const columns = [...(measure === "throughput" ? THROUGHPUT_COLUMNS : latencyColumns(detail)), ...ratioColumns(results, measure)];
+      return `${heading(results, measure, of)}\n\n${seriesTable(results, measure, columns)}`;
     })
     .join("\n\n");
+}
+
+/** Per run: the collections and pauses of A and B; runs without both GC counts are left out. */
+function gcSummary(s: Series): Record<string, Stat> | null {
+  const runs: RunRecord[] = s.runs.flatMap((r) => {
+    const a = "values" in r ? r.gc?.a : null;
+    const b = "values" in r ? r.gc?.b : null;
+    if (!a || !b) return [];
+    const values = { a: a.collections, aMs: a.pauseMs, b: b.collections, bMs: b.pauseMs, aWorkers: a.workerCollections, bWorkers: b.workerCollections };
+    return [{ values, seconds: r.seconds }];
+  });
+  return summarize(runs);
+}
+
+/** A count, or the median of two counts. */
+const count = (x: number): string => (Number.isInteger(x) ? w(x) : x.toFixed(1));
+
+/** The collections in each process during the measured messages, per measure and transport. */
+function gcTable(results: CompareResults): string {
+  const rows: string[][] = [];
+  for (const measure of measuresOf(results.method)) {
+    for (const size of results.method.sizes) {
+      for (const t of results.transports) {
+        const s = find(results, t.id, measure, size);
+        if (s === undefined || s.summary === null) continue;
+        const g = gcSummary(s);
+        const cells =
+          g === null
+            ? ["–", "–", "–", "–", "–"]
+            : [cell(g.a, count), cell(g.aMs), cell(g.b, count), cell(g.bMs), `${cell(g.aWorkers, count)} / ${cell(g.bWorkers, count)}`];
+        rows.push([MEASURE_NAMES[measure], String(size), t.label, ...cells]);
+      }
+    }
+  }
+  const { runs } = results.method;
+  return [
+    `#### Garbage collections during the measured messages (per run; median of ${runs} run${runs === 1 ? "" : "s"}, (min–max) over runs)`,
+    "",
+    markdownTable(["measure", "payload B", "transport", "A: GCs", "A: GC pause ms", "B: GCs", "B: GC pause ms", "worker GCs A / B"], rows),
+    "",
+    "A measures and receives; B sends (one-way) or echoes (round trip). Counted from JavaScriptCore's GC log (BUN_JSC_logGC=1) between markers " +
+      "each process writes where its measured messages begin and end: collections of the main thread's heap (the one the messages are handled on) " +
+      "with their stop-the-world pause, and of worker threads' heaps (the library's segment preparer, waitAsync's helper), which take a core instead. " +
+      "JSC starts a young-generation collection once the bytes allocated since the last one pass a budget of at least 8 MiB (its largeHeapSize), " +
+      "or on a timer while the event loop idles; so none during a run means under about 8 MiB / messages allocated per message. " +
+      "One-way B allocates a promise per message for its pause (`Bun.sleep`), outside the measured latency.",
+  ].join("\n");
 }
 
 function statusLine(t: TransportInfo): string | null {
@@ -119,9 +207,29 @@ function statusLine(t: TransportInfo): string | null {
   return null;
 }
 
-/** Failed runs of transports that otherwise worked, and transport-specific counters. */
-function notes(results: CompareResults): string[] {
+/** Each target's ratios against the baseline (median over runs) and whether they are met. */
+function targetLines(results: CompareResults): string[] {
+  const { ratios, targets } = presetOf(results);
   const out: string[] = [];
+  for (const target of targets) {
+    for (const size of results.method.sizes) {
+      const s = find(results, target.transport, target.measure, size);
+      if (s === undefined) continue;
+      const base = find(results, ratios.baseline, target.measure, size);
+      const checks = (Object.entries(target.limits) as [Percentile, number][]).map(([key, limit]) => {
+        const r = ratioStat(s, base, key, ratios.perRun);
+        return `${percentileName(key)} ${r === null ? "–" : times(r.median)} (≤ ${limit}×: ${r === null ? "not measured" : r.median <= limit ? "met" : "missed"})`;
+      });
+      const label = TRANSPORTS.find((t) => t.id === target.transport)?.label ?? target.transport;
+      out.push(`- Targets (${target.source}): ${label}, ${MEASURE_NAMES[target.measure]} at ${size} B against the ${shortName(ratios.baseline)}: ${checks.join(", ")}.`);
+    }
+  }
+  return out;
+}
+
+/** Failed runs of transports that otherwise worked, transport-specific counters, the targets. */
+function notes(results: CompareResults): string[] {
+  const out: string[] = targetLines(results);
   for (const s of results.series) {
     const t = results.transports.find((x) => x.id === s.transport);
     const errors = errorsOf(s);
@@ -186,6 +294,10 @@ function method(results: CompareResults): string {
   const { machine: mc } = results;
   const minutes = results.durationSeconds >= 90 ? `${Math.round(results.durationSeconds / 60)} min` : `${results.durationSeconds} s`;
   const settings = [...new Set(results.transports.map((t) => TRANSPORTS.find((x) => x.id === t.id)?.settings).filter((x) => x !== undefined))];
+  const { baseline, perRun } = presetOf(results).ratios;
+  const against = perRun
+    ? `Ratios pair each run with the ${shortName(baseline)}'s run of the same round (same load) and give the median and (min–max) of those ratios, lower is better.`
+    : `Ratios compare medians with the ${shortName(baseline)} at the same payload size (latency: lower is better; throughput: higher is better).`;
   return [
     `**Run:** ${results.generated.slice(0, 10)}, ${results.mode} run (${minutes}). ${mc.cpu}, ${mc.cores} cores, ${mc.memoryGiB} GiB, ` +
       `Linux ${mc.kernel} ${mc.arch}, Bun ${mc.bun}; files in ${mc.tempDir} (${mc.tempFs}). ` +
@@ -199,8 +311,7 @@ function method(results: CompareResults): string {
     `- Payloads of ${m.sizes.join(", ")} bytes, the same message counts for every transport. Each message carries its sequence number and bytes derived from it; ` +
       "the receiver checks every byte of every message, in every measure.",
     ...measureLines(results),
-    `- Settings: ${settings.join("; ")}. ` +
-      "Ratios compare medians with the Unix socket at the same payload size (latency: lower is better; throughput: higher is better).",
+    `- Settings: ${settings.join("; ")}. ${against}`,
   ].join("\n");
 }
 
@@ -218,6 +329,7 @@ export function renderMarkdown(results: CompareResults, chart: string | null): s
     ...(chart === null ? [] : [`![One-way latency percentiles per transport, log scale](${chart})`, ""]),
     renderTables(results),
     "",
+    ...(presetOf(results).gcTable ? [gcTable(results), ""] : []),
     ...(skipped.length + extra.length > 0 ? ["#### Notes", "", ...skipped, ...extra, ""] : []),
     "#### What each transport guarantees",
     "",

@@ -1,5 +1,6 @@
 /** The results files (bench/results/<preset>.json): their shape and the per-series summary. */
 import { median } from "../stats.ts";
+import type { GcStats } from "./gc.ts";
 import type { PresetId } from "./presets.ts";
 import type { MeasureId, TransportId } from "./types.ts";
 
@@ -37,8 +38,16 @@ export interface TransportInfo {
   reason?: string;
 }
 
+/** The collections in each process during the measured messages (gc.ts); null where the GC log was missing. */
+export interface RunGc {
+  a: GcStats | null;
+  b: GcStats | null;
+}
+
 /** One run: what process A measured, or why it failed. */
-export type RunRecord = { values: Record<string, number>; counters?: Record<string, number>; seconds: number } | { error: string; seconds: number };
+export type RunRecord =
+  | { values: Record<string, number>; counters?: Record<string, number>; gc?: RunGc; seconds: number }
+  | { error: string; seconds: number };
 
 export interface Stat {
   median: number;

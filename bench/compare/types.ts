@@ -1,7 +1,7 @@
 /** What the comparison bench's processes share: the run spec, the transport interface, the guard. */
 import type { Subprocess } from "bun";
 
-export type TransportId = "chronicle-spin" | "chronicle-hybrid" | "chronicle-async" | "uds" | "ipc" | "sqlite" | "file" | "redis";
+export type TransportId = "bare" | "chronicle-spin" | "chronicle-hybrid" | "chronicle-async" | "uds" | "ipc" | "sqlite" | "file" | "redis";
 export type MeasureId = "oneWay" | "roundTrip" | "throughput";
 
 /** One measurement between process A (the measuring one) and its child B. Passed to both as JSON. */
@@ -30,6 +30,10 @@ export function aSends(spec: RunSpec): boolean {
   return spec.measure === "roundTrip";
 }
 
+export function supports(transport: Transport, measure: MeasureId): boolean {
+  return transport.measures === undefined || transport.measures.includes(measure);
+}
+
 /** Stops a run that took too long or whose parent died; checked whenever a receiver is idle. */
 export class Guard {
   private readonly ppid = process.ppid;
@@ -46,12 +50,19 @@ export class Guard {
   }
 }
 
+/**
+ * Receives one frame: the `length` bytes of `bytes` from `at`, in place (e.g. in a mapped segment
+ * or a socket chunk), so that receiving allocates nothing. Valid during the call only; never write
+ * to `bytes`. Returns true to stop receiving.
+ */
+export type FrameHandler = (bytes: Uint8Array, at: number, length: number) => boolean;
+
 /** One process's end of a transport. */
 export interface Endpoint {
   /** Sends one frame. The frame may be reused on return; a promise means "wait before sending more". */
   send(frame: Uint8Array): void | Promise<void>;
-  /** Calls `onFrame` for each frame received, in order, until it returns true. The frame is valid during the call only. */
-  receive(onFrame: (frame: Uint8Array) => boolean, guard: Guard): Promise<void>;
+  /** Calls `onFrame` for each frame received, in order, until it returns true. */
+  receive(onFrame: FrameHandler, guard: Guard): Promise<void>;
   close(): void | Promise<void>;
   /** Transport-specific counts reported with the run (e.g. wake-ups recovered by a fallback). */
   counters?(): Record<string, number>;
@@ -63,7 +74,8 @@ export interface PeerSpawnExtra {
   ipc?: (message: unknown) => void;
 }
 
-export type SpawnPeer = (extra?: PeerSpawnExtra) => Subprocess<"pipe", "pipe", "inherit">;
+/** B's stderr goes to a file descriptor (a file A reads after the run, see peer.ts). */
+export type SpawnPeer = (extra?: PeerSpawnExtra) => Subprocess<"pipe", "pipe", number>;
 
 /** A server shared by all runs of a transport, started and stopped by the orchestrator. */
 export interface Service {
@@ -83,6 +95,8 @@ export interface Transport {
   readonly settings: string;
   /** Why it cannot run on this machine, or null. */
   unavailable?(): string | null;
+  /** The measures it supports, when not all of them. */
+  readonly measures?: readonly MeasureId[];
   startService?(root: string): Promise<Service>;
   /** In process A: creates the channels in spec.dir, starts B with `spawnPeer`, opens A's end. */
   openA(spec: RunSpec, spawnPeer: SpawnPeer): Promise<Endpoint>;

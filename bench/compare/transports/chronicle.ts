@@ -1,7 +1,7 @@
 /** chronicle itself: one queue per direction, a named subscriber per reading process. */
 import { join } from "node:path";
 import { Queue, type QueueReader, type QueueWriter } from "../../../src/index.ts";
-import { aSends, type Endpoint, type Guard, type RunSpec, type Transport, type TransportId } from "../types.ts";
+import { aSends, type Endpoint, type FrameHandler, type Guard, type RunSpec, type Transport, type TransportId } from "../types.ts";
 
 type Mode = "spin" | "hybrid" | "async";
 
@@ -16,16 +16,18 @@ class ChronicleEndpoint implements Endpoint {
     private readonly reader: QueueReader | null,
   ) {}
 
+  /** append copies the frame into the segment: no allocation. */
   send(frame: Uint8Array): void {
     this.writer!.append(1, frame);
   }
 
-  async receive(onFrame: (frame: Uint8Array) => boolean, guard: Guard): Promise<void> {
+  /** Hands over the payload in the mapped segment (m.payload would allocate a view per message). */
+  async receive(onFrame: FrameHandler, guard: Guard): Promise<void> {
     const reader = this.reader!;
     for (;;) {
       const m = reader.next();
       if (m !== null) {
-        if (onFrame(m.payload)) return;
+        if (onFrame(m.buffer, m.payloadOffset, m.length)) return;
       } else if (this.mode === "async") {
         if (!(await reader.waitAsync({ timeoutMs: IDLE_CHECK_MS }))) guard.check();
       } else if (!reader.wait(IDLE_CHECK_MS)) {

@@ -12,7 +12,7 @@
 import { closeSync, openSync, readSync, watch, writeFileSync, writeSync, type FSWatcher } from "node:fs";
 import { join } from "node:path";
 import { FrameSplitter } from "../frames.ts";
-import { aSends, type Endpoint, type Guard, type RunSpec, type Transport } from "../types.ts";
+import { aSends, type Endpoint, type FrameHandler, type Guard, type RunSpec, type Transport } from "../types.ts";
 import { Inbox } from "./inbox.ts";
 
 const READ_CHUNK = 256 * 1024;
@@ -30,7 +30,7 @@ class Follower {
   missedWakeups = 0;
 
   constructor(path: string, size: number) {
-    this.splitter = new FrameSplitter(size);
+    this.splitter = new FrameSplitter(size, (bytes, at, length) => this.inbox.deliver(bytes, at, length));
     this.fd = openSync(path, "r");
     this.watcher = watch(path, () => {
       this.lastEvent = Date.now();
@@ -51,7 +51,7 @@ class Follower {
       if (n <= 0) return any;
       any = true;
       this.position += n;
-      this.splitter.push(this.buf.subarray(0, n), (f) => this.inbox.deliver(f));
+      this.splitter.push(this.buf, n);
     }
   }
 
@@ -72,7 +72,7 @@ class FileEndpoint implements Endpoint {
     if (writeSync(this.out!, frame) !== frame.length) throw new Error("short write to the log file");
   }
 
-  receive(onFrame: (frame: Uint8Array) => boolean, guard: Guard): Promise<void> {
+  receive(onFrame: FrameHandler, guard: Guard): Promise<void> {
     return this.follower!.inbox.receive(onFrame, guard);
   }
 

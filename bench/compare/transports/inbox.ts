@@ -1,24 +1,24 @@
 /** Receiving side of the event-driven transports: frames arrive in callbacks, receive() awaits them. */
-import type { Guard } from "../types.ts";
+import type { FrameHandler, Guard } from "../types.ts";
 
 const GUARD_INTERVAL_MS = 100;
 
 export class Inbox {
-  private handler: ((frame: Uint8Array) => boolean) | null = null;
+  private handler: FrameHandler | null = null;
   private finished: PromiseWithResolvers<void> | null = null;
   /** Frames that arrived while nobody was receiving (copied: the callback's buffer is reused). */
   private backlog: Uint8Array[] = [];
   private failure: Error | null = null;
 
-  /** Hands one frame to the receiver; called from the transport's callbacks. */
-  deliver(frame: Uint8Array): void {
+  /** Hands one frame (`length` bytes of `bytes` from `at`) to the receiver; called from the transport's callbacks. */
+  deliver(bytes: Uint8Array, at: number, length: number): void {
     const handler = this.handler;
     if (handler === null) {
-      this.backlog.push(frame.slice());
+      this.backlog.push(bytes.slice(at, at + length));
       return;
     }
     try {
-      if (handler(frame)) this.settle(null);
+      if (handler(bytes, at, length)) this.settle(null);
     } catch (e) {
       this.settle(e as Error);
     }
@@ -30,12 +30,12 @@ export class Inbox {
     else this.failure ??= error;
   }
 
-  receive(onFrame: (frame: Uint8Array) => boolean, guard: Guard): Promise<void> {
+  receive(onFrame: FrameHandler, guard: Guard): Promise<void> {
     if (this.failure !== null) return Promise.reject(this.failure);
     const backlog = this.backlog;
     this.backlog = [];
     for (let i = 0; i < backlog.length; i++) {
-      if (onFrame(backlog[i])) {
+      if (onFrame(backlog[i], 0, backlog[i].length)) {
         this.backlog = backlog.slice(i + 1);
         return Promise.resolve();
       }

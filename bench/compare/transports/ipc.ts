@@ -1,18 +1,18 @@
 /** Bun.spawn IPC between parent (A) and child (B), "advanced" (structured clone) serialization. */
-import type { Endpoint, Guard, Transport } from "../types.ts";
+import type { Endpoint, FrameHandler, Guard, Transport } from "../types.ts";
 import { Inbox } from "./inbox.ts";
 
 function endpoint(inbox: Inbox, send: (frame: Uint8Array) => void): Endpoint {
   return {
     send,
-    receive: (onFrame: (frame: Uint8Array) => boolean, guard: Guard) => inbox.receive(onFrame, guard),
+    receive: (onFrame: FrameHandler, guard: Guard) => inbox.receive(onFrame, guard),
     close() {},
   };
 }
 
 function deliverTo(inbox: Inbox): (message: unknown) => void {
   return (message) => {
-    if (message instanceof Uint8Array) inbox.deliver(message);
+    if (message instanceof Uint8Array) inbox.deliver(message, 0, message.length);
     else inbox.fail(new Error(`unexpected IPC message ${String(message)}`));
   };
 }

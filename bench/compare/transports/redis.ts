@@ -7,7 +7,7 @@
  */
 import { RedisClient, type Subprocess } from "bun";
 import { basename, join } from "node:path";
-import { type Endpoint, type Guard, type RunSpec, type Service, type Transport } from "../types.ts";
+import { type Endpoint, type FrameHandler, type Guard, type RunSpec, type Service, type Transport } from "../types.ts";
 
 const BLOCK_MS = 100;
 const BATCH = 1024;
@@ -40,7 +40,7 @@ class RedisEndpoint implements Endpoint {
     if (++this.sent % PIPELINE === 0) return done;
   }
 
-  async receive(onFrame: (frame: Uint8Array) => boolean, guard: Guard): Promise<void> {
+  async receive(onFrame: FrameHandler, guard: Guard): Promise<void> {
     for (;;) {
       if (this.failure !== null) throw this.failure;
       const reply = await this.sub.send("XREAD", ["COUNT", String(BATCH), "BLOCK", String(BLOCK_MS), "STREAMS", this.inKey, this.last]);
@@ -52,7 +52,8 @@ class RedisEndpoint implements Endpoint {
       const entries: [string, string[]][] = Array.isArray(reply) ? reply[0][1] : reply[this.inKey];
       for (const [id, fields] of entries) {
         this.last = id;
-        if (onFrame(Buffer.from(fields[1], "latin1"))) return;
+        const frame = Buffer.from(fields[1], "latin1");
+        if (onFrame(frame, 0, frame.length)) return;
       }
     }
   }

@@ -5,7 +5,7 @@
  */
 import { Database, type Statement } from "bun:sqlite";
 import { join } from "node:path";
-import { aSends, type Endpoint, type Guard, type RunSpec, type Transport } from "../types.ts";
+import { aSends, type Endpoint, type FrameHandler, type Guard, type RunSpec, type Transport } from "../types.ts";
 
 const POLL_MS = 1;
 const BATCH = 1024;
@@ -45,13 +45,13 @@ class SqliteEndpoint implements Endpoint {
     this.insert!.run(frame);
   }
 
-  async receive(onFrame: (frame: Uint8Array) => boolean, guard: Guard): Promise<void> {
+  async receive(onFrame: FrameHandler, guard: Guard): Promise<void> {
     const select = this.select!;
     for (;;) {
       const rows = select.values(this.last) as unknown as [number, Uint8Array][];
       for (const [id, body] of rows) {
         this.last = id;
-        if (onFrame(body)) return;
+        if (onFrame(body, 0, body.length)) return;
       }
       if (rows.length === 0) {
         guard.check();

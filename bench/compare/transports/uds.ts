@@ -2,7 +2,7 @@
 import { join } from "node:path";
 import type { Socket } from "bun";
 import { FrameSplitter } from "../frames.ts";
-import type { Endpoint, Guard, RunSpec, Transport } from "../types.ts";
+import type { Endpoint, FrameHandler, Guard, RunSpec, Transport } from "../types.ts";
 import { Inbox } from "./inbox.ts";
 
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -19,12 +19,12 @@ class SocketEndpoint implements Endpoint {
   onClose: () => void = () => {};
 
   constructor(size: number) {
-    this.splitter = new FrameSplitter(size);
+    this.splitter = new FrameSplitter(size, (bytes, at, length) => this.inbox.deliver(bytes, at, length));
   }
 
   /** Socket handlers shared by both ends. */
   readonly handlers = {
-    data: (_s: Socket<undefined>, chunk: Uint8Array) => this.splitter.push(chunk, (f) => this.inbox.deliver(f)),
+    data: (_s: Socket<undefined>, chunk: Uint8Array) => this.splitter.push(chunk),
     drain: () => this.flush(),
     close: () => this.inbox.fail(new Error("the peer closed the socket")),
     error: (_s: Socket<undefined>, e: Error) => this.inbox.fail(e),
@@ -56,7 +56,7 @@ class SocketEndpoint implements Endpoint {
     this.drained = null;
   }
 
-  receive(onFrame: (frame: Uint8Array) => boolean, guard: Guard): Promise<void> {
+  receive(onFrame: FrameHandler, guard: Guard): Promise<void> {
     return this.inbox.receive(onFrame, guard);
   }
 
