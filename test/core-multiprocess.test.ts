@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { Queue, WriterAlreadyActive } from "../src/index.ts";
 import { listSegmentIds } from "../src/queue/segment.ts";
-import { createQueue, range, readAll } from "./helpers/queue.ts";
+import { createQueue, range, readAll, readRecords } from "./helpers/queue.ts";
 import { spawnFixture } from "./helpers/spawn.ts";
 import { TempDir } from "./helpers/tmp.ts";
 
@@ -85,5 +85,25 @@ describe("two processes", () => {
     using again = Queue.openPublisher(tmp.path);
     // Epochs: 1 = first, 2 = the killed holder, 3 = this one; a refused open takes none.
     expect(again.epoch).toBe(3);
+  });
+});
+
+describe("timestamps", () => {
+  test("no record is stamped later than a realtime read right after its append, from a fresh writer process's first append on", async () => {
+    using tmp = new TempDir();
+    const after = new Map<number, bigint>();
+    // Two fresh processes: the one creating the queue and one reopening it.
+    for (let run = 0; run < 2; run++) {
+      await using child = spawnFixture("clock-writer.ts", [tmp.path, "1000"]);
+      const { code, lines, stderr } = await child.exit();
+      expect(stderr).toBe("");
+      expect(code).toBe(0);
+      const out = JSON.parse(lines[0]!) as { seqs: number[]; after: string[] };
+      out.seqs.forEach((seq, i) => after.set(seq, BigInt(out.after[i]!)));
+    }
+    const records = readRecords(tmp.path, (m) => ({ seq: m.seq, timestampNs: m.timestampNs }));
+    expect(records.map((r) => r.seq)).toEqual(range(0, 2000));
+    const ahead = records.filter((r) => r.timestampNs > after.get(r.seq)!);
+    expect(ahead).toEqual([]);
   });
 });

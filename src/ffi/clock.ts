@@ -3,6 +3,9 @@ import { ptr } from "bun:ffi";
 import { libc, CLOCK_MONOTONIC, CLOCK_REALTIME } from "./libc.ts";
 
 const TWO32 = 4294967296;
+/** Bracketed realtime calls tried for a WallClock anchor, and a bracket short enough to stop at. */
+const ANCHOR_TRIES = 4;
+const ANCHOR_GOOD_NS = 2_000;
 const ts = new BigInt64Array(2);
 const tsPtr = ptr(ts);
 
@@ -33,8 +36,23 @@ export class WallClock {
   lo = 0;
 
   constructor() {
-    this.anchorMono = Bun.nanoseconds();
-    const now = realtimeNs();
+    // The monotonic anchor is taken after the realtime call, so readings may lag the wall clock
+    // by the call's return but never run ahead of it. The first call in a process is slow (the
+    // FFI binding warms up: hundreds of µs), so the tightest of a few bracketed calls is kept.
+    let best = Infinity;
+    let now = 0n;
+    let mono = 0;
+    for (let i = 0; i < ANCHOR_TRIES && best > ANCHOR_GOOD_NS; i++) {
+      const before = Bun.nanoseconds();
+      const real = realtimeNs();
+      const after = Bun.nanoseconds();
+      if (after - before < best) {
+        best = after - before;
+        now = real;
+        mono = after;
+      }
+    }
+    this.anchorMono = mono;
     this.anchorHi = Number(now >> 32n);
     this.anchorLo = Number(now & 0xffffffffn);
   }
