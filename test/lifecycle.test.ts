@@ -1,17 +1,17 @@
 import { describe, expect, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import {
   Queue, ClosedError, PositionLost, QueueFull, inspectQueue, readerStatuses, type QueueReader, type QueueWriter,
 } from "../src/index.ts";
 import { readCheckpoint } from "../src/queue/checkpoint.ts";
-import { READER_META_SIZE, SEGMENT_HEADER_SIZE } from "../src/queue/layout/index.ts";
+import { CONTROL_TMP_FILE, READER_META_SIZE, SEGMENT_HEADER_SIZE } from "../src/queue/layout/index.ts";
 import { readerMetaPath } from "../src/queue/readerMeta.ts";
 import { listSegmentIds, segmentPath, writeSegmentFile } from "../src/queue/segment.ts";
 import { thrown } from "./helpers/errors.ts";
 import { payloadMismatch } from "./helpers/payloads.ts";
 import { fdCount, mappedSegmentFiles } from "./helpers/procfs.ts";
-import { appendWhile, checkPayload, createQueue, nextBeforeAsync, range, readAll, readSeqs } from "./helpers/queue.ts";
+import { appendNext, appendWhile, checkPayload, createQueue, nextBeforeAsync, range, readAll, readSeqs } from "./helpers/queue.ts";
 import { spawnFixture } from "./helpers/spawn.ts";
 import { TempDir } from "./helpers/tmp.ts";
 
@@ -348,6 +348,19 @@ function mountSmallTmpfs(dir: string): string | null {
   return r.exitCode === 0 ? null : `mount -t tmpfs failed: ${r.stderr.toString().trim() || `exit ${r.exitCode}`}`;
 }
 
+/** Writes `path` until the filesystem holding it is full (ENOSPC). */
+function fillFilesystem(path: string): void {
+  const fd = openSync(path, "w");
+  const chunk = new Uint8Array(4096).fill(1);
+  try {
+    for (;;) writeSync(fd, chunk);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOSPC") throw e;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function probeTmpfs(): string | null {
   using probe = new TempDir();
   const problem = mountSmallTmpfs(probe.path);
@@ -386,6 +399,37 @@ describe("full disk", () => {
       } finally {
         Bun.spawnSync(["umount", mnt]);
       }
+    }
+  }, 20_000);
+
+  test.skipIf(TMPFS_PROBLEM !== null)("creating a queue on a full filesystem is ErrnoError ENOSPC naming control.tmp, never SIGBUS, and leaves no control.tmp", async () => {
+    using tmp = new TempDir();
+    const mnt = tmp.join("fs");
+    mkdirSync(mnt);
+    const problem = mountSmallTmpfs(mnt);
+    if (problem !== null) throw new Error(problem);
+    try {
+      const dir = join(mnt, "q");
+      const filler = join(mnt, "filler");
+      fillFilesystem(filler);
+      // In a child: a SIGBUS would show as a signal, not take the test runner down.
+      await using child = spawnFixture("input-open.ts", [dir, "200", "publisher"]);
+      const out = await child.exit();
+      expect(out.signal).toBeNull();
+      expect(out.stderr).toBe("");
+      expect(out.code).toBe(0);
+      const result = JSON.parse(out.lines.find((l) => l.startsWith("{"))!);
+      expect(result).toMatchObject({ ok: false, error: "ErrnoError", errnoName: "ENOSPC", path: join(dir, CONTROL_TMP_FILE) });
+      expect(existsSync(join(dir, CONTROL_TMP_FILE))).toBe(false);
+      // Nothing half-made blocks the queue once there is room again.
+      unlinkSync(filler);
+      {
+        using writer = Queue.openPublisher(dir, { segmentSize: SEG, preallocate: false });
+        appendNext(writer, 100);
+      }
+      expect(readAll(dir, 100)).toEqual([0]);
+    } finally {
+      Bun.spawnSync(["umount", mnt]);
     }
   }, 20_000);
 });

@@ -2,7 +2,7 @@
 import { join } from "node:path";
 import { CorruptMetadata, QueueNotFound, UnsupportedVersion, type ErrnoError } from "../errors.ts";
 import {
-  Mapping, openFd, closeFd, fdSize, ftruncateFd, renamePath, unlinkPath, futexWake, isDirectory,
+  Mapping, openFd, closeFd, fdSize, fallocateFd, renamePath, unlinkPath, futexWake, isDirectory,
   O_RDONLY, O_RDWR, O_CREAT, O_EXCL, Errno,
 } from "../ffi/index.ts";
 import {
@@ -52,23 +52,30 @@ export class ControlBlock {
     const path = join(dir, CONTROL_FILE);
     unlinkPath(tmp);
     const fd = openFd(tmp, O_RDWR | O_CREAT | O_EXCL, 0o644);
-    let map: Mapping;
+    let map: Mapping | null = null;
     try {
-      ftruncateFd(fd, CONTROL_SIZE, tmp);
-      map = Mapping.map(fd, CONTROL_SIZE, tmp);
-    } finally {
-      closeFd(fd);
-    }
-    const u32 = map.u32;
-    u32[CTL_INIT_STATE_W] = INIT_INITIALIZING;
-    u32[CTL_VERSION_W] = version;
-    if (version === 2) writeU64(u32, CTL_SEGMENT_SIZE_W, segmentSize);
-    u32[CTL_MAGIC_W] = CONTROL_MAGIC;
-    Atomics.store(u32, CTL_INIT_STATE_W, INIT_READY);
-    try {
+      try {
+        // Allocated for real before it is mapped: on a full disk a store into a sparse page
+        // would be a SIGBUS, fallocate's ENOSPC is an error.
+        fallocateFd(fd, CONTROL_SIZE, tmp);
+        map = Mapping.map(fd, CONTROL_SIZE, tmp);
+      } finally {
+        closeFd(fd);
+      }
+      const u32 = map.u32;
+      u32[CTL_INIT_STATE_W] = INIT_INITIALIZING;
+      u32[CTL_VERSION_W] = version;
+      if (version === 2) writeU64(u32, CTL_SEGMENT_SIZE_W, segmentSize);
+      u32[CTL_MAGIC_W] = CONTROL_MAGIC;
+      Atomics.store(u32, CTL_INIT_STATE_W, INIT_READY);
       renamePath(tmp, path);
     } catch (e) {
-      map.unmap();
+      map?.unmap();
+      try {
+        unlinkPath(tmp);
+      } catch {
+        // The error that stopped the creation is the one to report.
+      }
       throw e;
     }
     return new ControlBlock(path, map, true);
