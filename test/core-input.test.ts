@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, truncateSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, truncateSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import {
   ChronicleError, ClosedError, CorruptMetadata, ErrnoError, InvalidArgument, PayloadTooLarge, PositionLost, Queue, QueueNotFound,
@@ -17,7 +17,8 @@ import { thrown } from "./helpers/errors.ts";
 import { fillPayload } from "./helpers/payloads.ts";
 import { addressSpaceBytes } from "./helpers/procfs.ts";
 import { appendCount, checkPayload, drain, range, readAll, readRecords, readSeqs } from "./helpers/queue.ts";
-import { AS_NOBODY, FIXTURES, cannotRunAsNobody, runToEnd, spawnFixture } from "./helpers/spawn.ts";
+import { AS_NOBODY, FIXTURES, cannotRunAsNobody, runToEnd, spawnCommand, spawnFixture } from "./helpers/spawn.ts";
+import { within } from "./helpers/async.ts";
 import { TempDir } from "./helpers/tmp.ts";
 
 /** Small segments so a few hundred records span several of them. */
@@ -647,6 +648,55 @@ describe("damaged reader meta", () => {
     using writer = Queue.openPublisher(tmp.path);
     expect(writer.cleanup()).toEqual([]);
   });
+});
+
+describe("non-regular files in place of metadata", () => {
+  const OPS = ["publisher", "cleanup", "inspect", "writerStatus", "subscriber:r", "anonymous"];
+  /** Each op's outcome with a FIFO in place of the file: what throws CorruptMetadata naming it, and what still works. */
+  const CASES: { file: string; corrupt: string[]; doctorFinds: boolean }[] = [
+    // Only recovery reads the checkpoint; readers and tools never open it.
+    { file: CHECKPOINT_FILE, corrupt: ["publisher", "cleanup"], doctorFinds: false },
+    // A bad reader meta is that reader's problem: retention and tools report it as corrupt and go on.
+    { file: join(READERS_DIR, `r${READER_META_EXT}`), corrupt: ["subscriber:r"], doctorFinds: true },
+    { file: WRITER_LOCK_FILE, corrupt: ["publisher", "cleanup", "inspect", "writerStatus"], doctorFinds: true },
+  ];
+
+  for (const { file, corrupt, doctorFinds } of CASES) {
+    test(`a FIFO as ${file}: writer open, cleanup, inspect, writerStatus, readers and doctor return or throw CorruptMetadata naming it, never block`, async () => {
+      using tmp = new TempDir();
+      makeQueue(tmp.path, 3);
+      const path = join(tmp.path, file);
+      rmSync(path, { force: true });
+      const made = Bun.spawnSync(["mkfifo", path], { stderr: "pipe" });
+      expect(made.stderr.toString()).toBe("");
+      expect(made.exitCode).toBe(0);
+
+      // In a child with a bound, so a blocked open fails the test instead of stalling it.
+      await using child = spawnFixture("input-open.ts", [tmp.path, "100", ...OPS]);
+      const out = await within(child.exit(), `operations on a queue with a FIFO as ${file}`);
+      expect(out.stderr).toBe("");
+      expect(out.code).toBe(0);
+      const results = out.lines.slice(1).map((l) => JSON.parse(l));
+      expect(results.map((r) => r.op)).toEqual(OPS);
+      for (const r of results) {
+        if (corrupt.includes(r.op)) {
+          expect(r).toMatchObject({ ok: false, error: "CorruptMetadata", path, message: expect.stringContaining("FIFO") });
+        } else {
+          expect(r).toMatchObject({ op: r.op, ok: true });
+        }
+      }
+      const inspected = results.find((r) => r.op === "inspect");
+      if (inspected.ok) expect(inspected.result).toEqual(file === WRITER_LOCK_FILE || file === CHECKPOINT_FILE ? {} : { r: "corrupt" });
+      expect(results.find((r) => r.op === "anonymous").seqs).toEqual([0, 1, 2]);
+
+      await using doctor = spawnCommand(["bun", join(import.meta.dir, "..", "cli", "main.ts"), "doctor", tmp.path, "--json"]);
+      const report = await within(doctor.exit(), `doctor on a queue with a FIFO as ${file}`);
+      expect(report.stderr).toBe("");
+      const findings = JSON.parse(report.lines.join("\n")).findings as { kind: string; path?: string }[];
+      expect(findings.some((f) => f.kind === "corrupt-metadata" && f.path === path)).toBe(doctorFinds);
+      expect(report.code).toBe(doctorFinds ? 1 : 0);
+    }, 60_000);
+  }
 });
 
 describe("missing or inaccessible queue", () => {

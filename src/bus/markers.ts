@@ -31,9 +31,9 @@ export function readyVersion(endpointDir: string): number | null {
     if (code === "ENOENT" || code === "ENOTDIR") return null;
     throw fromNodeError("lstat", path, e);
   }
-  const bytes = readSmallFile(path);
-  if (bytes === null) return null;
-  const text = Buffer.from(bytes).toString("utf8").trim();
+  const file = readSmallFile(path);
+  if (file === null || file.kind !== "regular file") return null;
+  const text = Buffer.from(file.bytes).toString("utf8").trim();
   if (text === "") return 1;
   const m = /^version=(\d+)$/m.exec(text);
   return m ? Number(m[1]) : Number.NaN;
@@ -58,10 +58,10 @@ export function writeLease(endpointDir: string, lease: { pid?: number; epoch: nu
 
 /** Reads an endpoint's LEASE; null when absent or malformed. */
 export function readLease(endpointDir: string): Lease | null {
-  const bytes = readSmallFile(join(endpointDir, LEASE_FILE));
-  if (bytes === null) return null;
+  const file = readSmallFile(join(endpointDir, LEASE_FILE));
+  if (file === null || file.kind !== "regular file") return null;
   try {
-    const o = JSON.parse(Buffer.from(bytes).toString("utf8")) as { pid: unknown; epoch: unknown; timestamp_ns: unknown };
+    const o = JSON.parse(Buffer.from(file.bytes).toString("utf8")) as { pid: unknown; epoch: unknown; timestamp_ns: unknown };
     if (typeof o.pid !== "number" || typeof o.epoch !== "number") return null;
     return { pid: o.pid, epoch: o.epoch, timestampNs: BigInt(o.timestamp_ns as string) };
   } catch {

@@ -1,8 +1,9 @@
 /** File and directory calls with errno turned into ErrnoError carrying the path. No policy. */
 import * as fs from "node:fs";
+import type { ErrnoError } from "../errors.ts";
 import { errnoError, fromNodeError, lastErrno, Errno } from "./errno.ts";
 import {
-  libc, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_WRONLY, LOCK_NB, LOCK_SH, LOCK_UN,
+  libc, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NONBLOCK, O_RDONLY, O_WRONLY, LOCK_NB, LOCK_SH, LOCK_UN,
 } from "./libc.ts";
 
 /** A NUL-terminated copy of a path for libc. */
@@ -51,7 +52,8 @@ export function flockFd(fd: number, op: number, path: string): boolean {
 export function isFlockHeld(path: string): boolean {
   let fd: number;
   try {
-    fd = openFd(path, O_RDONLY);
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+    fd = openFd(path, O_RDONLY | O_NONBLOCK);
   } catch {
     return false;
   }
@@ -158,6 +160,25 @@ export function fileSize(path: string): number {
   }
 }
 
+/** What an open file is (fstat's S_IFMT). */
+export type FileKind = "regular file" | "directory" | "FIFO" | "socket" | "character device" | "block device" | "symbolic link";
+
+export function fdKind(fd: number, path: string): FileKind {
+  let st: fs.Stats;
+  try {
+    st = fs.fstatSync(fd);
+  } catch (e) {
+    throw fromNodeError("fstat", path, e);
+  }
+  if (st.isFile()) return "regular file";
+  if (st.isDirectory()) return "directory";
+  if (st.isFIFO()) return "FIFO";
+  if (st.isSocket()) return "socket";
+  if (st.isCharacterDevice()) return "character device";
+  if (st.isBlockDevice()) return "block device";
+  return "symbolic link";
+}
+
 /** Size of an open file. */
 export function fdSize(fd: number, path: string): number {
   try {
@@ -207,12 +228,26 @@ export function mkdirOne(path: string): void {
   }
 }
 
-/** Whole content of a small file, or null when it does not exist. */
-export function readSmallFile(path: string): Uint8Array | null {
+/** A small file's content, or the kind of file found in its place when it is not a regular file. */
+export type SmallFile = { kind: "regular file"; bytes: Uint8Array } | { kind: Exclude<FileKind, "regular file"> };
+
+/**
+ * Whole content of a small file; null when it does not exist. It is opened O_NONBLOCK and read
+ * only when it is a regular file, so a FIFO or device in its place never blocks the caller.
+ */
+export function readSmallFile(path: string): SmallFile | null {
+  let fd: number;
   try {
-    return fs.readFileSync(path);
+    fd = openFd(path, O_RDONLY | O_NONBLOCK);
   } catch (e) {
-    if ((e as { code?: string }).code === "ENOENT") return null;
-    throw fromNodeError("read", path, e);
+    if ((e as ErrnoError).errno === Errno.ENOENT) return null;
+    throw e;
+  }
+  try {
+    const kind = fdKind(fd, path);
+    if (kind !== "regular file") return { kind };
+    return { kind, bytes: preadFd(fd, fdSize(fd, path), 0, path) };
+  } finally {
+    closeFd(fd);
   }
 }

@@ -1,6 +1,7 @@
 /** The checkpoint (index.meta). A hint for tools and recovery; never trusted blindly. */
 import { join } from "node:path";
-import { readSmallFile, writeFileAtomic } from "../ffi/index.ts";
+import { writeFileAtomic } from "../ffi/index.ts";
+import { readRegular } from "./regularFile.ts";
 import { CHECKPOINT_FILE, CHECKPOINT_SIZE, CHECKPOINT_SEGMENT_OFF, CHECKPOINT_WRITE_OFFSET_OFF, readU64, writeU64, tempPath } from "./layout/index.ts";
 
 export interface Checkpoint {
@@ -8,9 +9,12 @@ export interface Checkpoint {
   writeOffset: number;
 }
 
-/** Reads index.meta; null when missing or not exactly 16 bytes (a truncated file is ignored). */
+/**
+ * Reads index.meta; null when missing or not exactly 16 bytes (a truncated file is ignored).
+ * Something other than a regular file there is CorruptMetadata.
+ */
 export function readCheckpoint(dir: string): Checkpoint | null {
-  const bytes = readSmallFile(join(dir, CHECKPOINT_FILE));
+  const bytes = readRegular(join(dir, CHECKPOINT_FILE));
   if (bytes === null || bytes.length !== CHECKPOINT_SIZE) return null;
   const u32 = new Uint32Array(bytes.slice().buffer);
   return { segment: readU64(u32, CHECKPOINT_SEGMENT_OFF >> 2), writeOffset: readU64(u32, CHECKPOINT_WRITE_OFFSET_OFF >> 2) };

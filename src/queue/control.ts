@@ -12,6 +12,7 @@ import {
   CTL_NOTIFY_SEQ_OFF, CTL_WAITERS_PENDING_W, CTL_WAITERS_PENDING_OFF, INIT_INITIALIZING, INIT_READY, V1_SEGMENT_SIZE,
   isValidSegmentSize, loadFence, readU64, writeU64, type FormatVersion,
 } from "./layout/index.ts";
+import { openRegular } from "./regularFile.ts";
 
 /** How long openers wait for a control block to appear and finish initialising, by default. */
 export const DEFAULT_OPEN_TIMEOUT_MS = 2000;
@@ -265,5 +266,5 @@ export class ControlBlock {
 }
 
 function openControl(path: string, writable: boolean): number {
-  return openFd(path, writable ? O_RDWR : O_RDONLY);
+  return openRegular(path, writable ? O_RDWR : O_RDONLY);
 }

@@ -2,10 +2,11 @@
 import { join } from "node:path";
 import { CorruptMetadata, ReaderAlreadyActive, type ErrnoError } from "../errors.ts";
 import {
-  Mapping, openFd, closeFd, fdSize, flockFd, linkPath, unlinkPath, writeFileAtomic, preadFd,
+  Mapping, closeFd, fdSize, flockFd, linkPath, unlinkPath, writeFileAtomic, preadFd,
   O_RDWR, LOCK_EX, LOCK_NB, WallClock, Errno,
 } from "../ffi/index.ts";
 import { crc32Words } from "./crc32.ts";
+import { openRegular } from "./regularFile.ts";
 import {
   READERS_DIR, READER_META_EXT, READER_META_SIZE, READER_SLOT_COUNT, READER_SLOT_CRC_SPAN,
   SLOT_SEGMENT_OFF, SLOT_OFFSET_OFF, SLOT_HEARTBEAT_OFF, SLOT_GENERATION_OFF, SLOT_CRC_OFF, SLOT_ZERO_OFF,
@@ -131,7 +132,7 @@ export class ReaderMetaFile {
 
   private static openExisting(path: string): number {
     try {
-      return openFd(path, O_RDWR);
+      return openRegular(path, O_RDWR);
     } catch (e) {
       if ((e as ErrnoError).errno === Errno.ENOENT) return -1;
       throw e;
@@ -151,7 +152,7 @@ export class ReaderMetaFile {
     // link() never replaces: if another process created the meta meanwhile, theirs wins.
     linkPath(tmp, path);
     unlinkPath(tmp);
-    return openFd(path, O_RDWR);
+    return openRegular(path, O_RDWR);
   }
 
   /** Persists `segment`/`offset` with a fresh heartbeat into the older slot. */

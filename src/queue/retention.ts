@@ -3,9 +3,10 @@
  * writer's head and older than the committed segment of every live, non-lagging reader.
  */
 import { join } from "node:path";
-import { isFlockHeld, listDir, readSmallFile, unlinkPath } from "../ffi/index.ts";
+import { isFlockHeld, listDir, unlinkPath } from "../ffi/index.ts";
 import { heartbeatAgeMs, wallClockMs } from "./liveness.ts";
 import { decodeReaderMeta, type ReaderPosition } from "./readerMeta.ts";
+import { readRegular } from "./regularFile.ts";
 import { listSegmentIds, segmentPath } from "./segment.ts";
 import { READERS_DIR, READER_META_EXT } from "./layout/index.ts";
 
@@ -62,7 +63,7 @@ export function readerStatuses(dir: string, head: Head, policy: RetentionPolicy)
     const name = file.slice(0, -READER_META_EXT.length);
     let bytes: Uint8Array | null = null;
     try {
-      bytes = readSmallFile(path);
+      bytes = readRegular(path);
     } catch {
       bytes = null;
     }

@@ -9,6 +9,7 @@ import {
   SEGMENT_HEADER_SIZE, SEGMENT_MAGIC, SEGMENT_VERSION, SEG_MAGIC_W, SEG_VERSION_W, SEG_ID_W, SEG_FLAGS_W, SEALED_FLAG,
   segmentFileName, parseSegmentFileName, tempPath, loadFence,
 } from "./layout/index.ts";
+import { openRegular } from "./regularFile.ts";
 
 /** How a segment is mapped: readers only ever read. */
 export type SegmentAccess = "read" | "write";
@@ -40,7 +41,7 @@ export class Segment {
     const writable = access === "write";
     let fd: number;
     try {
-      fd = openFd(path, writable ? O_RDWR : O_RDONLY);
+      fd = openRegular(path, writable ? O_RDWR : O_RDONLY);
     } catch (e) {
       if ((e as ErrnoError).errno === Errno.ENOENT) return null;
       throw e;

@@ -2,10 +2,10 @@
 import { join } from "node:path";
 import { WriterAlreadyActive } from "../errors.ts";
 import {
-  openFd, closeFd, flockFd, ftruncateFd, pwriteAll, readSmallFile, processStartTime, isProcessAlive,
-  O_RDWR, O_CREAT, LOCK_EX, LOCK_NB,
+  closeFd, flockFd, ftruncateFd, pwriteAll, processStartTime, isProcessAlive, O_RDWR, O_CREAT, LOCK_EX, LOCK_NB,
 } from "../ffi/index.ts";
 import { WRITER_LOCK_FILE, formatWriterLock, parseWriterLock, type WriterLockRecord } from "./layout/index.ts";
+import { openRegular, readRegular } from "./regularFile.ts";
 
 export class WriterLock {
   readonly path: string;
@@ -23,7 +23,7 @@ export class WriterLock {
    */
   static acquire(dir: string): WriterLock {
     const path = join(dir, WRITER_LOCK_FILE);
-    const fd = openFd(path, O_RDWR | O_CREAT, 0o644);
+    const fd = openRegular(path, O_RDWR | O_CREAT, 0o644);
     let locked = false;
     try {
       locked = flockFd(fd, LOCK_EX | LOCK_NB, path);
@@ -60,10 +60,11 @@ export class WriterLock {
 
 /**
  * The owner record of a queue's writer lock, with a liveness verdict; null when there is none
- * (no lock file, or an empty one: the last writer closed cleanly).
+ * (no lock file, or an empty one: the last writer closed cleanly). CorruptMetadata when
+ * writer.lock is not a regular file.
  */
 export function readWriterLock(dir: string): (WriterLockRecord & { text: string; alive: boolean }) | null {
-  const bytes = readSmallFile(join(dir, WRITER_LOCK_FILE));
+  const bytes = readRegular(join(dir, WRITER_LOCK_FILE));
   if (bytes === null || bytes.length === 0) return null;
   const text = Buffer.from(bytes).toString("utf8");
   const rec = parseWriterLock(text);
