@@ -6,7 +6,7 @@ import {
   UnsupportedVersion, WriterAlreadyActive, inspectQueue, type QueueWriter,
 } from "../src/index.ts";
 import {
-  CONTROL_FILE, CONTROL_SIZE, CTL_INIT_STATE_OFF, CTL_MAGIC_OFF, CTL_VERSION_OFF, CHECKPOINT_FILE, CHECKPOINT_SEGMENT_OFF, CHECKPOINT_SIZE,
+  CONTROL_FILE, CONTROL_SIZE, CTL_CURRENT_SEGMENT_OFF, CTL_INIT_STATE_OFF, CTL_MAGIC_OFF, CTL_VERSION_OFF, CHECKPOINT_FILE, CHECKPOINT_SEGMENT_OFF, CHECKPOINT_SIZE,
   CHECKPOINT_WRITE_OFFSET_OFF, INIT_READY, MAX_READER_NAME_BYTES, READERS_DIR, READER_META_EXT, READER_META_SIZE, READER_SLOT_COUNT,
   RECORD_HEADER_SIZE, SEG_ID_OFF, SEG_MAGIC_OFF, SLOT_GENERATION_OFF, SEGMENT_HEADER_SIZE, SEGMENT_MAGIC, WRITER_LOCK_FILE,
   slotOffset, segmentFileName, tempPath,
@@ -585,6 +585,71 @@ test("an index.meta with a wild segment number is ignored: no segment ids are sk
   expect(readSeqs(reader)).toEqual(range(0, 350));
 });
 
+describe("wild segment hints (control.meta current_segment, index.meta)", () => {
+  /** Overwrites control.meta's current_segment hint of the closed queue in `dir`. */
+  function setControlHint(dir: string, segment: number): void {
+    const fd = openSync(join(dir, CONTROL_FILE), "r+");
+    writeSync(fd, u32le(segment), 0, 4, CTL_CURRENT_SEGMENT_OFF);
+    closeSync(fd);
+  }
+
+  /** Replaces index.meta of the closed queue in `dir` with one naming `segment`. */
+  function setCheckpointHint(dir: string, segment: number): void {
+    const image = new Uint8Array(CHECKPOINT_SIZE);
+    const view = new DataView(image.buffer);
+    view.setBigUint64(CHECKPOINT_SEGMENT_OFF, BigInt(segment), true);
+    view.setBigUint64(CHECKPOINT_WRITE_OFFSET_OFF, BigInt(SEGMENT_HEADER_SIZE), true);
+    writeFileSync(join(dir, CHECKPOINT_FILE), image);
+  }
+
+  const corruptions: [string, (dir: string, head: number) => void][] = [
+    ["a control.meta current_segment of 0xFFFFFFF0", (dir) => setControlHint(dir, 0xfffffff0)],
+    ["an index.meta naming head + 1", (dir, head) => setCheckpointHint(dir, head + 1)],
+    ["both naming head + 1", (dir, head) => (setControlHint(dir, head + 1), setCheckpointHint(dir, head + 1))],
+  ];
+  for (const [what, corrupt] of corruptions) {
+    test(`${what}: the writer continues in the newest segment, ids stay contiguous, readers see one sequence`, () => {
+      using tmp = new TempDir();
+      const segmentOf = makeQueue(tmp.path, 200);
+      const head = segmentOf[199]!;
+      corrupt(tmp.path, head);
+      {
+        using writer = Queue.openPublisher(tmp.path);
+        expect([writer.currentSegment, writer.nextSeq]).toEqual([head, 200]);
+        appendRecords(writer, 150);
+      }
+      const ids = listSegmentIds(tmp.path);
+      expect(ids).toEqual(range(0, ids.length));
+      using reader = Queue.openSubscriber(tmp.path, "after", { start: "earliest" });
+      expect(readSeqs(reader)).toEqual(range(0, 350));
+    });
+  }
+
+  test("with every segment file removed, ids continue after the hints only when control.meta and index.meta agree", () => {
+    for (const [hints, first] of [["agree", 4], ["wild control.meta", 0], ["wild index.meta", 0]] as const) {
+      using tmp = new TempDir();
+      const segmentOf = makeQueue(tmp.path, 200);
+      const head = segmentOf[199]!;
+      expect(head).toBe(3);
+      for (const id of listSegmentIds(tmp.path)) unlinkSync(join(tmp.path, segmentFileName(id)));
+      if (hints === "wild control.meta") setControlHint(tmp.path, 0xfffffff0);
+      if (hints === "wild index.meta") setCheckpointHint(tmp.path, head + 1);
+      using writer = Queue.openPublisher(tmp.path);
+      expect([hints, writer.currentSegment, writer.nextSeq]).toEqual([hints, first, 0]);
+    }
+  });
+
+  test("a FIFO as index.meta, read when no segment file exists, is CorruptMetadata for the writer open", () => {
+    using tmp = new TempDir();
+    makeQueue(tmp.path, 3);
+    unlinkSync(join(tmp.path, segmentFileName(0)));
+    const path = join(tmp.path, CHECKPOINT_FILE);
+    unlinkSync(path);
+    expect(Bun.spawnSync(["mkfifo", path]).exitCode).toBe(0);
+    expectTyped(() => Queue.openPublisher(tmp.path), CorruptMetadata, path, "found a FIFO");
+  });
+});
+
 describe("damaged reader meta", () => {
   /** The generation stored in slot `i` of a reader meta image. */
   function generation(bytes: Uint8Array, i: number): number {
@@ -654,8 +719,8 @@ describe("non-regular files in place of metadata", () => {
   const OPS = ["publisher", "cleanup", "inspect", "writerStatus", "subscriber:r", "anonymous"];
   /** Each op's outcome with a FIFO in place of the file: what throws CorruptMetadata naming it, and what still works. */
   const CASES: { file: string; corrupt: string[]; doctorFinds: boolean }[] = [
-    // Only recovery reads the checkpoint; readers and tools never open it.
-    { file: CHECKPOINT_FILE, corrupt: ["publisher", "cleanup"], doctorFinds: false },
+    // Only recovery reads the checkpoint, and only when no segment file exists (tested with the hints).
+    { file: CHECKPOINT_FILE, corrupt: [], doctorFinds: false },
     // A bad reader meta is that reader's problem: retention and tools report it as corrupt and go on.
     { file: join(READERS_DIR, `r${READER_META_EXT}`), corrupt: ["subscriber:r"], doctorFinds: true },
     { file: WRITER_LOCK_FILE, corrupt: ["publisher", "cleanup", "inspect", "writerStatus"], doctorFinds: true },

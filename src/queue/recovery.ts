@@ -24,12 +24,7 @@ export function recoverTail(dir: string, control: ControlBlock, priorEpoch: numb
   const size = control.segmentSize;
   const tail = findTail(dir, size, { window, checkGarbage: true });
   const { ids, segment: newest } = tail;
-  // Hints that point past the newest file mean newer segments were deleted (or never created
-  // by a writer that crashed while opening): continue after them, never recreate them.
-  const hinted = Math.max(control.currentSegment, checkpointHint(dir, control));
-  const minNewId = priorEpoch > 0 && hinted > newest ? hinted + 1 : newest + 1;
-
-  if (newest < 0) return { segment: createAndOpen(dir, minNewId, size, window), offset: SEGMENT_HEADER_SIZE, nextSeq: 0 };
+  if (newest < 0) return { segment: createAndOpen(dir, firstId(dir, control, priorEpoch), size, window), offset: SEGMENT_HEADER_SIZE, nextSeq: 0 };
   const head = tail.head;
   // The newest segment vanished between listing and opening (retention by another tool): look again.
   if (head === null || tail.scan === null) return recoverTail(dir, control, priorEpoch, window);
@@ -40,12 +35,30 @@ export function recoverTail(dir: string, control: ControlBlock, priorEpoch: numb
   if (ids.length >= 2 && sealIfOpen(dir, ids[ids.length - 2], size)) control.notifyAll();
   const lastSeq = scan.state === "corrupt" ? Math.max(tail.lastSeq, highestSeqFrom(head.window.u32, size, scan.end)) : tail.lastSeq;
   const nextSeq = lastSeq + 1;
-  if (!head.sealed && scan.state === "open" && minNewId === newest + 1) return { segment: head, offset: scan.end, nextSeq };
+  // The hints (control block, checkpoint) play no part here: see firstId.
+  if (!head.sealed && scan.state === "open") return { segment: head, offset: scan.end, nextSeq };
 
   // The head cannot take more records: close it for readers and continue in a fresh segment.
   closeSegment(head, scan);
   control.notifyAll();
-  return { segment: createAndOpen(dir, minNewId, size, window), offset: SEGMENT_HEADER_SIZE, nextSeq };
+  return { segment: createAndOpen(dir, newest + 1, size, window), offset: SEGMENT_HEADER_SIZE, nextSeq };
+}
+
+/**
+ * The id of the first segment when no segment file exists. With segments on disk the next id is
+ * always the newest's + 1 (or the writer continues in the newest), whatever the hints say: ids
+ * only grow and retention never deletes the newest file, so every id retention deleted is below
+ * the newest and newest + 1 is fresh (SPEC section 10, defect 2). A hint beyond newest + 1 is
+ * damage (a wild control block field or checkpoint) or newest files removed by hand, which cannot
+ * be told apart; following it would skip ids (readers report the gap as lost segments) or jump to
+ * ids near 2^32, so it is not followed. With no file at all, a previous writer's segments were
+ * all removed by hand; its readers' positions name those ids, so the ids continue after the hint,
+ * but only when the two hints agree (one damaged field alone never moves the ids).
+ */
+function firstId(dir: string, control: ControlBlock, priorEpoch: number): number {
+  if (priorEpoch === 0) return 0;
+  const hint = control.currentSegment;
+  return readCheckpoint(dir)?.segment === hint ? hint + 1 : 0;
 }
 
 /**
@@ -73,17 +86,6 @@ function sealIfOpen(dir: string, id: number, size: number): boolean {
     if (e instanceof CorruptMetadata) return false;
     throw e;
   }
-}
-
-/**
- * The checkpoint's segment, when it is plausible. Writers publish a segment in the control block
- * before the checkpoint names it (at most one ahead: a writer that crashed while opening), so a
- * larger value is damage; trusting it would skip that many segment ids and make readers report
- * the gap as lost segments.
- */
-function checkpointHint(dir: string, control: ControlBlock): number {
-  const segment = readCheckpoint(dir)?.segment ?? 0;
-  return segment <= control.currentSegment + 1 ? segment : 0;
 }
 
 function createAndOpen(dir: string, id: number, size: number, window: Mapping): Segment {
