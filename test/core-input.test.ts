@@ -508,6 +508,35 @@ describe("damaged segments and checkpoint", () => {
     }
   });
 
+  for (const [stray, make] of [
+    ["an empty 000000999.q", (dir: string) => writeFileSync(join(dir, segmentFileName(999)), "")],
+    ["a 000000999.q whose header says segment 1", (dir: string) => writeFileSync(join(dir, segmentFileName(999)), readFileSync(join(dir, segmentFileName(1))))],
+  ] as const) {
+    test(`${stray} does not block the writer: it is set aside, shown by inspect and doctor, and the seq continues`, async () => {
+      using tmp = new TempDir();
+      const segmentOf = makeQueue(tmp.path, 200);
+      const head = segmentOf[199]!;
+      make(tmp.path);
+      const setAside = join(tmp.path, `${segmentFileName(999)}.2.corrupt`);
+      {
+        using writer = Queue.openPublisher(tmp.path);
+        expect([writer.currentSegment, writer.nextSeq]).toEqual([head, 200]);
+        appendRecords(writer, 150);
+      }
+      const ids = listSegmentIds(tmp.path);
+      expect(ids).toEqual(range(0, ids.length));
+      expect(existsSync(setAside)).toBe(true);
+      expect(readAll(tmp.path, MAX)).toEqual(range(0, 350));
+      using reader = Queue.openSubscriber(tmp.path, "after", { start: "earliest" });
+      expect(readSeqs(reader)).toEqual(range(0, 350));
+      expect(inspectQueue(tmp.path).setAsideFiles).toEqual([setAside]);
+      const doctor = await runToEnd(["bun", join(import.meta.dir, "..", "cli", "main.ts"), "doctor", tmp.path, "--json"]);
+      expect(doctor.stderr).toBe("");
+      expect(doctor.code).toBe(1);
+      expect(JSON.parse(doctor.stdout).findings).toEqual([expect.objectContaining({ kind: "set-aside-file", path: setAside })]);
+    });
+  }
+
   test("a leftover index.meta.tmp (writer killed before its rename) does not block the next writer", () => {
     using tmp = new TempDir();
     makeQueue(tmp.path, 100);

@@ -8,11 +8,12 @@ export const doctorHelp = `usage: chronicle doctor <root> [--fix] [--json] [--tt
 
 Walks a directory tree, finds every queue in it and reports: stale writer locks, dead or
 lagging readers, corrupt metadata (control block, segment headers, reader metas), leftover
-temporary files, and segments eligible for retention. Exit code 1 when problems remain.
+temporary files, invalid segment-named files that writer recovery set aside (*.corrupt, left
+for you to examine), and segments eligible for retention. Exit code 1 when problems remain.
   --fix   take only safe actions: remove leftover temp files of queues without a live writer,
           and remove the metas of dead readers; says what it did`;
 
-type Kind = "stale-writer-lock" | "dead-reader" | "lagging-reader" | "corrupt-metadata" | "temp-file" | "retention-eligible";
+type Kind = "stale-writer-lock" | "dead-reader" | "lagging-reader" | "corrupt-metadata" | "temp-file" | "set-aside-file" | "retention-eligible";
 
 interface Finding {
   queue: string;
@@ -126,6 +127,10 @@ function examine(dir: string, policy: { readerTtlMs: number; maxReaderLagBytes: 
       }
       findings.push(f);
     }
+  }
+  // Never removed by --fix: what a stray file is, and where it came from, is for an operator to tell.
+  for (const path of info.setAsideFiles) {
+    findings.push({ queue: dir, kind: "set-aside-file", detail: `${path}: named like a segment but not a valid one; moved aside by writer recovery`, path });
   }
   if (info.deletable.length > 0) {
     findings.push({ queue: dir, kind: "retention-eligible", detail: `segments ${info.deletable[0]}..${info.deletable[info.deletable.length - 1]} (${info.deletable.length}) are needed by no live reader` });

@@ -39,6 +39,7 @@ function render(q: QueueInfo): string {
   ];
   // A running writer's temp files (the next segment being prepared) are work in progress.
   if (q.tempFiles.length > 0) lines.push(`temp files  ${q.tempFiles.length} ${w.alive ? "in progress (writer running)" : "leftover"}`);
+  if (q.setAsideFiles.length > 0) lines.push(`set aside   ${q.setAsideFiles.length} invalid segment-named file(s): ${q.setAsideFiles.join(", ")}`);
   lines.push("");
   if (q.readers.length === 0) {
     lines.push("readers     none");

@@ -7,7 +7,7 @@ import { writerStatus, type WriterStatus } from "./liveness.ts";
 import { DEFAULT_RETENTION, readerStatuses, retentionFloor, type ReaderStatus, type RetentionPolicy } from "./retention.ts";
 import { findTail, scanSegment } from "./scan.ts";
 import { listSegmentIds, segmentPath, withSegment } from "./segment.ts";
-import { isTempFileName, READERS_DIR, SEGMENT_HEADER_SIZE, type FormatVersion } from "./layout/index.ts";
+import { isSetAsideFileName, isTempFileName, READERS_DIR, SEGMENT_HEADER_SIZE, type FormatVersion } from "./layout/index.ts";
 
 export interface QueueInfo {
   dir: string;
@@ -25,6 +25,8 @@ export interface QueueInfo {
   readers: (ReaderStatus & { lagRecords: number | null })[];
   /** Leftover temporary files (interrupted creations). */
   tempFiles: string[];
+  /** Invalid files named like segments that writer recovery moved aside ("*.corrupt"), for an operator to examine. */
+  setAsideFiles: string[];
   /** Segments retention would delete now. */
   deletable: number[];
 }
@@ -65,6 +67,7 @@ export function inspectQueue(dir: string, policy: RetentionPolicy = DEFAULT_RETE
       },
       readers,
       tempFiles: tempFiles(dir),
+      setAsideFiles: listDir(dir).filter(isSetAsideFileName).map((name) => join(dir, name)).sort(),
       deletable: ids.filter((id) => id < floor),
     };
   } finally {

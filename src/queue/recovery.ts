@@ -6,9 +6,9 @@ import { CorruptMetadata } from "../errors.ts";
 import { ControlBlock } from "./control.ts";
 import { readCheckpoint } from "./checkpoint.ts";
 import { findTail, highestSeqFrom, scanSegment, type SegmentScan } from "./scan.ts";
-import { Segment, withSegment } from "./segment.ts";
-import type { Mapping } from "../ffi/index.ts";
-import { SEGMENT_HEADER_SIZE, writePad } from "./layout/index.ts";
+import { Segment, listSegmentIds, segmentPath, withSegment } from "./segment.ts";
+import { renamePath, type Mapping } from "../ffi/index.ts";
+import { SEGMENT_HEADER_SIZE, setAsidePath, writePad } from "./layout/index.ts";
 
 export interface RecoveredTail {
   /** The segment the writer appends to, mapped read-write into the writer's window. */
@@ -22,6 +22,7 @@ export interface RecoveredTail {
 /** Finds the tail and maps the segment to append to into `window`. */
 export function recoverTail(dir: string, control: ControlBlock, priorEpoch: number, window: Mapping): RecoveredTail {
   const size = control.segmentSize;
+  setAsideStrays(dir, control, priorEpoch + 1, size);
   const tail = findTail(dir, size, { window, checkGarbage: true });
   const { ids, segment: newest } = tail;
   if (newest < 0) return { segment: createAndOpen(dir, firstId(dir, control, priorEpoch), size, window), offset: SEGMENT_HEADER_SIZE, nextSeq: 0 };
@@ -42,6 +43,30 @@ export function recoverTail(dir: string, control: ControlBlock, priorEpoch: numb
   closeSegment(head, scan);
   control.notifyAll();
   return { segment: createAndOpen(dir, newest + 1, size, window), offset: SEGMENT_HEADER_SIZE, nextSeq };
+}
+
+/**
+ * Moves invalid segment files newer than the head the last writer published (an empty
+ * 000000999.q, a file whose header names another id) out of the way, newest first. Every segment
+ * a writer creates is complete before it is linked, and none is named past the published head
+ * but the next one, so such a file was never written by a writer: recovery must not depend on
+ * it. An invalid file at or below the published head is the real head, damaged, and the open
+ * fails on it as before: nothing a writer wrote is ever moved.
+ */
+function setAsideStrays(dir: string, control: ControlBlock, epoch: number, size: number): void {
+  for (;;) {
+    const ids = listSegmentIds(dir);
+    const newest = ids.length > 0 ? ids[ids.length - 1] : -1;
+    if (newest <= control.currentSegment) return;
+    try {
+      withSegment(dir, newest, size, null, () => null);
+      return;
+    } catch (e) {
+      if (!(e instanceof CorruptMetadata)) throw e;
+    }
+    const path = segmentPath(dir, newest);
+    renamePath(path, setAsidePath(path, epoch));
+  }
 }
 
 /**

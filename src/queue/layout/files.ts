@@ -15,6 +15,21 @@ export const TMP_SUFFIX = ".tmp";
 /** A segment the writer's preparer built ahead of the roll ("000000007.q.prep"). */
 export const PREPARED_SUFFIX = ".prep";
 
+/**
+ * A file named like a segment that is not a valid one, set aside by writer recovery
+ * ("000000999.q.3.corrupt", with the epoch of the writer that set it aside).
+ */
+export const CORRUPT_SUFFIX = ".corrupt";
+
+/** Where recovery moves a stray segment file: beside it, named so nothing takes it for a segment. */
+export function setAsidePath(path: string, epoch: number): string {
+  return `${path}.${epoch}${CORRUPT_SUFFIX}`;
+}
+
+export function isSetAsideFileName(name: string): boolean {
+  return name.endsWith(CORRUPT_SUFFIX);
+}
+
 /** The temp file beside `path` that becomes `path` when complete. */
 export function tempPath(path: string): string {
   return path + TMP_SUFFIX;
