@@ -11,7 +11,7 @@ import { listSegmentIds, segmentPath, writeSegmentFile } from "../src/queue/segm
 import { thrown } from "./helpers/errors.ts";
 import { payloadMismatch } from "./helpers/payloads.ts";
 import { fdCount, mappedSegmentFiles } from "./helpers/procfs.ts";
-import { appendNext, appendWhile, checkPayload, createQueue, nextBeforeAsync, range, readAll, readSeqs } from "./helpers/queue.ts";
+import { appendNext, appendWhile, checkPayload, createQueue, nextBeforeAsync, range, readAll, readRecords, readSeqs } from "./helpers/queue.ts";
 import { spawnFixture } from "./helpers/spawn.ts";
 import { TempDir } from "./helpers/tmp.ts";
 
@@ -507,6 +507,30 @@ describe("writer liveness", () => {
     expect(readSeqs(reader)).toEqual(range(0, 50));
     expect(reader.wait(20)).toBe(false);
   });
+
+  test("liveness probes never make a legitimate open fail: 500 writer and named-reader opens under a probing process", async () => {
+    using tmp = new TempDir();
+    const dir = createQueue(tmp.join("q"), { segmentSize: SEG, preallocate: false });
+    Queue.openSubscriber(dir, "r").close();
+    await using prober = spawnFixture("liveness-prober.ts", [dir]);
+    expect(await prober.line()).toBe("ready");
+    const failures: string[] = [];
+    for (let i = 0; i < 500; i++) {
+      try {
+        using writer = Queue.openPublisher(dir, { preallocate: false });
+        using reader = Queue.openSubscriber(dir, "r");
+        writer.append(1, new Uint8Array(8));
+        reader.next();
+        reader.commit();
+      } catch (e) {
+        failures.push(`${i}: ${(e as Error).constructor.name} ${(e as Error).message}`);
+      }
+    }
+    // The prober was still probing all along (it only ends when killed).
+    expect(prober.proc.exitCode).toBeNull();
+    expect(failures).toEqual([]);
+    expect(readRecords(dir, (m) => m.seq)).toEqual(range(0, 500));
+  }, 60_000);
 
   test("a writer that closes normally never makes next() throw; the next writer's records follow (defect 6)", async () => {
     using tmp = new TempDir();

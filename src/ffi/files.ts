@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import type { ErrnoError } from "../errors.ts";
 import { errnoError, fromNodeError, lastErrno, Errno } from "./errno.ts";
 import {
-  libc, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NONBLOCK, O_RDONLY, O_WRONLY, LOCK_NB, LOCK_SH, LOCK_UN,
+  libc, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NONBLOCK, O_RDONLY, O_WRONLY, LOCK_NB,
 } from "./libc.ts";
 
 /** A NUL-terminated copy of a path for libc. */
@@ -48,22 +48,39 @@ export function flockFd(fd: number, op: number, path: string): boolean {
   throw errnoError("flock", path);
 }
 
-/** True when another open file description holds a flock on `path` (false when it does not exist). */
+const PROC_LOCKS = "/proc/locks";
+
+/**
+ * True when an open file description holds a flock on `path` (false when it does not exist).
+ * Looked up in /proc/locks by device and inode rather than by trying the lock: a probe that took
+ * it, even shared and for a moment, made the owner's own LOCK_EX | LOCK_NB fail meanwhile.
+ * /proc/locks hides locks of processes outside this process's pid namespace.
+ */
 export function isFlockHeld(path: string): boolean {
-  let fd: number;
+  let st: fs.BigIntStats;
   try {
-    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
-    fd = openFd(path, O_RDONLY | O_NONBLOCK);
-  } catch {
-    return false;
+    st = fs.statSync(path, { bigint: true });
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return false;
+    throw fromNodeError("stat", path, e);
   }
+  // glibc's major()/minor(); /proc/locks prints them as %02x:%02x, then the inode in decimal.
+  const major = ((st.dev >> 8n) & 0xfffn) | ((st.dev >> 32n) & ~0xfffn);
+  const minor = (st.dev & 0xffn) | ((st.dev >> 12n) & ~0xffn);
+  const id = `${major.toString(16).padStart(2, "0")}:${minor.toString(16).padStart(2, "0")}:${st.ino}`;
+  let locks: string;
   try {
-    if (!flockFd(fd, LOCK_SH | LOCK_NB, path)) return true;
-    flockFd(fd, LOCK_UN, path);
-    return false;
-  } finally {
-    closeFd(fd);
+    locks = fs.readFileSync(PROC_LOCKS, "utf8");
+  } catch (e) {
+    throw fromNodeError("read", PROC_LOCKS, e);
   }
+  // "1: FLOCK  ADVISORY  WRITE <pid> <maj>:<min>:<ino> 0 EOF"; a waiter's line has "->" second.
+  for (const line of locks.split("\n")) {
+    const fields = line.split(/\s+/);
+    if (fields[1] === "FLOCK" && fields[5] === id) return true;
+  }
+  return false;
 }
 
 export function fsyncFd(fd: number, path: string): void {
