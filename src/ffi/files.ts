@@ -178,7 +178,7 @@ export function fileSize(path: string): number {
 }
 
 /** What an open file is (fstat's S_IFMT). */
-export type FileKind = "regular file" | "directory" | "FIFO" | "socket" | "character device" | "block device" | "symbolic link";
+export type FileKind = "regular file" | "directory" | "FIFO" | "socket" | "character device" | "block device" | "special file";
 
 export function fdKind(fd: number, path: string): FileKind {
   let st: fs.Stats;
@@ -193,7 +193,7 @@ export function fdKind(fd: number, path: string): FileKind {
   if (st.isSocket()) return "socket";
   if (st.isCharacterDevice()) return "character device";
   if (st.isBlockDevice()) return "block device";
-  return "symbolic link";
+  return "special file";
 }
 
 /** Size of an open file. */
