@@ -4,7 +4,9 @@ import { ChronicleError } from "../errors.ts";
 import { listDir, fileSize } from "../ffi/index.ts";
 import { ControlBlock } from "./control.ts";
 import { writerStatus, type WriterStatus } from "./liveness.ts";
-import { DEFAULT_RETENTION, readerStatuses, retentionFloor, type ReaderStatus, type RetentionPolicy } from "./retention.ts";
+import { checkAtLeast } from "./args.ts";
+import { validateDirPath } from "./names.ts";
+import { DEFAULT_RETENTION, readerStatuses, retentionFloor, retentionPolicy, type ReaderStatus, type RetentionPolicy } from "./retention.ts";
 import { findTail, scanSegment } from "./scan.ts";
 import { listSegmentIds, segmentPath, withSegment } from "./segment.ts";
 import { isTempFileName, READERS_DIR, SEGMENT_HEADER_SIZE, type FormatVersion } from "./layout/index.ts";
@@ -30,7 +32,10 @@ export interface QueueInfo {
 }
 
 /** Takes a snapshot of the queue in `dir`. Writes nothing. */
-export function inspectQueue(dir: string, policy: RetentionPolicy = DEFAULT_RETENTION, openTimeoutMs = 200): QueueInfo {
+export function inspectQueue(dir: string, retention: Partial<RetentionPolicy> = DEFAULT_RETENTION, openTimeoutMs = 200): QueueInfo {
+  validateDirPath(dir, "queue directory");
+  const policy = retentionPolicy(retention, dir);
+  checkAtLeast(openTimeoutMs, "openTimeoutMs", 0, dir);
   const control = ControlBlock.open(dir, openTimeoutMs, "inspect");
   try {
     const size = control.segmentSize;
