@@ -3,8 +3,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from "node:path";
 import { Queue, type QueueReader, type QueueWriter } from "../src/index.ts";
 import {
-  CONTROL_FILE, CONTROL_SIZE, CTL_MAGIC_OFF, READERS_DIR, READER_META_SIZE, SEGMENT_HEADER_SIZE, WRITER_LOCK_FILE,
-  recordLength, segmentFileName, tempPath,
+  CONTROL_FILE, CONTROL_SIZE, CTL_MAGIC_OFF, READERS_DIR, READER_META_SIZE, SEGMENT_HEADER_SIZE, SLOT_GENERATION_OFF, SLOT_HEARTBEAT_OFF,
+  WRITER_LOCK_FILE, recordLength, segmentFileName, slotOffset, tempPath,
 } from "../src/queue/layout/index.ts";
 import { readerMetaPath } from "../src/queue/readerMeta.ts";
 import { listSegmentIds, segmentPath } from "../src/queue/segment.ts";
@@ -175,6 +175,23 @@ describe("inspect", () => {
     expect(deadText.stdout).toContain("temp files  1 leftover\n");
     expect(deadText.stdout).toMatch(/^near\s.+\sno\s+dead$/m);
     expect(deadText.stdout).toMatch(/^behind\s.+\syes\s+lagging$/m);
+  });
+
+  test("--json gives nanosecond times exactly, as decimal strings", async () => {
+    using tmp = new TempDir();
+    Queue.openPublisher(tmp.path, { segmentSize: SEGMENT, preallocate: false }).close();
+    Queue.openSubscriber(tmp.path, "r").close();
+    const meta = new DataView(readFileSync(readerMetaPath(tmp.path, "r")).buffer);
+    // The slot written last (the higher generation) is the one in force.
+    const slots = [0, 1].map((i) => ({
+      generation: meta.getBigUint64(slotOffset(i) + SLOT_GENERATION_OFF, true),
+      heartbeatNs: meta.getBigUint64(slotOffset(i) + SLOT_HEARTBEAT_OFF, true),
+    }));
+    const stored = slots[0].generation > slots[1].generation ? slots[0].heartbeatNs : slots[1].heartbeatNs;
+    // Above 2^53: a double could not hold it, so a number here would be a rounded one.
+    expect(stored).toBeGreaterThan(2n ** 53n);
+    const info = await cliJson(["inspect", tmp.path]);
+    expect(info.readers[0].position.heartbeatNs).toBe(String(stored));
   });
 
   test("a queue without readers says so", async () => {
@@ -583,9 +600,28 @@ describe("arguments and paths", () => {
       [["inspect", tmp.path, "--ttl", "-1"], /--ttl must be/],
       [["doctor", tmp.path, "--max-lag", "lots"], /--max-lag must be/],
       [["bench", "--count", "1.5"], /--count must be/],
+      [["bench", "--count", "0"], /--count must be an integer >= 1, got 0/],
+      [["inspect", tmp.path, "--json=yes"], /--json takes no value/],
+      [["tail", tmp.path, "--follow=1"], /--follow takes no value/],
+      [["doctor", tmp.path, "--fix=no"], /--fix takes no value/],
+      [["bench", "--json="], /--json takes no value/],
+      [["inspect", tmp.path, "extra"], /unexpected argument "extra"/],
+      [["tail", tmp.path, tmp.path], /unexpected argument/],
+      [["doctor", tmp.path, "more"], /unexpected argument "more"/],
+      [["bench", "now"], /unexpected argument "now"/],
     ];
     const runs = await Promise.all(cases.map(([args]) => cli(args)));
     runs.forEach((r, i) => expectUsageError(r, cases[i][1]));
+  });
+
+  test("no command: the usage goes to stderr, exit 2; --help prints it on stdout, exit 0", async () => {
+    const [bare, help] = await Promise.all([cli([]), cli(["--help"])]);
+    expect(bare.code).toBe(2);
+    expect(bare.stdout).toBe("");
+    expect(bare.stderr).toStartWith("usage: chronicle <command>");
+    expect(help.code).toBe(0);
+    expect(help.stderr).toBe("");
+    expect(help.stdout).toBe(bare.stderr);
   });
 
   test("a path that is not a queue exits 2: empty directory, regular file, missing path", async () => {
@@ -596,10 +632,10 @@ describe("arguments and paths", () => {
     for (const command of ["inspect", "tail"]) {
       cases.push([[command, tmp.join("empty")], /is not a chronicle queue \(no control\.meta\)/]);
       cases.push([[command, tmp.join("file")], /is not a directory/]);
-      cases.push([[command, tmp.join("missing")], /is not a directory/]);
+      cases.push([[command, tmp.join("missing")], /missing does not exist/]);
     }
     cases.push([["doctor", tmp.join("file")], /is not a directory/]);
-    cases.push([["doctor", tmp.join("missing")], /is not a directory/]);
+    cases.push([["doctor", tmp.join("missing")], /missing does not exist/]);
     const runs = await Promise.all(cases.map(([args]) => cli(args)));
     runs.forEach((r, i) => expectUsageError(r, cases[i][1]));
     expect(listing(tmp.path)).toEqual(["empty", "file"]);

@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import { ChronicleError, inspectQueue, isQueueDirectory, type QueueInfo } from "../../src/index.ts";
 import { READERS_DIR } from "../../src/queue/layout/index.ts";
 import { colour, intFlag, json, parseArgs, table, UsageError } from "../output.ts";
+import { checkDirectory } from "../queueArg.ts";
 
 export const doctorHelp = `usage: chronicle doctor <root> [--fix] [--json] [--ttl ms] [--max-lag bytes]
 
@@ -23,17 +24,11 @@ interface Finding {
 }
 
 export function doctor(argv: string[]): number {
-  const args = parseArgs(argv, ["--ttl", "--max-lag"], ["--fix", "--json"]);
+  const args = parseArgs(argv, ["--ttl", "--max-lag"], ["--fix", "--json"], 1);
   const rootArg = args.positional[0];
   if (rootArg === undefined) throw new UsageError("doctor: missing <root> argument");
   const root = resolve(rootArg);
-  let isDir = false;
-  try {
-    isDir = statSync(root).isDirectory();
-  } catch {
-    isDir = false;
-  }
-  if (!isDir) throw new UsageError(`doctor: ${rootArg} is not a directory`);
+  checkDirectory(root, rootArg, "doctor");
   const policy = {
     readerTtlMs: intFlag(args, "--ttl", 60_000),
     maxReaderLagBytes: args.flags.has("--max-lag") ? intFlag(args, "--max-lag", 0) : Infinity,

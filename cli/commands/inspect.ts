@@ -11,7 +11,7 @@ lag, heartbeat age and state: live, dead, lagging or corrupt).
   --json            machine-readable output`;
 
 export function inspect(argv: string[]): number {
-  const args = parseArgs(argv, ["--ttl", "--max-lag"], ["--json"]);
+  const args = parseArgs(argv, ["--ttl", "--max-lag"], ["--json"], 1);
   const dir = queueDir(args.positional[0], "inspect");
   const info = inspectQueue(dir, {
     readerTtlMs: intFlag(args, "--ttl", 60_000),

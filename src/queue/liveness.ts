@@ -11,8 +11,8 @@ export function wallClockMs(): number {
 }
 
 /** ms since a heartbeat stored as wall-clock ns (0 = never written: Infinity). */
-export function heartbeatAgeMs(heartbeatNs: number, nowMs = wallClockMs()): number {
-  return heartbeatNs > 0 ? Math.max(0, nowMs - heartbeatNs / 1e6) : Infinity;
+export function heartbeatAgeMs(heartbeatNs: number | bigint, nowMs = wallClockMs()): number {
+  return heartbeatNs > 0 ? Math.max(0, nowMs - Number(heartbeatNs) / 1e6) : Infinity;
 }
 
 export interface WriterStatus {
