@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from "node:path";
 import { Queue, type QueueReader, type QueueWriter } from "../src/index.ts";
 import {
-  CONTROL_FILE, CONTROL_SIZE, CTL_MAGIC_OFF, READERS_DIR, READER_META_SIZE, SEGMENT_HEADER_SIZE, SLOT_GENERATION_OFF, SLOT_HEARTBEAT_OFF,
+  CONTROL_FILE, CONTROL_SIZE, CTL_MAGIC_OFF, CTL_WRITER_EPOCH_OFF, CTL_WRITER_HEARTBEAT_OFF, READERS_DIR, READER_META_SIZE, SEGMENT_HEADER_SIZE, SLOT_GENERATION_OFF, SLOT_HEARTBEAT_OFF,
   WRITER_LOCK_FILE, recordLength, segmentFileName, slotOffset, tempPath,
 } from "../src/queue/layout/index.ts";
 import { readerMetaPath } from "../src/queue/readerMeta.ts";
@@ -181,7 +181,8 @@ describe("inspect", () => {
     using tmp = new TempDir();
     Queue.openPublisher(tmp.path, { segmentSize: SEGMENT, preallocate: false }).close();
     Queue.openSubscriber(tmp.path, "r").close();
-    const meta = new DataView(readFileSync(readerMetaPath(tmp.path, "r")).buffer);
+    const bytes = readFileSync(readerMetaPath(tmp.path, "r"));
+    const meta = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     // The slot written last (the higher generation) is the one in force.
     const slots = [0, 1].map((i) => ({
       generation: meta.getBigUint64(slotOffset(i) + SLOT_GENERATION_OFF, true),
@@ -192,6 +193,50 @@ describe("inspect", () => {
     expect(stored).toBeGreaterThan(2n ** 53n);
     const info = await cliJson(["inspect", tmp.path]);
     expect(info.readers[0].position.heartbeatNs).toBe(String(stored));
+  });
+
+  test("a writer that ran and closed: closed, with its epoch and the time of its last heartbeat; none yet: never opened", async () => {
+    using tmp = new TempDir();
+    const closed = tmp.join("closed");
+    for (let i = 0; i < 2; i++) Queue.openPublisher(closed, { segmentSize: SEGMENT, preallocate: false }).close();
+    const control = readFileSync(join(closed, CONTROL_FILE));
+    const heartbeatNs = new DataView(control.buffer, control.byteOffset, control.byteLength).getBigUint64(CTL_WRITER_HEARTBEAT_OFF, true);
+    // As a control block left by a writer that died before its first epoch was stored.
+    const never = tmp.join("never");
+    Queue.openPublisher(never, { segmentSize: SEGMENT, preallocate: false }).close();
+    const patched = readFileSync(join(never, CONTROL_FILE));
+    patched.fill(0, CTL_WRITER_EPOCH_OFF, CTL_WRITER_EPOCH_OFF + 8);
+    patched.fill(0, CTL_WRITER_HEARTBEAT_OFF, CTL_WRITER_HEARTBEAT_OFF + 8);
+    writeFileSync(join(never, CONTROL_FILE), patched);
+
+    const [info, text, neverText] = await Promise.all([cliJson(["inspect", closed]), cli(["inspect", closed]), cli(["inspect", never])]);
+    expect(info.writer).toEqual({
+      alive: false, stale: false, closed: true, pid: 0, epoch: 2, heartbeatNs: String(heartbeatNs), heartbeatAgeMs: info.writer.heartbeatAgeMs,
+    });
+    const when = new Date(Number(heartbeatNs / 1_000_000n)).toISOString();
+    expect(text.stdout).toContain(`writer      closed at ${when} (pid not recorded), epoch 2, heartbeat `);
+    expect(text.stdout).not.toContain("never opened");
+    expect(neverText.stdout).toContain("writer      never opened, epoch 0, heartbeat - ago");
+  });
+
+  test("lag bytes and lag records of a reader agree while the writer appends (one snapshot)", async () => {
+    using tmp = new TempDir();
+    const payload = 100;
+    // 4 MiB segments: the writer does not roll during the test, so the reader stays in the newest segment.
+    const child = spawnFixture("cli-writer.ts", [tmp.path, String(4 << 20), "10", String(payload), "stream"], baseEnv);
+    await using _child = child;
+    expect(await child.line()).toStartWith("ready ");
+    {
+      using reader = Queue.openSubscriber(tmp.path, "r");
+      while (reader.next() !== null);
+      reader.commit();
+    }
+    const runs = await Promise.all(Array.from({ length: 8 }, () => cliJson(["inspect", tmp.path])));
+    for (const info of runs) {
+      const r = info.readers[0];
+      expect(r.lagRecords).not.toBeNull();
+      expect(r.lagBytes).toBe(r.lagRecords * recordLength(payload));
+    }
   });
 
   test("a queue without readers says so", async () => {

@@ -47,10 +47,12 @@ export function inspectQueue(dir: string, retention: Partial<RetentionPolicy> = 
     const headScan = tail?.scan ?? null;
     const lastSeq = tail?.lastSeq ?? -1;
     const head = { segment: Math.max(newest, 0), offset: headScan?.end ?? SEGMENT_HEADER_SIZE, segmentSize: size };
+    // Both lags from the one head: records counted only up to head.offset, where lagBytes ends,
+    // so a writer appending meanwhile cannot make the two disagree.
     const readers = readerStatuses(dir, head, policy).map((r) => ({
       ...r,
       lagRecords: r.position !== null && r.position.segment === newest && headScan !== null
-        ? withSegment(dir, newest, size, null, (seg) => scanSegment(seg.window.u32, size, Math.max(SEGMENT_HEADER_SIZE, r.position!.offset)).records)
+        ? withSegment(dir, newest, size, null, (seg) => scanSegment(seg.window.u32, size, Math.max(SEGMENT_HEADER_SIZE, r.position!.offset), false, head.offset).records)
         : null,
     }));
     const floor = retentionFloor(readers, head);
