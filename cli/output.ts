@@ -86,6 +86,17 @@ export function parseArgs(argv: string[], valued: string[], switches: string[], 
   return { positional, flags };
 }
 
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration flag value: an integer with a unit (ms, s, m, h, d), e.g. "7d"; undefined when absent. */
+export function durationFlag(args: ParsedArgs, name: string): number | undefined {
+  const v = args.flags.get(name);
+  if (v === undefined) return undefined;
+  const m = typeof v === "string" ? /^(\d+)(ms|s|m|h|d)$/.exec(v) : null;
+  if (m === null) throw new UsageError(`${name} must be a duration such as 500ms, 30s, 10m, 12h or 7d, got ${String(v)}`);
+  return Number(m[1]) * DURATION_UNITS_MS[m[2]];
+}
+
 /** An integer flag value of at least `min` (default 0), or the fallback. */
 export function intFlag(args: ParsedArgs, name: string, fallback: number, min = 0): number {
   const v = args.flags.get(name);

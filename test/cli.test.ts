@@ -482,7 +482,7 @@ async function problemTree(tmp: TempDir): Promise<Tree> {
 }
 
 describe("doctor", () => {
-  test("reports stale writer locks, dead readers, corrupt metadata, leftover temp files and retention; exit 1", async () => {
+  test("reports stale writer locks, dead readers, corrupt metadata, leftover temp files (each with an action) and retention (information); exit 1", async () => {
     using tmp = new TempDir();
     using tree = await problemTree(tmp);
     const [report, human] = await Promise.all([cliJson(["doctor", tree.root, "--ttl", "50"], 1), cli(["doctor", tree.root, "--ttl", "50"])]);
@@ -496,8 +496,12 @@ describe("doctor", () => {
     expect(kinds("corrupt-reader")).toEqual(["corrupt-metadata"]);
     expect(kinds("dead-reader")).toEqual(["dead-reader"]);
     expect(kinds("retention")).toEqual(["retention-eligible"]);
-    expect(report.problems).toBe(report.findings.length);
+    // Retention is information: every other finding is a problem, and every finding says what to do.
+    expect(report.findings.filter((f: any) => f.severity === "info").map((f: any) => f.kind)).toEqual(["retention-eligible"]);
+    expect(report.problems).toBe(report.findings.length - 1);
     expect(report.findings.every((f: any) => f.fixed === undefined)).toBe(true);
+    for (const f of report.findings) expect(f.action).toMatch(/\w{3,}/);
+    expect(report.findings.find((f: any) => f.kind === "dead-reader").action).toContain("--prune-readers-older-than");
 
     const find = (name: string, kind: string): any[] => report.findings.filter((f: any) => f.queue === tree.q(name) && f.kind === kind);
     expect(find("apps/crashed", "temp-file").map((f) => f.path).sort()).toEqual([
@@ -522,9 +526,11 @@ describe("doctor", () => {
       expect(out).toMatch(new RegExp(`^${f.queue.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\s+${f.kind}\\s`, "m"));
     }
     expect(out).not.toContain("fixed");
+    expect(out).toMatch(/\sretention-eligible \(info\)\s.+\scleanup\(\)/);
+    expect(out).toEndWith(`${report.problems} problem(s) remain\n`);
   });
 
-  test("--fix removes only leftover temp files and dead reader metas, and says what it did", async () => {
+  test("--fix removes only leftover temp files, and says what it did; a dead reader keeps its saved position", async () => {
     using tmp = new TempDir();
     using tree = await problemTree(tmp);
     const crashedBefore = listing(tree.q("apps/crashed"));
@@ -533,13 +539,12 @@ describe("doctor", () => {
     expect(fixed.code).toBe(1);
     expect(fixed.stderr).toBe("");
     const fixedRows = fixed.stdout.split("\n").filter((l) => /\sfixed$/.test(l));
-    expect(fixedRows).toHaveLength(3);
+    expect(fixedRows).toHaveLength(2);
     expect(fixedRows.filter((l) => /\stemp-file\s/.test(l))).toHaveLength(2);
-    expect(fixedRows.filter((l) => /\sdead-reader\s/.test(l))).toHaveLength(1);
 
     expect(listing(tree.q("apps/crashed"))).toEqual(crashedBefore.filter((n) => n !== tempPath(segmentFileName(1))));
     expect(listing(join(tree.q("apps/crashed"), READERS_DIR))).toEqual([]);
-    expect(existsSync(readerMetaPath(tree.q("dead-reader"), "gone"))).toBe(false);
+    expect(existsSync(readerMetaPath(tree.q("dead-reader"), "gone"))).toBe(true);
     // Everything else is untouched: a live writer's temp file, live and corrupt reader metas,
     // segments, writer locks, the corrupt control block.
     expect(existsSync(tempPath(segmentPath(tree.q("healthy"), 1)))).toBe(true);
@@ -551,9 +556,58 @@ describe("doctor", () => {
 
     // What --fix did is gone from the next report; the rest remains.
     const again = await cliJson(["doctor", tree.root, "--ttl", "50", "--fix"], 1);
-    expect(again.findings.map((f: any) => f.kind).sort()).toEqual(["corrupt-metadata", "corrupt-metadata", "retention-eligible", "stale-writer-lock"]);
+    expect(again.findings.map((f: any) => f.kind).sort()).toEqual(["corrupt-metadata", "corrupt-metadata", "dead-reader", "retention-eligible", "stale-writer-lock"]);
     expect(again.findings.every((f: any) => f.fixed === undefined)).toBe(true);
     expect(again.problems).toBe(4);
+  });
+
+  test("--fix --prune-readers-older-than removes the saved position of a dead reader older than that, and only then", async () => {
+    using tmp = new TempDir();
+    using tree = await problemTree(tmp);
+    const gone = readerMetaPath(tree.q("dead-reader"), "gone");
+    // "gone" closed at least 100 ms ago: not older than a day, older than 50 ms.
+    const young = await cliJson(["doctor", tree.root, "--ttl", "50", "--fix", "--prune-readers-older-than", "1d"], 1);
+    expect(young.findings.find((f: any) => f.kind === "dead-reader").fixed).toBeUndefined();
+    expect(existsSync(gone)).toBe(true);
+    const old = await cliJson(["doctor", tree.root, "--ttl", "50", "--fix", "--prune-readers-older-than", "50ms"], 1);
+    expect(old.findings.find((f: any) => f.kind === "dead-reader")).toMatchObject({ path: gone, fixed: true });
+    expect(existsSync(gone)).toBe(false);
+    // Live and corrupt reader metas are never pruned.
+    expect(existsSync(readerMetaPath(tree.q("healthy"), "ok"))).toBe(true);
+    expect(existsSync(readerMetaPath(tree.q("corrupt-reader"), "bad"))).toBe(true);
+  });
+
+  test("--prune-readers-older-than without --fix, or with a bad duration, is a usage error", async () => {
+    using tmp = new TempDir();
+    Queue.openPublisher(tmp.path, { segmentSize: SEGMENT, preallocate: false }).close();
+    const [alone, bad] = await Promise.all([
+      cli(["doctor", tmp.path, "--prune-readers-older-than", "7d"]),
+      cli(["doctor", tmp.path, "--fix", "--prune-readers-older-than", "soon"]),
+    ]);
+    expectUsageError(alone, /--prune-readers-older-than takes effect only with --fix/);
+    expectUsageError(bad, /--prune-readers-older-than must be a duration/);
+  });
+
+  test("a running queue with segments eligible for retention exits 0: retention is information", async () => {
+    using tmp = new TempDir();
+    using writer = Queue.openPublisher(tmp.path, { segmentSize: SEGMENT, preallocate: false });
+    for (let i = 0; i < 200; i++) writer.append(1, new Uint8Array(1000));
+    using reader = Queue.openSubscriber(tmp.path, "r", { start: "latest" });
+    reader.commit();
+    const [human, report] = await Promise.all([cli(["doctor", tmp.path]), cliJson(["doctor", tmp.path])]);
+    expect(report.problems).toBe(0);
+    expect(report.findings.map((f: any) => [f.kind, f.severity])).toEqual([["retention-eligible", "info"]]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/\sretention-eligible \(info\)\s/);
+    expect(human.stdout).toEndWith("no problems remain\n");
+  });
+
+  test("--help documents every option", async () => {
+    const help = await cli(["doctor", "--help"]);
+    expect(help.code).toBe(0);
+    for (const option of ["--fix", "--prune-readers-older-than", "--ttl", "--max-lag", "--json"]) {
+      expect(help.stdout).toMatch(new RegExp(`^  ${option}\\s`, "m"));
+    }
   });
 
   test("--fix --json marks what it fixed", async () => {
@@ -561,11 +615,12 @@ describe("doctor", () => {
     using tree = await problemTree(tmp);
     const report = await cliJson(["doctor", tree.root, "--ttl", "50", "--fix"], 1);
     const fixed = report.findings.filter((f: any) => f.fixed === true).map((f: any) => f.kind).sort();
-    expect(fixed).toEqual(["dead-reader", "temp-file", "temp-file"]);
+    expect(fixed).toEqual(["temp-file", "temp-file"]);
+    // Less the fixed ones and the information (retention).
     expect(report.problems).toBe(report.findings.length - 3);
   });
 
-  test("a tree of healthy queues (and an empty directory) exits 0", async () => {
+  test("a tree of healthy queues (and an empty directory) exits 0; a root without queues exits 2", async () => {
     using tmp = new TempDir();
     using a = Queue.openPublisher(tmp.join("a"), { segmentSize: SEGMENT, preallocate: false });
     mkdirSync(tmp.join("nested"));
@@ -585,8 +640,7 @@ describe("doctor", () => {
     expect(human.code).toBe(0);
     expect(human.stdout).toBe(`3 queue(s) under ${tmp.path}\nno problems found\n`);
     expect(report).toEqual({ root: tmp.path, queues: [tmp.join("a"), tmp.join("closed"), tmp.join("nested", "b")], findings: [], problems: 0 });
-    expect(empty.code).toBe(0);
-    expect(empty.stdout).toContain("0 queue(s) under");
+    expectUsageError(empty, /no chronicle queue under .*empty/);
   });
 });
 
