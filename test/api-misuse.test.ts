@@ -16,7 +16,6 @@ const NO_HANG_MS = 10_000;
 const NOT_OPTIONS: unknown[] = [5, "yes", null, [], true];
 
 // Casts in one place: these calls are what the types forbid.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any;
 
 let tmp: TempDir;
