@@ -26,9 +26,14 @@ Every command takes --help and --json.`;
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+  if (name === undefined) {
+    // A bad invocation: the usage is the error message, on stderr.
+    console.error(usage);
+    return 2;
+  }
+  if (name === "--help" || name === "-h" || name === "help") {
     console.log(usage);
-    return name === undefined ? 2 : 0;
+    return 0;
   }
   const command = commands[name];
   if (command === undefined) throw new UsageError(`unknown command "${name}" (try --help)`);

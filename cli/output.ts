@@ -45,7 +45,7 @@ export function age(ms: number): string {
   return `${Math.round(ms / 3_600_000)} h`;
 }
 
-/** JSON with Infinity/NaN as null and bigint as string. */
+/** JSON with Infinity/NaN as null and bigint as string (nanosecond times are bigints: a double would round them). */
 export function json(value: unknown): string {
   return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : typeof v === "number" && !Number.isFinite(v) ? null : v), 2);
 }
@@ -56,15 +56,17 @@ export interface ParsedArgs {
 }
 
 /**
- * Parses `--name value`, `--name=value`, `-x` and positionals. `valued` lists the flags that
- * take a value; anything else unknown is a UsageError.
+ * Parses `--name value`, `--name=value`, `-x` and up to `maxPositional` positionals. `valued`
+ * lists the flags that take a value; anything else unknown, a value given to a switch and a
+ * positional too many are UsageErrors.
  */
-export function parseArgs(argv: string[], valued: string[], switches: string[]): ParsedArgs {
+export function parseArgs(argv: string[], valued: string[], switches: string[], maxPositional: number): ParsedArgs {
   const positional: string[] = [];
   const flags = new Map<string, string | true>();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (!a.startsWith("-") || a === "-") {
+      if (positional.length === maxPositional) throw new UsageError(`unexpected argument ${JSON.stringify(a)}`);
       positional.push(a);
       continue;
     }
@@ -74,7 +76,8 @@ export function parseArgs(argv: string[], valued: string[], switches: string[]):
       const v = eq > 0 ? a.slice(eq + 1) : argv[++i];
       if (v === undefined) throw new UsageError(`${name} needs a value`);
       flags.set(name, v);
-    } else if (switches.includes(name) && eq < 0) {
+    } else if (switches.includes(name)) {
+      if (eq > 0) throw new UsageError(`${name} takes no value`);
       flags.set(name, true);
     } else {
       throw new UsageError(`unknown option ${name}`);
@@ -83,11 +86,24 @@ export function parseArgs(argv: string[], valued: string[], switches: string[]):
   return { positional, flags };
 }
 
-/** A non-negative integer flag value, or the fallback. */
-export function intFlag(args: ParsedArgs, name: string, fallback: number): number {
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration flag value: an integer with a unit (ms, s, m, h, d), e.g. "7d"; undefined when absent. */
+export function durationFlag(args: ParsedArgs, name: string): number | undefined {
+  const v = args.flags.get(name);
+  if (v === undefined) return undefined;
+  const m = typeof v === "string" ? /^(\d+)(ms|s|m|h|d)$/.exec(v) : null;
+  if (m === null) throw new UsageError(`${name} must be a duration such as 500ms, 30s, 10m, 12h or 7d, got ${String(v)}`);
+  return Number(m[1]) * DURATION_UNITS_MS[m[2]];
+}
+
+/** An integer flag value of at least `min` (default 0), or the fallback. */
+export function intFlag(args: ParsedArgs, name: string, fallback: number, min = 0): number {
   const v = args.flags.get(name);
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (v === true || !Number.isInteger(n) || n < 0) throw new UsageError(`${name} must be a non-negative integer, got ${String(v)}`);
+  if (v === true || v.trim() === "" || !Number.isSafeInteger(n) || n < min) {
+    throw new UsageError(`${name} must be ${min === 0 ? "a non-negative integer" : `an integer >= ${min}`}, got ${String(v)}`);
+  }
   return n;
 }

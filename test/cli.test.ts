@@ -3,8 +3,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from "node:path";
 import { Queue, type QueueReader, type QueueWriter } from "../src/index.ts";
 import {
-  CONTROL_FILE, CONTROL_SIZE, CTL_MAGIC_OFF, READERS_DIR, READER_META_SIZE, SEGMENT_HEADER_SIZE, WRITER_LOCK_FILE,
-  recordLength, segmentFileName, tempPath,
+  CONTROL_FILE, CONTROL_SIZE, CTL_MAGIC_OFF, CTL_WRITER_EPOCH_OFF, CTL_WRITER_HEARTBEAT_OFF, READERS_DIR, READER_META_SIZE, SEGMENT_HEADER_SIZE, SLOT_GENERATION_OFF, SLOT_HEARTBEAT_OFF,
+  WRITER_LOCK_FILE, recordLength, segmentFileName, slotOffset, tempPath,
 } from "../src/queue/layout/index.ts";
 import { readerMetaPath } from "../src/queue/readerMeta.ts";
 import { listSegmentIds, segmentPath } from "../src/queue/segment.ts";
@@ -175,6 +175,68 @@ describe("inspect", () => {
     expect(deadText.stdout).toContain("temp files  1 leftover\n");
     expect(deadText.stdout).toMatch(/^near\s.+\sno\s+dead$/m);
     expect(deadText.stdout).toMatch(/^behind\s.+\syes\s+lagging$/m);
+  });
+
+  test("--json gives nanosecond times exactly, as decimal strings", async () => {
+    using tmp = new TempDir();
+    Queue.openPublisher(tmp.path, { segmentSize: SEGMENT, preallocate: false }).close();
+    Queue.openSubscriber(tmp.path, "r").close();
+    const bytes = readFileSync(readerMetaPath(tmp.path, "r"));
+    const meta = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    // The slot written last (the higher generation) is the one in force.
+    const slots = [0, 1].map((i) => ({
+      generation: meta.getBigUint64(slotOffset(i) + SLOT_GENERATION_OFF, true),
+      heartbeatNs: meta.getBigUint64(slotOffset(i) + SLOT_HEARTBEAT_OFF, true),
+    }));
+    const stored = slots[0].generation > slots[1].generation ? slots[0].heartbeatNs : slots[1].heartbeatNs;
+    // Above 2^53: a double could not hold it, so a number here would be a rounded one.
+    expect(stored).toBeGreaterThan(2n ** 53n);
+    const info = await cliJson(["inspect", tmp.path]);
+    expect(info.readers[0].position.heartbeatNs).toBe(String(stored));
+  });
+
+  test("a writer that ran and closed: closed, with its epoch and the time of its last heartbeat; none yet: never opened", async () => {
+    using tmp = new TempDir();
+    const closed = tmp.join("closed");
+    for (let i = 0; i < 2; i++) Queue.openPublisher(closed, { segmentSize: SEGMENT, preallocate: false }).close();
+    const control = readFileSync(join(closed, CONTROL_FILE));
+    const heartbeatNs = new DataView(control.buffer, control.byteOffset, control.byteLength).getBigUint64(CTL_WRITER_HEARTBEAT_OFF, true);
+    // As a control block left by a writer that died before its first epoch was stored.
+    const never = tmp.join("never");
+    Queue.openPublisher(never, { segmentSize: SEGMENT, preallocate: false }).close();
+    const patched = readFileSync(join(never, CONTROL_FILE));
+    patched.fill(0, CTL_WRITER_EPOCH_OFF, CTL_WRITER_EPOCH_OFF + 8);
+    patched.fill(0, CTL_WRITER_HEARTBEAT_OFF, CTL_WRITER_HEARTBEAT_OFF + 8);
+    writeFileSync(join(never, CONTROL_FILE), patched);
+
+    const [info, text, neverText] = await Promise.all([cliJson(["inspect", closed]), cli(["inspect", closed]), cli(["inspect", never])]);
+    expect(info.writer).toEqual({
+      alive: false, stale: false, closed: true, pid: 0, epoch: 2, heartbeatNs: String(heartbeatNs), heartbeatAgeMs: info.writer.heartbeatAgeMs,
+    });
+    const when = new Date(Number(heartbeatNs / 1_000_000n)).toISOString();
+    expect(text.stdout).toContain(`writer      closed at ${when} (pid not recorded), epoch 2, heartbeat `);
+    expect(text.stdout).not.toContain("never opened");
+    expect(neverText.stdout).toContain("writer      never opened, epoch 0, heartbeat - ago");
+  });
+
+  test("lag bytes and lag records of a reader agree while the writer appends (one snapshot)", async () => {
+    using tmp = new TempDir();
+    const payload = 100;
+    // 4 MiB segments: the writer does not roll during the test, so the reader stays in the newest segment.
+    const child = spawnFixture("cli-writer.ts", [tmp.path, String(4 << 20), "10", String(payload), "stream"], baseEnv);
+    await using _child = child;
+    expect(await child.line()).toStartWith("ready ");
+    {
+      using reader = Queue.openSubscriber(tmp.path, "r");
+      while (reader.next() !== null);
+      reader.commit();
+    }
+    const runs = await Promise.all(Array.from({ length: 8 }, () => cliJson(["inspect", tmp.path])));
+    for (const info of runs) {
+      const r = info.readers[0];
+      expect(r.lagRecords).not.toBeNull();
+      expect(r.lagBytes).toBe(r.lagRecords * recordLength(payload));
+    }
   });
 
   test("a queue without readers says so", async () => {
@@ -420,7 +482,7 @@ async function problemTree(tmp: TempDir): Promise<Tree> {
 }
 
 describe("doctor", () => {
-  test("reports stale writer locks, dead readers, corrupt metadata, leftover temp files and retention; exit 1", async () => {
+  test("reports stale writer locks, dead readers, corrupt metadata, leftover temp files (each with an action) and retention (information); exit 1", async () => {
     using tmp = new TempDir();
     using tree = await problemTree(tmp);
     const [report, human] = await Promise.all([cliJson(["doctor", tree.root, "--ttl", "50"], 1), cli(["doctor", tree.root, "--ttl", "50"])]);
@@ -434,8 +496,12 @@ describe("doctor", () => {
     expect(kinds("corrupt-reader")).toEqual(["corrupt-metadata"]);
     expect(kinds("dead-reader")).toEqual(["dead-reader"]);
     expect(kinds("retention")).toEqual(["retention-eligible"]);
-    expect(report.problems).toBe(report.findings.length);
+    // Retention is information: every other finding is a problem, and every finding says what to do.
+    expect(report.findings.filter((f: any) => f.severity === "info").map((f: any) => f.kind)).toEqual(["retention-eligible"]);
+    expect(report.problems).toBe(report.findings.length - 1);
     expect(report.findings.every((f: any) => f.fixed === undefined)).toBe(true);
+    for (const f of report.findings) expect(f.action).toMatch(/\w{3,}/);
+    expect(report.findings.find((f: any) => f.kind === "dead-reader").action).toContain("--prune-readers-older-than");
 
     const find = (name: string, kind: string): any[] => report.findings.filter((f: any) => f.queue === tree.q(name) && f.kind === kind);
     expect(find("apps/crashed", "temp-file").map((f) => f.path).sort()).toEqual([
@@ -460,9 +526,11 @@ describe("doctor", () => {
       expect(out).toMatch(new RegExp(`^${f.queue.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\s+${f.kind}\\s`, "m"));
     }
     expect(out).not.toContain("fixed");
+    expect(out).toMatch(/\sretention-eligible \(info\)\s.+\scleanup\(\)/);
+    expect(out).toEndWith(`${report.problems} problem(s) remain\n`);
   });
 
-  test("--fix removes only leftover temp files and dead reader metas, and says what it did", async () => {
+  test("--fix removes only leftover temp files, and says what it did; a dead reader keeps its saved position", async () => {
     using tmp = new TempDir();
     using tree = await problemTree(tmp);
     const crashedBefore = listing(tree.q("apps/crashed"));
@@ -471,13 +539,12 @@ describe("doctor", () => {
     expect(fixed.code).toBe(1);
     expect(fixed.stderr).toBe("");
     const fixedRows = fixed.stdout.split("\n").filter((l) => /\sfixed$/.test(l));
-    expect(fixedRows).toHaveLength(3);
+    expect(fixedRows).toHaveLength(2);
     expect(fixedRows.filter((l) => /\stemp-file\s/.test(l))).toHaveLength(2);
-    expect(fixedRows.filter((l) => /\sdead-reader\s/.test(l))).toHaveLength(1);
 
     expect(listing(tree.q("apps/crashed"))).toEqual(crashedBefore.filter((n) => n !== tempPath(segmentFileName(1))));
     expect(listing(join(tree.q("apps/crashed"), READERS_DIR))).toEqual([]);
-    expect(existsSync(readerMetaPath(tree.q("dead-reader"), "gone"))).toBe(false);
+    expect(existsSync(readerMetaPath(tree.q("dead-reader"), "gone"))).toBe(true);
     // Everything else is untouched: a live writer's temp file, live and corrupt reader metas,
     // segments, writer locks, the corrupt control block.
     expect(existsSync(tempPath(segmentPath(tree.q("healthy"), 1)))).toBe(true);
@@ -489,9 +556,58 @@ describe("doctor", () => {
 
     // What --fix did is gone from the next report; the rest remains.
     const again = await cliJson(["doctor", tree.root, "--ttl", "50", "--fix"], 1);
-    expect(again.findings.map((f: any) => f.kind).sort()).toEqual(["corrupt-metadata", "corrupt-metadata", "retention-eligible", "stale-writer-lock"]);
+    expect(again.findings.map((f: any) => f.kind).sort()).toEqual(["corrupt-metadata", "corrupt-metadata", "dead-reader", "retention-eligible", "stale-writer-lock"]);
     expect(again.findings.every((f: any) => f.fixed === undefined)).toBe(true);
     expect(again.problems).toBe(4);
+  });
+
+  test("--fix --prune-readers-older-than removes the saved position of a dead reader older than that, and only then", async () => {
+    using tmp = new TempDir();
+    using tree = await problemTree(tmp);
+    const gone = readerMetaPath(tree.q("dead-reader"), "gone");
+    // "gone" closed at least 100 ms ago: not older than a day, older than 50 ms.
+    const young = await cliJson(["doctor", tree.root, "--ttl", "50", "--fix", "--prune-readers-older-than", "1d"], 1);
+    expect(young.findings.find((f: any) => f.kind === "dead-reader").fixed).toBeUndefined();
+    expect(existsSync(gone)).toBe(true);
+    const old = await cliJson(["doctor", tree.root, "--ttl", "50", "--fix", "--prune-readers-older-than", "50ms"], 1);
+    expect(old.findings.find((f: any) => f.kind === "dead-reader")).toMatchObject({ path: gone, fixed: true });
+    expect(existsSync(gone)).toBe(false);
+    // Live and corrupt reader metas are never pruned.
+    expect(existsSync(readerMetaPath(tree.q("healthy"), "ok"))).toBe(true);
+    expect(existsSync(readerMetaPath(tree.q("corrupt-reader"), "bad"))).toBe(true);
+  });
+
+  test("--prune-readers-older-than without --fix, or with a bad duration, is a usage error", async () => {
+    using tmp = new TempDir();
+    Queue.openPublisher(tmp.path, { segmentSize: SEGMENT, preallocate: false }).close();
+    const [alone, bad] = await Promise.all([
+      cli(["doctor", tmp.path, "--prune-readers-older-than", "7d"]),
+      cli(["doctor", tmp.path, "--fix", "--prune-readers-older-than", "soon"]),
+    ]);
+    expectUsageError(alone, /--prune-readers-older-than takes effect only with --fix/);
+    expectUsageError(bad, /--prune-readers-older-than must be a duration/);
+  });
+
+  test("a running queue with segments eligible for retention exits 0: retention is information", async () => {
+    using tmp = new TempDir();
+    using writer = Queue.openPublisher(tmp.path, { segmentSize: SEGMENT, preallocate: false });
+    for (let i = 0; i < 200; i++) writer.append(1, new Uint8Array(1000));
+    using reader = Queue.openSubscriber(tmp.path, "r", { start: "latest" });
+    reader.commit();
+    const [human, report] = await Promise.all([cli(["doctor", tmp.path]), cliJson(["doctor", tmp.path])]);
+    expect(report.problems).toBe(0);
+    expect(report.findings.map((f: any) => [f.kind, f.severity])).toEqual([["retention-eligible", "info"]]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/\sretention-eligible \(info\)\s/);
+    expect(human.stdout).toEndWith("no problems remain\n");
+  });
+
+  test("--help documents every option", async () => {
+    const help = await cli(["doctor", "--help"]);
+    expect(help.code).toBe(0);
+    for (const option of ["--fix", "--prune-readers-older-than", "--ttl", "--max-lag", "--json"]) {
+      expect(help.stdout).toMatch(new RegExp(`^  ${option}\\s`, "m"));
+    }
   });
 
   test("--fix --json marks what it fixed", async () => {
@@ -499,11 +615,12 @@ describe("doctor", () => {
     using tree = await problemTree(tmp);
     const report = await cliJson(["doctor", tree.root, "--ttl", "50", "--fix"], 1);
     const fixed = report.findings.filter((f: any) => f.fixed === true).map((f: any) => f.kind).sort();
-    expect(fixed).toEqual(["dead-reader", "temp-file", "temp-file"]);
+    expect(fixed).toEqual(["temp-file", "temp-file"]);
+    // Less the fixed ones and the information (retention).
     expect(report.problems).toBe(report.findings.length - 3);
   });
 
-  test("a tree of healthy queues (and an empty directory) exits 0", async () => {
+  test("a tree of healthy queues (and an empty directory) exits 0; a root without queues exits 2", async () => {
     using tmp = new TempDir();
     using a = Queue.openPublisher(tmp.join("a"), { segmentSize: SEGMENT, preallocate: false });
     mkdirSync(tmp.join("nested"));
@@ -523,8 +640,7 @@ describe("doctor", () => {
     expect(human.code).toBe(0);
     expect(human.stdout).toBe(`3 queue(s) under ${tmp.path}\nno problems found\n`);
     expect(report).toEqual({ root: tmp.path, queues: [tmp.join("a"), tmp.join("closed"), tmp.join("nested", "b")], findings: [], problems: 0 });
-    expect(empty.code).toBe(0);
-    expect(empty.stdout).toContain("0 queue(s) under");
+    expectUsageError(empty, /no chronicle queue under .*empty/);
   });
 });
 
@@ -583,9 +699,28 @@ describe("arguments and paths", () => {
       [["inspect", tmp.path, "--ttl", "-1"], /--ttl must be/],
       [["doctor", tmp.path, "--max-lag", "lots"], /--max-lag must be/],
       [["bench", "--count", "1.5"], /--count must be/],
+      [["bench", "--count", "0"], /--count must be an integer >= 1, got 0/],
+      [["inspect", tmp.path, "--json=yes"], /--json takes no value/],
+      [["tail", tmp.path, "--follow=1"], /--follow takes no value/],
+      [["doctor", tmp.path, "--fix=no"], /--fix takes no value/],
+      [["bench", "--json="], /--json takes no value/],
+      [["inspect", tmp.path, "extra"], /unexpected argument "extra"/],
+      [["tail", tmp.path, tmp.path], /unexpected argument/],
+      [["doctor", tmp.path, "more"], /unexpected argument "more"/],
+      [["bench", "now"], /unexpected argument "now"/],
     ];
     const runs = await Promise.all(cases.map(([args]) => cli(args)));
     runs.forEach((r, i) => expectUsageError(r, cases[i][1]));
+  });
+
+  test("no command: the usage goes to stderr, exit 2; --help prints it on stdout, exit 0", async () => {
+    const [bare, help] = await Promise.all([cli([]), cli(["--help"])]);
+    expect(bare.code).toBe(2);
+    expect(bare.stdout).toBe("");
+    expect(bare.stderr).toStartWith("usage: chronicle <command>");
+    expect(help.code).toBe(0);
+    expect(help.stderr).toBe("");
+    expect(help.stdout).toBe(bare.stderr);
   });
 
   test("a path that is not a queue exits 2: empty directory, regular file, missing path", async () => {
@@ -596,10 +731,10 @@ describe("arguments and paths", () => {
     for (const command of ["inspect", "tail"]) {
       cases.push([[command, tmp.join("empty")], /is not a chronicle queue \(no control\.meta\)/]);
       cases.push([[command, tmp.join("file")], /is not a directory/]);
-      cases.push([[command, tmp.join("missing")], /is not a directory/]);
+      cases.push([[command, tmp.join("missing")], /missing does not exist/]);
     }
     cases.push([["doctor", tmp.join("file")], /is not a directory/]);
-    cases.push([["doctor", tmp.join("missing")], /is not a directory/]);
+    cases.push([["doctor", tmp.join("missing")], /missing does not exist/]);
     const runs = await Promise.all(cases.map(([args]) => cli(args)));
     runs.forEach((r, i) => expectUsageError(r, cases[i][1]));
     expect(listing(tmp.path)).toEqual(["empty", "file"]);

@@ -9,16 +9,18 @@ export const benchHelp = `usage: chronicle bench [--size N] [--count N] [--json]
 A local smoke test on a temp directory: append and read throughput in this process, and
 one-way latency from a writer process to a waiting reader (hybrid futex wait).
   --size N    payload bytes (default 64)
-  --count N   messages for the throughput run (default 1000000)`;
+  --count N   messages for the throughput run, at least 1 (default 1000000)
+  --json      machine-readable output`;
 
 const LATENCY_SAMPLES = 2000;
 
 export async function bench(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ["--size", "--count", "--child"], ["--json"]);
+  const args = parseArgs(argv, ["--size", "--count", "--child"], ["--json"], 0);
   const child = args.flags.get("--child");
   if (typeof child === "string") return latencyWriter(child);
   const size = intFlag(args, "--size", 64);
-  const count = intFlag(args, "--count", 1_000_000);
+  // At least one message: the rates divide by the time the messages took.
+  const count = intFlag(args, "--count", 1_000_000, 1);
   const dir = mkdtempSync(join(tmpdir(), "chronicle-bench-"));
   try {
     const results = { size, count, ...throughput(join(dir, "tp"), size, count), ...(await latency(join(dir, "lat"))) };

@@ -11,7 +11,7 @@ lag, heartbeat age and state: live, dead, lagging or corrupt).
   --json            machine-readable output`;
 
 export function inspect(argv: string[]): number {
-  const args = parseArgs(argv, ["--ttl", "--max-lag"], ["--json"]);
+  const args = parseArgs(argv, ["--ttl", "--max-lag"], ["--json"], 1);
   const dir = queueDir(args.positional[0], "inspect");
   const info = inspectQueue(dir, {
     readerTtlMs: intFlag(args, "--ttl", 60_000),
@@ -23,11 +23,15 @@ export function inspect(argv: string[]): number {
 
 function render(q: QueueInfo): string {
   const w = q.writer;
+  // A clean close clears the lock record: its pid is gone, but the epoch and the last heartbeat
+  // (written at close) tell which writer it was and when it closed.
   const writer = w.alive
     ? colour("green", `alive (pid ${w.pid})`)
     : w.stale
       ? colour("yellow", `not running (stale lock, last pid ${w.pid})`)
-      : colour("dim", "never opened");
+      : w.closed
+        ? colour("dim", `closed${w.heartbeatNs > 0n ? ` at ${new Date(Number(w.heartbeatNs / 1_000_000n)).toISOString()}` : ""} (pid not recorded)`)
+        : colour("dim", "never opened");
   const lines = [
     `queue       ${q.dir}`,
     `format      v${q.formatVersion}, segment size ${bytes(q.segmentSize)}`,

@@ -13,7 +13,7 @@ printable text, otherwise a hex + ASCII dump). Reads anonymously: creates no rea
   --json         one JSON object per line`;
 
 export async function tail(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ["--from", "--type", "--limit"], ["-f", "--follow", "--json"]);
+  const args = parseArgs(argv, ["--from", "--type", "--limit"], ["-f", "--follow", "--json"], 1);
   const dir = queueDir(args.positional[0], "tail");
   const from = (args.flags.get("--from") as string | undefined) ?? "earliest";
   let fromSeq = -1;

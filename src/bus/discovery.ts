@@ -13,7 +13,8 @@ import { ClosedError } from "../errors.ts";
 import { basename, dirname } from "node:path";
 import { Inotify, DIR_CHANGES, IN_IGNORED, IN_ONLYDIR, IN_Q_OVERFLOW, isDirectory, listDir, mkdirp } from "../ffi/index.ts";
 import { checkTimeout, NO_CONTROLS, Waiter } from "../queue/wait.ts";
-import { BusLayout, validateStrategyId, type StrategyEndpoints } from "./layout.ts";
+import { checkAtLeast, checkOptions } from "../queue/args.ts";
+import { busLayout, type BusLayout, validateStrategyId, type StrategyEndpoints } from "./layout.ts";
 import { readyVersion, SUPPORTED_READY_VERSION } from "./markers.ts";
 
 export type DiscoveryEvent =
@@ -27,6 +28,15 @@ export interface DiscoveryOptions {
   rescanIntervalMs?: number;
   /** Highest READY version to accept (default: what this library supports). */
   supportedVersion?: number;
+}
+
+/** Checks the options, before anything is watched. */
+export function checkDiscoveryOptions(options: DiscoveryOptions | undefined, root: string): DiscoveryOptions {
+  const opts = checkOptions(options, "discovery options", root);
+  // Infinity is fine (watch events only); NaN would make every wait's sleep slice NaN.
+  checkAtLeast(opts.rescanIntervalMs, "rescanIntervalMs", 0, root);
+  checkAtLeast(opts.supportedVersion, "supportedVersion", 1, root, true);
+  return opts;
 }
 
 export class RouterDiscovery implements Disposable, AsyncIterable<DiscoveryEvent> {
@@ -49,8 +59,9 @@ export class RouterDiscovery implements Disposable, AsyncIterable<DiscoveryEvent
   private waiter: Waiter | null = null;
   private closed = false;
 
-  constructor(root: string | BusLayout, opts: DiscoveryOptions = {}) {
-    this.layout = typeof root === "string" ? new BusLayout(root) : root;
+  constructor(root: string | BusLayout, options?: DiscoveryOptions) {
+    this.layout = busLayout(root);
+    const opts = checkDiscoveryOptions(options, this.layout.root);
     this.rescanIntervalMs = opts.rescanIntervalMs ?? 1000;
     this.supportedVersion = opts.supportedVersion ?? SUPPORTED_READY_VERSION;
     mkdirp(this.layout.strategiesDir);

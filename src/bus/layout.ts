@@ -40,6 +40,11 @@ export class BusLayout {
   }
 }
 
+/** A bus root given as a path or a layout, checked. */
+export function busLayout(root: unknown): BusLayout {
+  return root instanceof BusLayout ? root : new BusLayout(root as string);
+}
+
 /** A strategy id is one path component: non-empty, not "." or "..", no "/" or NUL, bounded length. */
 export function validateStrategyId(id: unknown, where = ""): string {
   return validateComponent(id, "strategy id", where, MAX_STRATEGY_ID_BYTES);

@@ -2,6 +2,8 @@
 import { join } from "node:path";
 import { lstatSync } from "node:fs";
 import { InvalidArgument } from "../errors.ts";
+import { checkAtLeast, checkOptions, describe } from "../queue/args.ts";
+import { validateDirPath } from "../queue/names.ts";
 import { tempPath } from "../queue/layout/files.ts";
 import { fromNodeError, readSmallFile, realtimeNs, writeFileAtomic, isProcessAlive } from "../ffi/index.ts";
 
@@ -12,6 +14,7 @@ export const SUPPORTED_READY_VERSION = 1;
 
 /** Marks an endpoint ready for discovery (`READY` with `version=N`). */
 export function markReady(endpointDir: string, version = SUPPORTED_READY_VERSION): void {
+  validateDirPath(endpointDir, "endpoint directory");
   if (!Number.isInteger(version) || version < 1) throw new InvalidArgument(endpointDir, `READY version must be an integer >= 1, got ${String(version)}`);
   const path = join(endpointDir, READY_FILE);
   writeFileAtomic(path, tempPath(path), Buffer.from(`version=${version}\n`));
@@ -23,6 +26,7 @@ export function markReady(endpointDir: string, version = SUPPORTED_READY_VERSION
  * unsupported).
  */
 export function readyVersion(endpointDir: string): number | null {
+  validateDirPath(endpointDir, "endpoint directory");
   const path = join(endpointDir, READY_FILE);
   try {
     if (!lstatSync(path).isFile()) return null;
@@ -45,8 +49,21 @@ export interface Lease {
   timestampNs: bigint;
 }
 
+/** The fields of a lease argument, checked (`complete`: all present, as readLease returns them). */
+function checkLease(path: string, lease: Partial<Lease>, complete: boolean): void {
+  if (lease.epoch === undefined) throw new InvalidArgument(path, "lease.epoch is required");
+  checkAtLeast(lease.epoch, "lease.epoch", 0, path, true);
+  if (complete && lease.pid === undefined) throw new InvalidArgument(path, "lease.pid is required");
+  checkAtLeast(lease.pid, "lease.pid", 1, path, true);
+  if (lease.timestampNs === undefined ? complete : typeof lease.timestampNs !== "bigint") {
+    throw new InvalidArgument(path, `lease.timestampNs must be a bigint, got ${describe(lease.timestampNs)}`);
+  }
+}
+
 /** Writes (or refreshes) an endpoint's LEASE. */
 export function writeLease(endpointDir: string, lease: { pid?: number; epoch: number; timestampNs?: bigint }): void {
+  validateDirPath(endpointDir, "endpoint directory");
+  checkLease(endpointDir, checkOptions(lease, "lease", endpointDir), false);
   const body = {
     pid: lease.pid ?? process.pid,
     epoch: lease.epoch,
@@ -58,6 +75,7 @@ export function writeLease(endpointDir: string, lease: { pid?: number; epoch: nu
 
 /** Reads an endpoint's LEASE; null when absent or malformed. */
 export function readLease(endpointDir: string): Lease | null {
+  validateDirPath(endpointDir, "endpoint directory");
   const file = readSmallFile(join(endpointDir, LEASE_FILE));
   if (file === null || file.kind !== "regular file") return null;
   try {
@@ -71,6 +89,10 @@ export function readLease(endpointDir: string): Lease | null {
 
 /** A lease is stale when its process is gone or it was not refreshed within `ttlMs`. */
 export function isLeaseStale(lease: Lease, ttlMs: number, nowNs: bigint = realtimeNs()): boolean {
+  checkLease("", checkOptions(lease, "lease", ""), true);
+  if (typeof ttlMs !== "number") throw new InvalidArgument("", `ttlMs must be a number, got ${describe(ttlMs)}`);
+  checkAtLeast(ttlMs, "ttlMs", 0, "");
+  if (typeof nowNs !== "bigint") throw new InvalidArgument("", `nowNs must be a bigint, got ${describe(nowNs)}`);
   if (!isProcessAlive(lease.pid)) return true;
   return nowNs - lease.timestampNs > BigInt(Math.round(ttlMs * 1e6));
 }

@@ -15,13 +15,15 @@ import { FanInReader } from "../queue/fanIn.ts";
 import { batchPoll } from "../queue/batchPoll.ts";
 import type { MessageView } from "../queue/messageView.ts";
 import { Queue } from "../queue/queue.ts";
-import { checkTimeout, Waiter, WAIT_TARGET } from "../queue/wait.ts";
+import { asyncWaitArgs, checkTimeout, Waiter, WAIT_TARGET, type AsyncWaitArg } from "../queue/wait.ts";
+import { checkOptions, checkSignal } from "../queue/args.ts";
 import { validateComponent } from "../queue/names.ts";
 import { MAX_READER_NAME_BYTES } from "../queue/layout/index.ts";
-import type { ReaderOptions } from "../queue/reader.ts";
+import { checkReaderOptions, type ReaderOptions } from "../queue/reader.ts";
 import type { QueueWriter, WriterOptions } from "../queue/writer.ts";
+import { validateWriterOptions } from "../queue/writerOptions.ts";
 import { RouterDiscovery, type DiscoveryEvent, type DiscoveryOptions } from "./discovery.ts";
-import type { BusLayout } from "./layout.ts";
+import { busLayout, validateStrategyId, type BusLayout } from "./layout.ts";
 
 export interface RoutedMessage {
   strategy: string;
@@ -61,10 +63,14 @@ export class StrategyRouter implements Disposable {
   private readonly waiter: Waiter;
   private closed = false;
 
-  constructor(root: string | BusLayout, readerName: string, opts: StrategyRouterOptions = {}) {
-    // Checked now, not at the first attach, where every strategy would fail with it.
-    validateComponent(readerName, "reader name", typeof root === "string" ? root : root.root, MAX_READER_NAME_BYTES);
-    this.discovery = new RouterDiscovery(root, opts.discovery);
+  constructor(root: string | BusLayout, readerName: string, options?: StrategyRouterOptions) {
+    const layout = busLayout(root);
+    // Checked now, not at the first attach or reply, where every strategy would fail with them.
+    validateComponent(readerName, "reader name", layout.root, MAX_READER_NAME_BYTES);
+    const opts = checkOptions(options, "router options", layout.root);
+    for (const key of ["reader", "subscriber"] as const) if (opts[key] !== undefined) checkReaderOptions(layout.root, opts[key]);
+    for (const key of ["writer", "publisher"] as const) if (opts[key] !== undefined) validateWriterOptions(layout.root, opts[key]);
+    this.discovery = new RouterDiscovery(layout, opts.discovery);
     this.readerName = readerName;
     this.opts = opts;
     const orders = this.fanIn[WAIT_TARGET];
@@ -147,6 +153,7 @@ export class StrategyRouter implements Disposable {
   /** Appends a reply to a strategy's orders_in (created on first use). Returns its seq. */
   reply(strategy: string, typeId: number, payload: Uint8Array): number {
     this.checkOpen();
+    validateStrategyId(strategy, this.discovery.layout.root);
     const a = this.byStrategy.get(strategy);
     if (a === undefined) throw new NotAttached(this.discovery.layout.root, strategy);
     a.replies ??= Queue.openPublisher(a.ordersIn, { preallocate: false, ...(this.opts.writer ?? this.opts.publisher) });
@@ -155,6 +162,7 @@ export class StrategyRouter implements Disposable {
 
   /** Persists a strategy's position after its last delivered order. */
   commit(strategy: string): void {
+    validateStrategyId(strategy, this.discovery.layout.root);
     const a = this.byStrategy.get(strategy);
     if (a !== undefined) this.fanIn.commit(a.sourceId);
   }
@@ -181,13 +189,16 @@ export class StrategyRouter implements Disposable {
    * Like {@link wait}, without blocking the event loop: resolves true for an order or a discovery
    * change, false after `timeoutMs` or when the router is closed meanwhile; rejects with the
    * signal's reason when `signal` aborts, and with any error a check meets (a corrupt record, a
-   * strategy's reader closed under it).
+   * strategy's reader closed under it). Takes the timeout and signal as arguments, or the
+   * options object of a reader's waitAsync.
    */
-  async waitAsync(timeoutMs = Infinity, signal?: AbortSignal): Promise<boolean> {
+  async waitAsync(timeoutMs: AsyncWaitArg = Infinity, signal?: AbortSignal): Promise<boolean> {
     this.checkOpen();
-    const timeout = checkTimeout(timeoutMs, this.discovery.layout.root);
-    if (signal?.aborted) throw signal.reason;
-    return this.waiter.waitAsync(timeout, signal);
+    const root = this.discovery.layout.root;
+    const args = asyncWaitArgs(timeoutMs, root);
+    const abort = checkSignal(signal, root) ?? args.signal;
+    if (abort?.aborted) throw abort.reason;
+    return this.waiter.waitAsync(args.timeoutMs, abort, args.spinNs);
   }
 
   private detach(strategy: string): void {

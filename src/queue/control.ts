@@ -10,7 +10,7 @@ import {
   CTL_MAGIC_W, CTL_VERSION_W, CTL_INIT_STATE_W, CTL_WRITER_EPOCH_W, CTL_SEGMENT_SIZE_W,
   CTL_CURRENT_SEGMENT_W, CTL_WRITE_OFFSET_W, CTL_WRITER_HEARTBEAT_W, CTL_NOTIFY_SEQ_W,
   CTL_NOTIFY_SEQ_OFF, CTL_WAITERS_PENDING_W, CTL_WAITERS_PENDING_OFF, INIT_INITIALIZING, INIT_READY, V1_SEGMENT_SIZE,
-  isValidSegmentSize, loadFence, readU64, writeU64, type FormatVersion,
+  isValidSegmentSize, loadFence, readU64, readU64Exact, writeU64, type FormatVersion,
 } from "./layout/index.ts";
 import { openRegular } from "./regularFile.ts";
 
@@ -183,9 +183,9 @@ export class ControlBlock {
     writeU64(this.map.u32, CTL_WRITE_OFFSET_W, v);
   }
 
-  /** Last writer heartbeat, wall clock ns, as a number (ms precision is what callers need). */
-  get writerHeartbeatNs(): number {
-    return readU64(this.map.u32, CTL_WRITER_HEARTBEAT_W);
+  /** Last writer heartbeat (also written at close), wall clock ns, exact (0 when never written). */
+  get writerHeartbeatNs(): bigint {
+    return readU64Exact(this.map.u32, CTL_WRITER_HEARTBEAT_W);
   }
 
   setWriterHeartbeat(hi: number, lo: number): void {

@@ -10,7 +10,8 @@ import type { ControlBlock } from "./control.ts";
 import { batchPoll } from "./batchPoll.ts";
 import type { MessageView } from "./messageView.ts";
 import { QueueReader } from "./reader.ts";
-import { checkTimeout, CONTROL_BLOCK, Waiter, WAIT_TARGET, type WaitTarget } from "./wait.ts";
+import { asyncWaitArgs, checkTimeout, CONTROL_BLOCK, Waiter, WAIT_TARGET, type AsyncWaitArg, type WaitTarget } from "./wait.ts";
+import { checkOptions } from "./args.ts";
 
 /** A merged record: the source it came from and its view (valid until the next call). */
 export interface FanInMessage {
@@ -57,8 +58,8 @@ export class FanInReader implements Disposable {
   private readonly waiter: Waiter;
   private closed = false;
 
-  constructor(opts: FanInOptions = {}) {
-    this.waiter = new Waiter(this.target, { spinMicros: opts.spinMicros });
+  constructor(opts?: FanInOptions) {
+    this.waiter = new Waiter(this.target, { spinMicros: checkOptions(opts, "fan-in options", "").spinMicros });
   }
 
   /** Attaches `reader` (the fan-in owns it from now on) and returns its stable source id. */
@@ -166,14 +167,15 @@ export class FanInReader implements Disposable {
   /**
    * Resolves true when any source has a record, false at the timeout or when the fan-in is
    * closed meanwhile. Holds the event loop for at most `spinMicros` (one spin over all sources);
-   * then one helper thread sleeps on every source's futex word at once (FUTEX_WAITV).
+   * then one helper thread sleeps on every source's futex word at once (FUTEX_WAITV). A number
+   * as the argument is the timeout, as on a reader.
    */
-  async waitAsync(opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<boolean> {
+  async waitAsync(opts?: AsyncWaitArg): Promise<boolean> {
     this.checkOpen();
-    const timeoutMs = checkTimeout(opts.timeoutMs ?? Infinity, "");
+    const { timeoutMs, signal, spinNs } = asyncWaitArgs(opts, "");
     if (this.hasNext()) return true;
-    if (opts.signal?.aborted) throw opts.signal.reason;
-    return this.waiter.waitAsync(timeoutMs, opts.signal);
+    if (signal?.aborted) throw signal.reason;
+    return this.waiter.waitAsync(timeoutMs, signal, spinNs);
   }
 
   /** Yields merged records as they arrive, waiting without blocking the event loop. */

@@ -4,7 +4,9 @@ import { ChronicleError } from "../errors.ts";
 import { listDir, fileSize } from "../ffi/index.ts";
 import { ControlBlock } from "./control.ts";
 import { writerStatus, type WriterStatus } from "./liveness.ts";
-import { DEFAULT_RETENTION, readerStatuses, retentionFloor, type ReaderStatus, type RetentionPolicy } from "./retention.ts";
+import { checkAtLeast } from "./args.ts";
+import { validateDirPath } from "./names.ts";
+import { DEFAULT_RETENTION, readerStatuses, retentionFloor, retentionPolicy, type ReaderStatus, type RetentionPolicy } from "./retention.ts";
 import { findTail, scanSegment } from "./scan.ts";
 import { listSegmentIds, segmentPath, withSegment } from "./segment.ts";
 import { isSetAsideFileName, isTempFileName, READERS_DIR, SEGMENT_HEADER_SIZE, type FormatVersion } from "./layout/index.ts";
@@ -32,7 +34,10 @@ export interface QueueInfo {
 }
 
 /** Takes a snapshot of the queue in `dir`. Writes nothing. */
-export function inspectQueue(dir: string, policy: RetentionPolicy = DEFAULT_RETENTION, openTimeoutMs = 200): QueueInfo {
+export function inspectQueue(dir: string, retention: Partial<RetentionPolicy> = DEFAULT_RETENTION, openTimeoutMs = 200): QueueInfo {
+  validateDirPath(dir, "queue directory");
+  const policy = retentionPolicy(retention, dir);
+  checkAtLeast(openTimeoutMs, "openTimeoutMs", 0, dir);
   const control = ControlBlock.open(dir, openTimeoutMs, "inspect");
   try {
     const size = control.segmentSize;
@@ -44,10 +49,12 @@ export function inspectQueue(dir: string, policy: RetentionPolicy = DEFAULT_RETE
     const headScan = tail?.scan ?? null;
     const lastSeq = tail?.lastSeq ?? -1;
     const head = { segment: Math.max(newest, 0), offset: headScan?.end ?? SEGMENT_HEADER_SIZE, segmentSize: size };
+    // Both lags from the one head: records counted only up to head.offset, where lagBytes ends,
+    // so a writer appending meanwhile cannot make the two disagree.
     const readers = readerStatuses(dir, head, policy).map((r) => ({
       ...r,
       lagRecords: r.position !== null && r.position.segment === newest && headScan !== null
-        ? withSegment(dir, newest, size, null, (seg) => scanSegment(seg.window.u32, size, Math.max(SEGMENT_HEADER_SIZE, r.position!.offset)).records)
+        ? withSegment(dir, newest, size, null, (seg) => scanSegment(seg.window.u32, size, Math.max(SEGMENT_HEADER_SIZE, r.position!.offset), false, head.offset).records)
         : null,
     }));
     const floor = retentionFloor(readers, head);

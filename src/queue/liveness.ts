@@ -11,19 +11,26 @@ export function wallClockMs(): number {
 }
 
 /** ms since a heartbeat stored as wall-clock ns (0 = never written: Infinity). */
-export function heartbeatAgeMs(heartbeatNs: number, nowMs = wallClockMs()): number {
-  return heartbeatNs > 0 ? Math.max(0, nowMs - heartbeatNs / 1e6) : Infinity;
+export function heartbeatAgeMs(heartbeatNs: number | bigint, nowMs = wallClockMs()): number {
+  return heartbeatNs > 0 ? Math.max(0, nowMs - Number(heartbeatNs) / 1e6) : Infinity;
 }
 
 export interface WriterStatus {
   /** True while a writer holds the queue's lock. */
   alive: boolean;
-  /** writer.lock names a process that no longer holds it (the writer exited or died). */
+  /** writer.lock names a process that no longer holds it (the writer died without closing). */
   stale: boolean;
+  /**
+   * The last writer closed cleanly: it cleared its lock record, so its pid is not known; its
+   * epoch and its last heartbeat (written at close) are, from the control block.
+   */
+  closed: boolean;
   /** pid from the lock record (0 when there is none). */
   pid: number;
-  /** writer_epoch from the control block. */
+  /** writer_epoch from the control block (0: no writer ever opened the queue). */
   epoch: number;
+  /** The writer's last heartbeat, wall-clock ns (0 when it never wrote one). */
+  heartbeatNs: bigint;
   /** ms since the writer's last heartbeat (Infinity when it never wrote one). */
   heartbeatAgeMs: number;
 }
@@ -32,11 +39,15 @@ export interface WriterStatus {
 export function writerStatus(dir: string, control: ControlBlock): WriterStatus {
   const owner = readWriterLock(dir);
   const alive = isFlockHeld(join(dir, WRITER_LOCK_FILE));
+  const epoch = control.writerEpoch;
+  const heartbeatNs = control.writerHeartbeatNs;
   return {
     alive,
     stale: owner !== null && !alive,
+    closed: owner === null && !alive && epoch > 0,
     pid: owner?.pid ?? 0,
-    epoch: control.writerEpoch,
-    heartbeatAgeMs: heartbeatAgeMs(control.writerHeartbeatNs),
+    epoch,
+    heartbeatNs,
+    heartbeatAgeMs: heartbeatAgeMs(heartbeatNs),
   };
 }

@@ -8,8 +8,9 @@ import { batchPoll } from "./batchPoll.ts";
 import { MessageView } from "./messageView.ts";
 import { validateComponent, validateDirPath } from "./names.ts";
 import { ReaderMetaFile } from "./readerMeta.ts";
-import { checkStart, resolveStart, type Position, type ResolvedStart, type StartPosition } from "./startPosition.ts";
-import { checkTimeout, CONTROL_BLOCK, spinNanos, Waiter, type WaitOptions } from "./wait.ts";
+import { checkStart, isRecordBoundary, resolveStart, type Position, type ResolvedStart, type StartPosition } from "./startPosition.ts";
+import { asyncWaitArgs, checkTimeout, checkWaitOptions, CONTROL_BLOCK, Waiter, type AsyncWaitArg, type WaitOptions } from "./wait.ts";
+import { checkAtLeast, checkBoolean, checkOptions } from "./args.ts";
 import { Segment, listSegmentIds } from "./segment.ts";
 import {
   MAX_READER_NAME_BYTES, SEGMENT_HEADER_SIZE, CORRUPT, NOT_COMMITTED, PADDED,
@@ -30,6 +31,15 @@ export interface ReaderOptions {
   openTimeoutMs?: number;
   /** How {@link QueueReader.wait} waits: hybrid spin-then-futex (default) or pure spin. */
   wait?: WaitOptions;
+}
+
+/** Checks the options, before anything is opened. */
+export function checkReaderOptions(dir: string, options: ReaderOptions | undefined): ReaderOptions {
+  const opts = checkOptions(options, "reader options", dir);
+  checkBoolean(opts.verifyCrc, "verifyCrc", dir);
+  checkAtLeast(opts.openTimeoutMs, "openTimeoutMs", 0, dir);
+  checkWaitOptions(opts.wait, dir);
+  return opts;
 }
 
 /** The former name of {@link ReaderOptions}. */
@@ -99,9 +109,10 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
   }
 
   /** Opens a reader on the queue in `dir`. `name` null makes an anonymous, read-only reader. */
-  static open(dir: string, name: string | null, opts: ReaderOptions = {}): QueueReader {
+  static open(dir: string, name: string | null, options?: ReaderOptions): QueueReader {
     validateDirPath(dir, "queue directory");
     if (name !== null) validateComponent(name, "reader name", dir, MAX_READER_NAME_BYTES);
+    const opts = checkReaderOptions(dir, options);
     const start = checkStart(dir, opts.start);
     const control = ControlBlock.open(dir, opts.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS, "read");
     let resolved: ResolvedStart | null = null;
@@ -170,20 +181,19 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
    * the reader is closed meanwhile; rejects with the signal's reason when `signal` aborts. Holds
    * the event loop for at most `spinMicros` (the reader's option, or this call's): a short spin
    * that catches a record arriving within microseconds. The sleeping is done by a helper thread
-   * on the queue's futex.
+   * on the queue's futex. A number as the argument is the timeout: `waitAsync(100)` is
+   * `waitAsync({ timeoutMs: 100 })`.
    */
-  waitAsync(opts: { timeoutMs?: number; signal?: AbortSignal; spinMicros?: number } = {}): Promise<boolean> {
+  waitAsync(opts?: AsyncWaitArg): Promise<boolean> {
     if (this.closed) return Promise.reject(new ClosedError(this.dir, "reader"));
-    let spinNs: number | undefined;
-    let timeout: number;
+    let args: ReturnType<typeof asyncWaitArgs>;
     try {
-      spinNs = opts.spinMicros === undefined ? undefined : spinNanos(opts.spinMicros);
-      timeout = checkTimeout(opts.timeoutMs ?? Infinity, this.dir);
+      args = asyncWaitArgs(opts, this.dir);
     } catch (e) {
       return Promise.reject(e);
     }
     if (this.findNext() >= 0) return Promise.resolve(true);
-    return this.waiter.waitAsync(timeout, opts.signal, spinNs);
+    return this.waiter.waitAsync(args.timeoutMs, args.signal, args.spinNs);
   }
 
   /** Yields records as they arrive, waiting (without blocking the event loop) in between. */
@@ -234,6 +244,10 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
   commitAt(segment: number, offset: number): void {
     if (this.closed) throw new ClosedError(this.dir, "reader");
     if (this.meta === null) throw new InvalidArgument(this.dir, "an anonymous reader has no position to commit");
+    // A position that no reader could have had: stored, it would read as corrupt metadata later.
+    if (!Number.isSafeInteger(segment) || segment < 0 || !isRecordBoundary(offset, this.segmentSize)) {
+      throw new InvalidArgument(this.dir, `commitAt takes a position of this reader (a segment id and a record boundary), got ${String(segment)}, ${String(offset)}`);
+    }
     this.meta.store(segment, offset);
   }
 

@@ -10,14 +10,15 @@ import { openRegular } from "./regularFile.ts";
 import {
   READERS_DIR, READER_META_EXT, READER_META_SIZE, READER_SLOT_COUNT, READER_SLOT_CRC_SPAN,
   SLOT_SEGMENT_OFF, SLOT_OFFSET_OFF, SLOT_HEARTBEAT_OFF, SLOT_GENERATION_OFF, SLOT_CRC_OFF, SLOT_ZERO_OFF,
-  LEGACY_OFFSET_ONLY_SIZE, LEGACY_SEGMENT_OFFSET_SIZE, slotOffset, slotForGeneration, readU64, writeU64, tempPath,
+  LEGACY_OFFSET_ONLY_SIZE, LEGACY_SEGMENT_OFFSET_SIZE, slotOffset, slotForGeneration, readU64, readU64Exact, writeU64, tempPath,
 } from "./layout/index.ts";
 
 /** A decoded reader position. */
 export interface ReaderPosition {
   segment: number;
   offset: number;
-  heartbeatNs: number;
+  /** Wall-clock ns of the last store or heartbeat (0 when never written). */
+  heartbeatNs: bigint;
   generation: number;
 }
 
@@ -33,7 +34,7 @@ export function decodeReaderMeta(bytes: Uint8Array): ReaderPosition | null {
   if (bytes.length === LEGACY_OFFSET_ONLY_SIZE || bytes.length === LEGACY_SEGMENT_OFFSET_SIZE) {
     const u32 = new Uint32Array(bytes.slice().buffer);
     const legacyTwo = bytes.length === LEGACY_SEGMENT_OFFSET_SIZE;
-    return { segment: legacyTwo ? readU64(u32, 0) : 0, offset: readU64(u32, legacyTwo ? 2 : 0), heartbeatNs: 0, generation: 0 };
+    return { segment: legacyTwo ? readU64(u32, 0) : 0, offset: readU64(u32, legacyTwo ? 2 : 0), heartbeatNs: 0n, generation: 0 };
   }
   if (bytes.length !== READER_META_SIZE) return null;
   const copy = bytes.slice();
@@ -46,7 +47,7 @@ export function decodeReaderMeta(bytes: Uint8Array): ReaderPosition | null {
     const slot: ReaderPosition = {
       segment: readU64(u32, w + (SLOT_SEGMENT_OFF >> 2)),
       offset: readU64(u32, w + (SLOT_OFFSET_OFF >> 2)),
-      heartbeatNs: readU64(u32, w + (SLOT_HEARTBEAT_OFF >> 2)),
+      heartbeatNs: readU64Exact(u32, w + (SLOT_HEARTBEAT_OFF >> 2)),
       generation: readU64(u32, w + (SLOT_GENERATION_OFF >> 2)),
     };
     if (best === null || slot.generation > best.generation) best = slot;

@@ -27,7 +27,7 @@ export function recoverTail(dir: string, control: ControlBlock, priorEpoch: numb
   const { ids, segment: newest } = tail;
   if (newest < 0) return { segment: createAndOpen(dir, firstId(dir, control, priorEpoch), size, window), offset: SEGMENT_HEADER_SIZE, nextSeq: 0 };
   const head = tail.head;
-  // The newest segment vanished between listing and opening (retention by another tool): look again.
+  // The newest segment vanished between listing and opening (removed by hand or by a tool): look again.
   if (head === null || tail.scan === null) return recoverTail(dir, control, priorEpoch, window);
   const scan = tail.scan;
 

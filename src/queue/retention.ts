@@ -3,8 +3,11 @@
  * writer's head and older than the committed segment of every live, non-lagging reader.
  */
 import { join } from "node:path";
+import { InvalidArgument } from "../errors.ts";
 import { isFlockHeld, listDir, unlinkPath } from "../ffi/index.ts";
+import { checkAtLeast, checkOptions } from "./args.ts";
 import { heartbeatAgeMs, wallClockMs } from "./liveness.ts";
+import { validateDirPath } from "./names.ts";
 import { decodeReaderMeta, type ReaderPosition } from "./readerMeta.ts";
 import { readRegular } from "./regularFile.ts";
 import { listSegmentIds, segmentPath } from "./segment.ts";
@@ -19,8 +22,11 @@ export interface RetentionPolicy {
 
 export const DEFAULT_RETENTION: RetentionPolicy = { readerTtlMs: 60_000, maxReaderLagBytes: Infinity };
 
-/** The policy from options that may leave either part out. */
-export function retentionPolicy(opts: Partial<RetentionPolicy>): RetentionPolicy {
+/** The policy from options that may leave either part out, checked. */
+export function retentionPolicy(options: Partial<RetentionPolicy> | undefined, path = ""): RetentionPolicy {
+  const opts = checkOptions(options, "retention policy", path);
+  checkAtLeast(opts.readerTtlMs, "readerTtlMs", 0, path);
+  checkAtLeast(opts.maxReaderLagBytes, "maxReaderLagBytes", 0, path);
   return {
     readerTtlMs: opts.readerTtlMs ?? DEFAULT_RETENTION.readerTtlMs,
     maxReaderLagBytes: opts.maxReaderLagBytes ?? DEFAULT_RETENTION.maxReaderLagBytes,
@@ -53,7 +59,14 @@ export interface Head {
  * Every reader meta of the queue with its liveness verdict. Never throws for a bad meta: a
  * corrupt one is reported as such and ignored by retention.
  */
-export function readerStatuses(dir: string, head: Head, policy: RetentionPolicy): ReaderStatus[] {
+export function readerStatuses(dir: string, head: Head, retention: RetentionPolicy): ReaderStatus[] {
+  validateDirPath(dir, "queue directory");
+  const h = checkOptions(head, "head", dir);
+  for (const key of ["segment", "offset", "segmentSize"] as const) {
+    if (h[key] === undefined) throw new InvalidArgument(dir, `head.${key} is required`);
+    checkAtLeast(h[key], `head.${key}`, 0, dir, true);
+  }
+  const policy = retentionPolicy(retention, dir);
   const readersDir = join(dir, READERS_DIR);
   const nowMs = wallClockMs();
   const out: ReaderStatus[] = [];

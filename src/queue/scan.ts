@@ -29,12 +29,15 @@ export interface SegmentScan {
 /**
  * Scans the committed records of a segment mapped as `u32` (`size` bytes) from `from`. With
  * `checkGarbage`, an uncommitted end followed by any non-zero byte is reported as "torn".
+ * `until` stops the scan at that offset (state "open" there), for counting the records of a
+ * stretch seen earlier while a writer may still be appending past it.
  */
-export function scanSegment(u32: Uint32Array, size: number, from = SEGMENT_HEADER_SIZE, checkGarbage = false): SegmentScan {
+export function scanSegment(u32: Uint32Array, size: number, from = SEGMENT_HEADER_SIZE, checkGarbage = false, until = size): SegmentScan {
   let o = from;
   let records = 0;
   let lastSeq = -1;
   for (;;) {
+    if (o >= until) return { end: o, records, lastSeq, state: "open" };
     const length = readableLength(u32, o, size);
     if (length === NOT_COMMITTED) break;
     if (length === CORRUPT) return { end: o, records, lastSeq, state: "corrupt" };

@@ -32,9 +32,14 @@ export function startPosition(dir: string, control: ControlBlock, start: "earlie
   return start === "latest" ? latestPosition(dir, control) : earliestPosition(dir, control);
 }
 
+/** True when `offset` is a record boundary of a `segmentSize`-byte segment (its end included). */
+export function isRecordBoundary(offset: number, segmentSize: number): boolean {
+  return Number.isInteger(offset) && offset >= SEGMENT_HEADER_SIZE && offset <= segmentSize && offset % RECORD_ALIGN === 0;
+}
+
 /** Refuses a position (from a reader meta) that is not a record boundary of the segment size. */
 export function checkPosition(path: string, p: Position, segmentSize: number): void {
-  if (!Number.isInteger(p.offset) || p.offset < SEGMENT_HEADER_SIZE || p.offset > segmentSize || p.offset % RECORD_ALIGN !== 0) {
+  if (!isRecordBoundary(p.offset, segmentSize)) {
     throw new CorruptMetadata(path, `reader position offset ${p.offset} is not a record boundary in a ${segmentSize}-byte segment`);
   }
 }

@@ -14,6 +14,7 @@
  */
 import { futexWait, FutexSet } from "../ffi/index.ts";
 import { InvalidArgument, WaitPending } from "../errors.ts";
+import { checkOptions, checkSignal, describe } from "./args.ts";
 import { AsyncWaiter } from "./asyncWait.ts";
 import type { ControlBlock } from "./control.ts";
 import { FdWatch } from "./fdWatch.ts";
@@ -70,18 +71,46 @@ export interface WaitTarget {
 /** A wait timeout in ms: a number (negative counts as 0) or Infinity for none; NaN and non-numbers are refused. */
 export function checkTimeout(timeoutMs: unknown, path: string): number {
   if (typeof timeoutMs !== "number" || Number.isNaN(timeoutMs)) {
-    throw new InvalidArgument(path, `timeoutMs must be a number of milliseconds (or Infinity), got ${String(timeoutMs)}`);
+    throw new InvalidArgument(path, `timeoutMs must be a number of milliseconds (or Infinity), got ${describe(timeoutMs)}`);
   }
   return Math.max(0, timeoutMs);
 }
 
 /** A spin window in µs (default 15), validated, as ns. */
-export function spinNanos(spinMicros: number | undefined): number {
+export function spinNanos(spinMicros: number | undefined, path = ""): number {
   const us = spinMicros ?? DEFAULT_SPIN_MICROS;
   if (typeof us !== "number" || !(us >= 0) || us === Infinity) {
-    throw new InvalidArgument("", `spinMicros must be a finite number >= 0, got ${String(us)}`);
+    throw new InvalidArgument(path, `spinMicros must be a finite number >= 0, got ${describe(us)}`);
   }
   return us * 1000;
+}
+
+/** The wait options, checked. */
+export function checkWaitOptions(options: WaitOptions | undefined, path: string): WaitOptions {
+  const opts = checkOptions(options, "wait options", path);
+  if (opts.strategy !== undefined && opts.strategy !== "spin" && opts.strategy !== "hybrid") {
+    throw new InvalidArgument(path, `wait strategy must be "spin" or "hybrid", got ${describe(opts.strategy)}`);
+  }
+  spinNanos(opts.spinMicros, path);
+  return opts;
+}
+
+/** What a waitAsync call may pass: a timeout in ms, or these options. */
+export type AsyncWaitArg = number | { timeoutMs?: number; signal?: AbortSignal; spinMicros?: number };
+
+/**
+ * A waitAsync argument, checked: a number is the timeout (so that `waitAsync(100)` means what it
+ * says instead of waiting with no limit), an object holds the options. `spinNs` is undefined when
+ * the call does not set its own spin window.
+ */
+export function asyncWaitArgs(arg: AsyncWaitArg | undefined, path: string): { timeoutMs: number; signal: AbortSignal | undefined; spinNs: number | undefined } {
+  if (typeof arg === "number") return { timeoutMs: checkTimeout(arg, path), signal: undefined, spinNs: undefined };
+  const opts = checkOptions(arg, "waitAsync options (or a timeout in ms)", path);
+  return {
+    timeoutMs: checkTimeout(opts.timeoutMs ?? Infinity, path),
+    signal: checkSignal(opts.signal, path),
+    spinNs: opts.spinMicros === undefined ? undefined : spinNanos(opts.spinMicros, path),
+  };
 }
 
 /** Spins until `ready()`, for at most `spinNs` and at most `timeoutMs` (checked); true when ready. */
@@ -121,13 +150,11 @@ export class Waiter {
   private nextBeatNs = 0;
   private closed = false;
 
-  constructor(target: WaitTarget, opts: WaitOptions = {}) {
+  constructor(target: WaitTarget, options?: WaitOptions) {
     this.target = target;
+    const opts = checkWaitOptions(options, target.path);
     this.strategy = opts.strategy ?? "hybrid";
-    if (this.strategy !== "spin" && this.strategy !== "hybrid") {
-      throw new InvalidArgument("", `wait strategy must be "spin" or "hybrid", got ${String(this.strategy)}`);
-    }
-    this.spinNs = spinNanos(opts.spinMicros);
+    this.spinNs = spinNanos(opts.spinMicros, target.path);
     this.spinProbe = target.spinProbe ? () => target.spinProbe!() : () => target.probe();
   }
 

@@ -1,5 +1,6 @@
 /** The writer's options, and the checks of its arguments (all made before any byte is written). */
 import { InvalidArgument } from "../errors.ts";
+import { checkAtLeast, checkBoolean, checkOptions } from "./args.ts";
 import type { ControlBlock } from "./control.ts";
 import { DEFAULT_SEGMENT_SIZE, MAX_TYPE_ID, V1_SEGMENT_SIZE, isValidSegmentSize, type FormatVersion } from "./layout/index.ts";
 
@@ -39,18 +40,16 @@ export type PublisherOptions = WriterOptions;
 const MAX_TIMESTAMP = (1n << 64n) - 1n;
 
 /** Checks the options; returns the format version and segment size a new queue would get. */
-export function validateWriterOptions(dir: string, opts: WriterOptions): { version: FormatVersion; segmentSize: number } {
-  const atLeast = (name: string, v: number | undefined, min: number): void => {
-    if (v !== undefined && !(typeof v === "number" && v >= min && !Number.isNaN(v))) {
-      throw new InvalidArgument(dir, `${name} must be a number >= ${min}, got ${String(v)}`);
-    }
-  };
-  atLeast("maxSegments", opts.maxSegments, 2);
-  atLeast("maxBytes", opts.maxBytes, 0);
-  atLeast("readerTtlMs", opts.readerTtlMs, 0);
-  atLeast("maxReaderLagBytes", opts.maxReaderLagBytes, 0);
-  atLeast("openTimeoutMs", opts.openTimeoutMs, 0);
-  atLeast("backpressure.timeoutMs", opts.backpressure?.timeoutMs, 0);
+export function validateWriterOptions(dir: string, options: WriterOptions | undefined): { version: FormatVersion; segmentSize: number } {
+  const opts = checkOptions(options, "writer options", dir);
+  checkAtLeast(opts.maxSegments, "maxSegments", 2, dir, true);
+  checkAtLeast(opts.maxBytes, "maxBytes", 0, dir);
+  checkAtLeast(opts.readerTtlMs, "readerTtlMs", 0, dir);
+  checkAtLeast(opts.maxReaderLagBytes, "maxReaderLagBytes", 0, dir);
+  checkAtLeast(opts.openTimeoutMs, "openTimeoutMs", 0, dir);
+  checkBoolean(opts.preallocate, "preallocate", dir);
+  checkBoolean(opts.autoCleanup, "autoCleanup", dir);
+  if (opts.backpressure !== undefined) checkAtLeast(checkOptions(opts.backpressure, "backpressure", dir).timeoutMs, "backpressure.timeoutMs", 0, dir);
   const version = opts.formatVersion ?? 2;
   if (version !== 1 && version !== 2) throw new InvalidArgument(dir, `formatVersion must be 1 or 2, got ${String(version)}`);
   if (version === 1) {
