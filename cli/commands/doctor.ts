@@ -148,7 +148,10 @@ function examine(dir: string, opts: Options): Finding[] {
     problem("stale-writer-lock", `writer.lock names pid ${info.writer.pid}, which no longer holds it`, "the writer died: restart it (opening the queue recovers its tail and replaces the record)");
   }
   for (const c of info.segments.corrupt) {
-    problem("corrupt-metadata", c.reason, "readers stop at this segment: move it aside once no reader needs its records (chronicle does not repair it)", c.path);
+    const action = c.reason.startsWith("segment is not sealed")
+      ? "open a writer on the queue (or restart the dead one): its recovery seals the segment and readers move on"
+      : "readers stop at this segment: move it aside once no reader needs its records (chronicle does not repair it)";
+    problem("corrupt-metadata", c.reason, action, c.path);
   }
   for (const r of info.readers) {
     if (r.state === "corrupt") {

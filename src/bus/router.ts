@@ -19,7 +19,7 @@ import { asyncWaitArgs, checkTimeout, Waiter, WAIT_TARGET, type AsyncWaitArg } f
 import { checkOptions, checkSignal } from "../queue/args.ts";
 import { validateComponent } from "../queue/names.ts";
 import { MAX_READER_NAME_BYTES } from "../queue/layout/index.ts";
-import { checkReaderOptions, type ReaderOptions } from "../queue/reader.ts";
+import { checkReaderOptions, DELETION_HANDLED, type ReaderOptions } from "../queue/reader.ts";
 import type { QueueWriter, WriterOptions } from "../queue/writer.ts";
 import { validateWriterOptions } from "../queue/writerOptions.ts";
 import { RouterDiscovery, type DiscoveryEvent, type DiscoveryOptions } from "./discovery.ts";
@@ -111,6 +111,8 @@ export class StrategyRouter implements Disposable {
         }
         try {
           const reader = Queue.openSubscriber(ev.ordersOut, this.readerName, { openTimeoutMs: 200, ...(this.opts.reader ?? this.opts.subscriber) });
+          // Discovery reports a strategy whose directory goes away (Removed), and the router detaches it.
+          reader[DELETION_HANDLED]();
           const sourceId = this.fanIn.addReader(reader);
           this.byStrategy.set(ev.strategy, { sourceId, ordersIn: ev.ordersIn, replies: null });
           this.bySource.set(sourceId, ev.strategy);

@@ -43,8 +43,10 @@ export function inspectQueue(dir: string, retention: Partial<RetentionPolicy> = 
     const size = control.segmentSize;
     const ids = listSegmentIds(dir);
     const newest = ids.length > 0 ? ids[ids.length - 1] : -1;
-    const corrupt = corruptSegments(dir, ids, size);
-    const headOk = newest >= 0 && !corrupt.some((c) => c.id === newest);
+    const writer = writerStatus(dir, control);
+    const damaged = corruptSegments(dir, ids, size, writer.alive);
+    const corrupt = damaged.map(({ id, path, reason }) => ({ id, path, reason }));
+    const headOk = newest >= 0 && !damaged.some((c) => c.id === newest && c.unreadable);
     const tail = headOk ? findTail(dir, size) : null;
     const headScan = tail?.scan ?? null;
     const lastSeq = tail?.lastSeq ?? -1;
@@ -62,7 +64,7 @@ export function inspectQueue(dir: string, retention: Partial<RetentionPolicy> = 
       dir,
       formatVersion: control.version,
       segmentSize: size,
-      writer: writerStatus(dir, control),
+      writer,
       head: { segment: head.segment, offset: head.offset, lastSeq, nextSeq: lastSeq + 1 },
       waitersPending: control.version === 2 ? control.waitersPending : null,
       segments: {
@@ -82,15 +84,28 @@ export function inspectQueue(dir: string, retention: Partial<RetentionPolicy> = 
   }
 }
 
-/** Segments whose size or header is wrong. */
-function corruptSegments(dir: string, ids: number[], size: number): { id: number; path: string; reason: string }[] {
-  const out: { id: number; path: string; reason: string }[] = [];
+/**
+ * Segments whose size or header is wrong, and those where readers stop although the log goes on:
+ * a sealed segment with non-zero bytes after the end of its log (a lost commit word), and a
+ * segment before the newest that is not sealed while no writer is alive (a live writer seals it
+ * right after creating the next one).
+ */
+function corruptSegments(dir: string, ids: number[], size: number, writerAlive: boolean): { id: number; path: string; reason: string; unreadable: boolean }[] {
+  const out: { id: number; path: string; reason: string; unreadable: boolean }[] = [];
+  const newest = ids.length > 0 ? ids[ids.length - 1] : -1;
   for (const id of ids) {
     try {
-      withSegment(dir, id, size, null, () => null);
+      const reason = withSegment(dir, id, size, null, (seg): string | null => {
+        if (!seg.sealed) {
+          return id < newest && !writerAlive ? `segment is not sealed but segment ${ids[ids.indexOf(id) + 1]} exists and no writer is alive: readers stop at its end until a writer opens the queue` : null;
+        }
+        const scan = scanSegment(seg.window.u32, size, SEGMENT_HEADER_SIZE, true);
+        return scan.state === "torn" ? `non-zero bytes after the end of a sealed segment (the log ends at offset ${scan.end}): readers stop there with CorruptRecord` : null;
+      });
+      if (reason !== null) out.push({ id, path: segmentPath(dir, id), reason, unreadable: false });
     } catch (e) {
       if (!(e instanceof ChronicleError)) throw e;
-      out.push({ id, path: e.path, reason: e.message });
+      out.push({ id, path: e.path, reason: e.message, unreadable: true });
     }
   }
   return out;

@@ -1,6 +1,7 @@
 /** A reader of a queue: non-blocking next(), waits, persisted position. */
-import { ChronicleError, ClosedError, CorruptMetadata, CorruptRecord, InvalidArgument, PositionLost } from "../errors.ts";
-import { Mapping } from "../ffi/index.ts";
+import { join } from "node:path";
+import { ChronicleError, ClosedError, CorruptMetadata, CorruptRecord, InvalidArgument, PositionLost, QueueNotFound } from "../errors.ts";
+import { Mapping, fileSize } from "../ffi/index.ts";
 import { ControlBlock, DEFAULT_OPEN_TIMEOUT_MS } from "./control.ts";
 import { crc32Words, IN_PLACE_CRC_MAX } from "./crc32.ts";
 import { writerStatus, type WriterStatus } from "./liveness.ts";
@@ -11,9 +12,10 @@ import { ReaderMetaFile } from "./readerMeta.ts";
 import { checkStart, isRecordBoundary, resolveStart, type Position, type ResolvedStart, type StartPosition } from "./startPosition.ts";
 import { asyncWaitArgs, checkTimeout, checkWaitOptions, CONTROL_BLOCK, Waiter, type AsyncWaitArg, type WaitOptions } from "./wait.ts";
 import { checkAtLeast, checkBoolean, checkOptions } from "./args.ts";
-import { Segment, listSegmentIds } from "./segment.ts";
+import { Segment, listSegmentIds, segmentPath } from "./segment.ts";
+import { firstNonZero } from "./scan.ts";
 import {
-  MAX_READER_NAME_BYTES, SEGMENT_HEADER_SIZE, CORRUPT, NOT_COMMITTED, PADDED,
+  CONTROL_FILE, MAX_READER_NAME_BYTES, SEGMENT_HEADER_SIZE, CORRUPT, NOT_COMMITTED, PADDED,
   committedLength, corruptionReason, payloadOffset, readableLength, recordCrc, recordLength,
 } from "./layout/index.ts";
 
@@ -21,6 +23,12 @@ export type { StartPosition, WriterStatus };
 
 /** How far ahead of its position a reader has the kernel map the segment in (a syscall per half of it). */
 const PREFAULT_BYTES = 1 << 20;
+
+/**
+ * How often next() returning null looks at the queue's state on disk (see coldCheck): a stalled
+ * or deleted queue is reported within this, and a polling reader pays a few syscalls per period.
+ */
+const COLD_CHECK_NS = 1e9;
 
 export interface ReaderOptions {
   /** resume (default): the committed position, or earliest for a new reader; earliest: the oldest segment; latest: the tail. */
@@ -32,6 +40,13 @@ export interface ReaderOptions {
   /** How {@link QueueReader.wait} waits: hybrid spin-then-futex (default) or pure spin. */
   wait?: WaitOptions;
 }
+
+/**
+ * Internal (not exported by src/index.ts): `reader[DELETION_HANDLED]()` tells a reader that its
+ * owner notices the queue directory going away by itself (a router's discovery detaches the
+ * strategy), so next() and the waits do not throw QueueNotFound for it.
+ */
+export const DELETION_HANDLED: unique symbol = Symbol("chronicle.deletionHandled");
 
 /** Checks the options, before anything is opened. */
 export function checkReaderOptions(dir: string, options: ReaderOptions | undefined): ReaderOptions {
@@ -74,6 +89,12 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
   private length = 0;
   /** Reading past this offset of the segment asks the kernel to map the next stretch in (see prefault). */
   private prefaultedTo = -1;
+  /** The end of the current (sealed) segment was found all zero: moving on needs no new look. */
+  private endChecked = false;
+  /** Bun.nanoseconds() from which next() returning null runs coldCheck() again. */
+  private coldCheckDueNs = 0;
+  /** next() and the waits report a removed queue directory (QueueNotFound); see DELETION_HANDLED. */
+  private reportDeletion = true;
   private closed = false;
 
   private constructor(dir: string, name: string | null, control: ControlBlock, meta: ReaderMetaFile | null, start: Position, opts: ReaderOptions) {
@@ -100,6 +121,7 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
         controls: () => controls,
         probe: () => this.findNext() >= 0,
         heartbeat: () => this.meta?.touch(),
+        coldCheck: () => this.coldCheck(),
       }, opts.wait);
       this.attach();
     } catch (e) {
@@ -133,7 +155,7 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
   next(): MessageView | null {
     if (this.closed) throw new ClosedError(this.dir, "reader");
     const o = this.findNext();
-    if (o < 0) return null;
+    if (o < 0) return this.nothingYet();
     const u32 = this.u32;
     const length = this.length;
     const view = this.view;
@@ -192,7 +214,12 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
     } catch (e) {
       return Promise.reject(e);
     }
-    if (this.findNext() >= 0) return Promise.resolve(true);
+    try {
+      if (this.findNext() >= 0) return Promise.resolve(true);
+    } catch (e) {
+      // A corrupt record or a vanished queue is the promise's rejection, as it is from the wait's own checks.
+      return Promise.reject(e);
+    }
     return this.waiter.waitAsync(args.timeoutMs, args.signal, args.spinNs);
   }
 
@@ -228,6 +255,7 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
       if (!this.segment!.sealed) return -1;
       // A commit may have landed just before the seal: look again before leaving the segment.
       if (committedLength(u32, o, size) !== NOT_COMMITTED) continue;
+      if (!this.endChecked) this.checkSealedEnd(o);
       if (!this.advance()) return -1;
     }
   }
@@ -273,6 +301,7 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
    */
   writerStatus(): WriterStatus {
     if (this.closed) throw new ClosedError(this.dir, "reader");
+    this.checkQueueExists();
     return writerStatus(this.dir, this.control);
   }
 
@@ -283,6 +312,11 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** See {@link DELETION_HANDLED}. @internal */
+  [DELETION_HANDLED](): void {
+    this.reportDeletion = false;
   }
 
   /** The control block, for the waits that sleep on this reader's queue from outside it (fan-in). @internal */
@@ -333,6 +367,7 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
     }
     this.segment = seg;
     this.prefaultedTo = -1;
+    this.endChecked = false;
     this.segmentId = seg.id;
     return true;
   }
@@ -361,6 +396,7 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
     }
     this.segment = next;
     this.prefaultedTo = -1;
+    this.endChecked = false;
     this.segmentId = next.id;
     this.offset = SEGMENT_HEADER_SIZE;
     return true;
@@ -374,6 +410,56 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
   private prefault(from: number): void {
     this.window.populateRead(from, from + PREFAULT_BYTES);
     this.prefaultedTo = from + PREFAULT_BYTES / 2;
+  }
+
+  /**
+   * At the end of a sealed segment (an uncommitted header at `o`): a writer leaves only zero
+   * bytes from there to the segment end (a roll writes nothing, torn bytes become a PAD). Anything
+   * else is a record whose commit word was lost, and moving on would skip it and the records
+   * after it silently. Runs once per segment, at this cold point; every call while it fails.
+   */
+  private checkSealedEnd(o: number): void {
+    const at = firstNonZero(this.u32, o, this.segmentSize);
+    if (at >= 0) throw this.corrupt(o, `non-zero bytes after the end of a sealed segment (the log ends at offset ${o}, byte ${at} is not zero): a commit word was lost or the segment was damaged`);
+    this.endChecked = true;
+  }
+
+  /** next() found nothing: the cold check when due (kept out of next() so that next() stays small). */
+  private nothingYet(): null {
+    if (Bun.nanoseconds() >= this.coldCheckDueNs) this.coldCheck();
+    return null;
+  }
+
+  /**
+   * The checks too costly for every call, run when a wait slice ends (with the heartbeat, about
+   * once a second) and when next() finds nothing (at most every COLD_CHECK_NS): the queue
+   * directory was removed (QueueNotFound), or the reader is at the end of an unsealed segment
+   * that no writer will ever seal (CorruptRecord), which would otherwise stop it there forever.
+   */
+  private coldCheck(): void {
+    this.coldCheckDueNs = Bun.nanoseconds() + COLD_CHECK_NS;
+    if (this.reportDeletion) this.checkQueueExists();
+    const seg = this.segment;
+    if (seg === null || seg.sealed) return;
+    const o = this.offset;
+    if (committedLength(this.u32, o, this.segmentSize) !== NOT_COMMITTED) return;
+    const id = this.segmentId;
+    if (fileSize(segmentPath(this.dir, id + 1)) < 0) return;
+    // A live writer rolls by creating N + 1 before it seals N: only a dead one leaves it so.
+    if (writerStatus(this.dir, this.control).alive) return;
+    // It may have sealed N and exited since the first look.
+    if (seg.sealed) return;
+    // Keep reporting it at every call, not once a period, until it changes.
+    this.coldCheckDueNs = 0;
+    throw this.corrupt(o, `segment is not sealed but segment ${id + 1} exists and no writer is alive (a writer killed in a roll, or the SEALED flag was cleared): the next writer open seals it`);
+  }
+
+  /** The queue directory (its control block) is still there; QueueNotFound when it was removed. */
+  private checkQueueExists(): void {
+    if (fileSize(join(this.dir, CONTROL_FILE)) < 0) {
+      this.coldCheckDueNs = 0;
+      throw new QueueNotFound(this.dir, "the queue was deleted under the reader (its control block is gone): no record will ever arrive; close the reader");
+    }
   }
 
   private corrupt(offset: number, reason: string): ChronicleError {

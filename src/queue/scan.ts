@@ -50,8 +50,13 @@ export function scanSegment(u32: Uint32Array, size: number, from = SEGMENT_HEADE
 }
 
 function zeroFrom(u32: Uint32Array, from: number, size: number): boolean {
-  for (let i = from >> 2, n = size >> 2; i < n; i++) if (u32[i] !== 0) return false;
-  return true;
+  return firstNonZero(u32, from, size) < 0;
+}
+
+/** Byte offset of the first non-zero 4-byte word in `from..size` (both multiples of 4), or -1 when all are zero. */
+export function firstNonZero(u32: Uint32Array, from: number, size: number): number {
+  for (let i = from >> 2, n = size >> 2; i < n; i++) if (u32[i] !== 0) return i << 2;
+  return -1;
 }
 
 export interface QueueTail {

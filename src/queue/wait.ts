@@ -57,6 +57,12 @@ export interface WaitTarget {
   spinProbe?(): boolean;
   /** Refreshes the waiting readers' heartbeats. */
   heartbeat(): void;
+  /**
+   * Checks too costly for every probe (syscalls: is the queue still there, is a segment end
+   * stalled for good); runs with the heartbeat (at the first sleep, then about once a second)
+   * and may throw, which ends the wait with that error.
+   */
+  coldCheck?(): void;
   /** File descriptors whose readability ends a sleep (fixed for the target's life). */
   readonly fds?: readonly number[];
   /**
@@ -288,6 +294,7 @@ export class Waiter {
       if (now >= this.nextBeatNs - HALF_BEAT_NS) {
         this.target.heartbeat();
         this.nextBeatNs = now + SLEEPER_HEARTBEAT_MS * 1e6;
+        this.target.coldCheck?.();
       }
       slice = Math.min(slice, (this.nextBeatNs - now) / 1e6);
     }
@@ -301,6 +308,7 @@ export class Waiter {
       if (spinWithin(Infinity, Math.min(leftMs, SLEEPER_HEARTBEAT_MS), this.spinProbe)) return true;
       if (leftMs <= SLEEPER_HEARTBEAT_MS) return this.target.probe();
       this.target.heartbeat();
+      this.target.coldCheck?.();
     }
   }
 
