@@ -16,6 +16,8 @@ self.onmessage = (event: MessageEvent<PrepareRequest | PopulateRequest>) => {
   }
   const { path, id, size, windowAddress, state } = request;
   const status = new Int32Array(state);
+  // Taken only if the writer has not given up on it meanwhile (see PrepareStatus).
+  if (Atomics.compareExchange(status, PrepareSlot.STATUS, PrepareStatus.BUSY, PrepareStatus.WORKING) !== PrepareStatus.BUSY) return;
   const window = Mapping.at(windowAddress, size);
   let ok = false;
   try {

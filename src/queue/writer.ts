@@ -276,10 +276,17 @@ export class QueueWriter implements Disposable {
       // The checkpoint is only a hint (recovery never depends on it), and close must release
       // everything even when the directory is gone or full.
     }
-    this.preparer?.close();
-    for (const w of this.windows) w.unmap();
-    this.control.close();
-    this.lock.release();
+    // Whatever the preparer does (it never throws from close), the mappings and the lock go.
+    try {
+      this.preparer?.close();
+    } finally {
+      for (const w of this.windows) w.unmap();
+      try {
+        this.control.close();
+      } finally {
+        this.lock.release();
+      }
+    }
   }
 
   [Symbol.dispose](): void {
