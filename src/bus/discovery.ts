@@ -14,7 +14,7 @@ import { basename, dirname } from "node:path";
 import { Inotify, DIR_CHANGES, IN_IGNORED, IN_ONLYDIR, IN_Q_OVERFLOW, isDirectory, listDir, mkdirp } from "../ffi/index.ts";
 import { checkTimeout, NO_CONTROLS, Waiter } from "../queue/wait.ts";
 import { checkAtLeast, checkOptions } from "../queue/args.ts";
-import { busLayout, type BusLayout, validateStrategyId, type StrategyEndpoints } from "./layout.ts";
+import { busLayout, type BusLayout, refuseSymlinkBelowRoot, symlinkBelowRoot, validateStrategyId, type StrategyEndpoints } from "./layout.ts";
 import { readyVersion, SUPPORTED_READY_VERSION } from "./markers.ts";
 
 export type DiscoveryEvent =
@@ -64,7 +64,9 @@ export class RouterDiscovery implements Disposable, AsyncIterable<DiscoveryEvent
     const opts = checkDiscoveryOptions(options, this.layout.root);
     this.rescanIntervalMs = opts.rescanIntervalMs ?? 1000;
     this.supportedVersion = opts.supportedVersion ?? SUPPORTED_READY_VERSION;
+    refuseSymlinkBelowRoot(this.layout, this.layout.strategiesDir);
     mkdirp(this.layout.strategiesDir);
+    refuseSymlinkBelowRoot(this.layout, this.layout.strategiesDir);
     this.inotify = new Inotify();
     this.watch(this.layout.strategiesDir);
   }
@@ -171,6 +173,9 @@ export class RouterDiscovery implements Disposable, AsyncIterable<DiscoveryEvent
     } catch {
       return null;
     }
+    // A strategy directory or orders_out that is a link could point anywhere: never attached,
+    // never watched (the watch would follow it), so nothing is created or read through it.
+    if (symlinkBelowRoot(this.layout, endpoints.ordersOut) !== null) return null;
     this.watch(this.layout.strategyDir(id));
     this.watch(endpoints.ordersOut);
     const version = readyVersion(endpoints.ordersOut);

@@ -1,5 +1,7 @@
 /** Where things live under a bus root (SPEC section 9). Pure path logic, validated. */
-import { join, resolve } from "node:path";
+import { join, relative, resolve, sep } from "node:path";
+import { UnsafePath } from "../errors.ts";
+import { isSymlink } from "../ffi/index.ts";
 import { validateComponent, validateDirPath } from "../queue/names.ts";
 
 /** Longest strategy id accepted (a single path component). */
@@ -38,6 +40,28 @@ export class BusLayout {
   feed(name = "main"): string {
     return join(this.root, "market", validateComponent(name, "feed name", this.root, MAX_STRATEGY_ID_BYTES));
   }
+}
+
+/**
+ * The first component of `path` below the bus root that is a symbolic link, or null. The root
+ * itself is the caller's to name; everything under it must be real directories, so nothing
+ * planted under the root can redirect the router outside it.
+ */
+export function symlinkBelowRoot(layout: BusLayout, path: string): string | null {
+  const rel = relative(layout.root, resolve(path));
+  if (rel === "" || rel.startsWith("..")) return null;
+  let at = layout.root;
+  for (const part of rel.split(sep)) {
+    at = join(at, part);
+    if (isSymlink(at)) return at;
+  }
+  return null;
+}
+
+/** Throws UnsafePath when a component of `path` below the bus root is a symbolic link. */
+export function refuseSymlinkBelowRoot(layout: BusLayout, path: string): void {
+  const link = symlinkBelowRoot(layout, path);
+  if (link !== null) throw new UnsafePath(link, "is a symbolic link under the bus root; strategy directories and endpoints must be real directories (remove the link)");
 }
 
 /** A bus root given as a path or a layout, checked. */

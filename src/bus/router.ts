@@ -23,7 +23,7 @@ import { checkReaderOptions, type ReaderOptions } from "../queue/reader.ts";
 import type { QueueWriter, WriterOptions } from "../queue/writer.ts";
 import { validateWriterOptions } from "../queue/writerOptions.ts";
 import { RouterDiscovery, type DiscoveryEvent, type DiscoveryOptions } from "./discovery.ts";
-import { busLayout, validateStrategyId, type BusLayout } from "./layout.ts";
+import { busLayout, refuseSymlinkBelowRoot, validateStrategyId, type BusLayout } from "./layout.ts";
 
 export interface RoutedMessage {
   strategy: string;
@@ -110,6 +110,7 @@ export class StrategyRouter implements Disposable {
           continue;
         }
         try {
+          refuseSymlinkBelowRoot(this.discovery.layout, ev.ordersOut);
           const reader = Queue.openSubscriber(ev.ordersOut, this.readerName, { openTimeoutMs: 200, ...(this.opts.reader ?? this.opts.subscriber) });
           const sourceId = this.fanIn.addReader(reader);
           this.byStrategy.set(ev.strategy, { sourceId, ordersIn: ev.ordersIn, replies: null });
@@ -156,6 +157,7 @@ export class StrategyRouter implements Disposable {
     validateStrategyId(strategy, this.discovery.layout.root);
     const a = this.byStrategy.get(strategy);
     if (a === undefined) throw new NotAttached(this.discovery.layout.root, strategy);
+    if (a.replies === null) refuseSymlinkBelowRoot(this.discovery.layout, a.ordersIn);
     a.replies ??= Queue.openPublisher(a.ordersIn, { preallocate: false, ...(this.opts.writer ?? this.opts.publisher) });
     return a.replies.append(typeId, payload);
   }

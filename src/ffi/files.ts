@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import type { ErrnoError } from "../errors.ts";
 import { errnoError, fromNodeError, lastErrno, Errno } from "./errno.ts";
 import {
-  libc, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NONBLOCK, O_RDONLY, O_WRONLY, LOCK_NB,
+  libc, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_WRONLY, LOCK_NB,
 } from "./libc.ts";
 
 /** A NUL-terminated copy of a path for libc. */
@@ -152,9 +152,9 @@ export function preadFd(fd: number, length: number, offset: number, path: string
  * Readers see either the old or the new content, never a torn one. Callers are the file's only
  * writer, so a temp file already there was left by one that crashed before its rename.
  */
-export function writeFileAtomic(path: string, tmp: string, data: Uint8Array, durable = false): void {
+export function writeFileAtomic(path: string, tmp: string, data: Uint8Array, durable = false, mode = 0o644): void {
   unlinkPath(tmp);
-  const fd = openFd(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644);
+  const fd = openFd(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
   try {
     pwriteAll(fd, data, 0, tmp);
     if (durable) fdatasyncFd(fd, tmp);
@@ -205,6 +205,26 @@ export function fdSize(fd: number, path: string): number {
   }
 }
 
+/** lstat(2): true when `path` itself is a symbolic link (false when it does not exist). */
+export function isSymlink(path: string): boolean {
+  try {
+    return fs.lstatSync(path).isSymbolicLink();
+  } catch (e) {
+    if ((e as { code?: string }).code === "ENOENT" || (e as { code?: string }).code === "ENOTDIR") return false;
+    throw fromNodeError("lstat", path, e);
+  }
+}
+
+/** lstat(2): true when `path` itself is a directory (a symbolic link to one is not). */
+export function isRealDirectory(path: string): boolean {
+  try {
+    return fs.lstatSync(path).isDirectory();
+  } catch (e) {
+    if ((e as { code?: string }).code === "ENOENT" || (e as { code?: string }).code === "ENOTDIR") return false;
+    throw fromNodeError("lstat", path, e);
+  }
+}
+
 export function isDirectory(path: string): boolean {
   try {
     return fs.statSync(path).isDirectory();
@@ -252,10 +272,10 @@ export type SmallFile = { kind: "regular file"; bytes: Uint8Array } | { kind: Ex
  * Whole content of a small file; null when it does not exist. It is opened O_NONBLOCK and read
  * only when it is a regular file, so a FIFO or device in its place never blocks the caller.
  */
-export function readSmallFile(path: string): SmallFile | null {
+export function readSmallFile(path: string, flags = 0): SmallFile | null {
   let fd: number;
   try {
-    fd = openFd(path, O_RDONLY | O_NONBLOCK);
+    fd = openFd(path, O_RDONLY | O_NONBLOCK | flags);
   } catch (e) {
     if ((e as ErrnoError).errno === Errno.ENOENT) return null;
     throw e;

@@ -48,6 +48,8 @@ export const O_TRUNC = 0o1000;
 export const O_NONBLOCK = 0o4000;
 export const O_CLOEXEC = 0o2000000;
 export const O_DIRECTORY = process.arch === "arm64" ? 0o40000 : 0o200000;
+/** open(2) fails with ELOOP when the last component is a symbolic link. */
+export const O_NOFOLLOW = process.arch === "arm64" ? 0o100000 : 0o400000;
 
 export const PROT_READ = 1;
 export const PROT_WRITE = 2;

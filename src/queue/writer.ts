@@ -9,6 +9,7 @@ import { ControlBlock, DEFAULT_OPEN_TIMEOUT_MS } from "./control.ts";
 import { Durability } from "./durability.ts";
 import { validateDirPath } from "./names.ts";
 import { recoverTail } from "./recovery.ts";
+import { refuseSymlink } from "./regularFile.ts";
 import { deletableSegments, deleteSegments, retentionPolicy, type RetentionPolicy } from "./retention.ts";
 import { Segment } from "./segment.ts";
 import { SegmentPreparer } from "./segmentPreparer.ts";
@@ -106,7 +107,10 @@ export class QueueWriter implements Disposable {
   static open(dir: string, opts: WriterOptions = {}): QueueWriter {
     validateDirPath(dir, "queue directory");
     const requested = validateWriterOptions(dir, opts);
+    // readers/ must be this queue's own directory: never create or write through a link.
+    refuseSymlink(join(dir, READERS_DIR));
     mkdirp(join(dir, READERS_DIR));
+    refuseSymlink(join(dir, READERS_DIR));
     const lock = WriterLock.acquire(dir);
     let control: ControlBlock | null = null;
     try {
