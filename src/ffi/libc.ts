@@ -9,6 +9,7 @@ const { i32, u32, i64, u64, ptr, cstring } = FFIType;
 export const libc = dlopen("libc.so.6", {
   __errno_location: { args: [], returns: ptr },
   open: { args: [cstring, i32, u32], returns: i32 },
+  fchmod: { args: [i32, u32], returns: i32 },
   close: { args: [i32], returns: i32 },
   ftruncate: { args: [i32, i64], returns: i32 },
   fallocate: { args: [i32, i32, i64, i64], returns: i32 },

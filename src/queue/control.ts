@@ -2,7 +2,7 @@
 import { join } from "node:path";
 import { CorruptMetadata, QueueNotFound, UnsupportedVersion, type ErrnoError } from "../errors.ts";
 import {
-  Mapping, closeFd, fdSize, fallocateFd, renamePath, unlinkPath, futexWake, isDirectory,
+  Mapping, closeFd, fchmodFd, fdSize, fallocateFd, renamePath, unlinkPath, futexWake, isDirectory,
   O_RDONLY, O_RDWR, O_CREAT, O_EXCL, Errno,
 } from "../ffi/index.ts";
 import {
@@ -48,7 +48,7 @@ export class ControlBlock {
    * Creates control.meta through control.tmp + rename, so no opener ever sees a half-built block.
    * Only called by the holder of the writer lock.
    */
-  static create(dir: string, version: FormatVersion, segmentSize: number): ControlBlock {
+  static create(dir: string, version: FormatVersion, segmentSize: number, mode: number): ControlBlock {
     const tmp = join(dir, CONTROL_TMP_FILE);
     const path = join(dir, CONTROL_FILE);
     unlinkPath(tmp);
@@ -58,6 +58,7 @@ export class ControlBlock {
       try {
         // Allocated for real before it is mapped: on a full disk a store into a sparse page
         // would be a SIGBUS, fallocate's ENOSPC is an error.
+        fchmodFd(fd, mode, tmp);
         fallocateFd(fd, CONTROL_SIZE, tmp);
         map = Mapping.map(fd, CONTROL_SIZE, tmp);
       } finally {

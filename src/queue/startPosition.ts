@@ -4,6 +4,7 @@ import { CorruptMetadata, ErrnoError, InvalidArgument, QueueNotFound } from "../
 import { mkdirOne } from "../ffi/index.ts";
 import type { ControlBlock } from "./control.ts";
 import { ReaderMetaFile } from "./readerMeta.ts";
+import { dirModeFor, queueFileMode } from "./access.ts";
 import { refuseSymlink } from "./regularFile.ts";
 import { findTail } from "./scan.ts";
 import { listSegmentIds } from "./segment.ts";
@@ -90,7 +91,7 @@ function mkdirReaders(dir: string): void {
   // readers/ must be this queue's own directory: a link would put reader metas elsewhere.
   refuseSymlink(join(dir, READERS_DIR));
   try {
-    mkdirOne(join(dir, READERS_DIR));
+    mkdirOne(join(dir, READERS_DIR), dirModeFor(queueFileMode(dir)));
   } catch (e) {
     if (e instanceof ErrnoError && e.errnoName === "ENOENT") throw new QueueNotFound(dir, "the queue directory was deleted while the reader was opening");
     throw e;

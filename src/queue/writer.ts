@@ -8,6 +8,7 @@ import { crc32Words, IN_PLACE_CRC_MAX } from "./crc32.ts";
 import { ControlBlock, DEFAULT_OPEN_TIMEOUT_MS } from "./control.ts";
 import { Durability } from "./durability.ts";
 import { validateDirPath } from "./names.ts";
+import { checkOwnDirectory, DEFAULT_FILE_MODE, dirModeFor } from "./access.ts";
 import { recoverTail } from "./recovery.ts";
 import { refuseSymlink } from "./regularFile.ts";
 import { deletableSegments, deleteSegments, retentionPolicy, type RetentionPolicy } from "./retention.ts";
@@ -108,10 +109,13 @@ export class QueueWriter implements Disposable {
     validateDirPath(dir, "queue directory");
     const requested = validateWriterOptions(dir, opts);
     // readers/ must be this queue's own directory: never create or write through a link.
+    checkOwnDirectory(dir, "queue directory", opts.allowShared);
+    const fileMode = opts.mode ?? DEFAULT_FILE_MODE;
     refuseSymlink(join(dir, READERS_DIR));
-    mkdirp(join(dir, READERS_DIR));
+    mkdirp(join(dir, READERS_DIR), dirModeFor(fileMode));
     refuseSymlink(join(dir, READERS_DIR));
-    const lock = WriterLock.acquire(dir);
+    checkOwnDirectory(dir, "queue directory", opts.allowShared);
+    const lock = WriterLock.acquire(dir, fileMode);
     let control: ControlBlock | null = null;
     try {
       removePreparedLeftovers(dir);
@@ -119,7 +123,7 @@ export class QueueWriter implements Disposable {
         control = ControlBlock.open(dir, opts.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS, "write");
         checkCompatible(control, opts);
       } else {
-        control = ControlBlock.create(dir, requested.version, requested.segmentSize);
+        control = ControlBlock.create(dir, requested.version, requested.segmentSize, fileMode);
       }
       const epoch = control.writerEpoch + 1;
       control.writerEpoch = epoch;
