@@ -5,12 +5,10 @@
  *
  *   bun run examples/basic.ts [queueDir] [count]
  *
- * The queue directory defaults to <system temp dir>/chronicle-demo and is recreated each run.
+ * The queue directory defaults to this user's $XDG_RUNTIME_DIR/chronicle-basic or <tmp>/chronicle-<uid>/basic and is recreated each run.
  */
 import { rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { Queue } from "../src/index.ts";
+import { Queue, defaultUserPath } from "../src/index.ts";
 
 const TICK_TYPE = 1;
 const TICK_SIZE = 32;
@@ -70,7 +68,7 @@ async function main(): Promise<void> {
   const [, , first, second, third] = process.argv;
   if (first === "--writer") return runWriter(second, Number(third));
 
-  const dir = first ?? join(tmpdir(), "chronicle-demo");
+  const dir = first ?? defaultUserPath("basic");
   const count = Number(second ?? 100_000);
   rmSync(dir, { recursive: true, force: true });
 

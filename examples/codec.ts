@@ -2,9 +2,7 @@
  * Fixed-layout binary records for the examples (no JSON on the hot path). Each codec reads and
  * writes through one reusable DataView over the caller's bytes.
  */
-
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { defaultBusRoot } from "../src/index.ts";
 
 export const MsgType = { TICK: 1, ORDER: 2, ACK: 3 } as const;
 
@@ -98,12 +96,11 @@ export function readAck(v: DataView, at: number, into: Ack): Ack {
   return into;
 }
 
-/** Where feed, strategy and router meet when no bus root is given (the demo passes its own). */
-const DEFAULT_BUS_ROOT = join(tmpdir(), "chronicle-bus");
 
 /**
  * An example process's command line, `[busRoot] <name...> [--flag value...]`: the bus root is
- * optional; any other count of positional arguments than `names` prints `usage` and exits 2.
+ * optional (default: this user's `$XDG_RUNTIME_DIR/chronicle-bus` or `<tmp>/chronicle-<uid>/bus`,
+ * never a directory shared with other users; the demo passes its own); any other count of positional arguments than `names` prints `usage` and exits 2.
  */
 export function commandLine(usage: string, names: number): { root: string; names: string[]; flags: string[] } {
   const args = process.argv.slice(2);
@@ -113,7 +110,7 @@ export function commandLine(usage: string, names: number): { root: string; names
     console.error(usage);
     process.exit(2);
   }
-  return { root: given.length > names ? given[0] : DEFAULT_BUS_ROOT, names: given.slice(given.length - names), flags: args.slice(given.length) };
+  return { root: given.length > names ? given[0] : defaultBusRoot(), names: given.slice(given.length - names), flags: args.slice(given.length) };
 }
 
 /** Small helpers for the example processes' command lines: `--name value` pairs. */

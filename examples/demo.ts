@@ -6,13 +6,12 @@
  *
  *   bun run demo [busRoot] [--duration ms]
  *
- * busRoot defaults to <system temp dir>/chronicle-demo (recreated each run). The last line of
+ * busRoot defaults to this user's $XDG_RUNTIME_DIR/chronicle-demo or <tmp>/chronicle-<uid>/demo (recreated each run). The last line of
  * output is the summary as JSON. Exits 1 if the run did not behave as expected.
  */
 import { rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BusLayout } from "../src/index.ts";
+import { BusLayout, defaultUserPath } from "../src/index.ts";
 import { flag } from "./codec.ts";
 
 interface Proc {
@@ -22,7 +21,7 @@ interface Proc {
 }
 
 const args = process.argv.slice(2);
-const root = args[0] && !args[0].startsWith("--") ? args[0] : join(tmpdir(), "chronicle-demo");
+const root = args[0] && !args[0].startsWith("--") ? args[0] : defaultUserPath("demo");
 const duration = flag(args, "duration", 4000);
 const here = import.meta.dir;
 

@@ -37,6 +37,16 @@ export class InvalidArgument extends ChronicleError {
   }
 }
 
+/**
+ * A path chronicle would open or create is a symbolic link (or lies under one) where a queue or
+ * bus component must be a real file or directory; nothing was opened through it.
+ */
+export class UnsafePath extends ChronicleError {
+  constructor(path: string, reason: string) {
+    super("UNSAFE_PATH", path, reason);
+  }
+}
+
 /** The record would not fit in one segment; nothing was written. */
 export class PayloadTooLarge extends ChronicleError {
   readonly length: number;

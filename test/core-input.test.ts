@@ -829,7 +829,8 @@ describe("missing or inaccessible queue", () => {
     using tmp = new TempDir();
     const dir = tmp.join("q");
     {
-      using writer = Queue.openPublisher(dir, { segmentSize: SEG });
+      // Readable by others (the default is private, 0600/0700): nobody must be able to read it.
+      using writer = Queue.openPublisher(dir, { segmentSize: SEG, mode: 0o644 });
       appendRecords(writer, 3);
       using existing = Queue.openSubscriber(dir, "existing");
       existing.commit();

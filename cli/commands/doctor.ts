@@ -1,4 +1,4 @@
-import { readdirSync, rmSync, statSync } from "node:fs";
+import { lstatSync, readdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ChronicleError, inspectQueue, isQueueDirectory, type QueueInfo } from "../../src/index.ts";
 import { READERS_DIR } from "../../src/queue/layout/index.ts";
@@ -115,7 +115,7 @@ function findQueues(root: string): string[] {
     for (const name of names) {
       const p = join(dir, name);
       try {
-        if (statSync(p).isDirectory() && name !== READERS_DIR) walk(p);
+        if (lstatSync(p).isDirectory() && name !== READERS_DIR) walk(p); // lstat: a directory link (or a loop of them) is not followed
       } catch {
         // Raced with a deletion: nothing to examine there.
       }

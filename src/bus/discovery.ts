@@ -13,8 +13,9 @@ import { ClosedError } from "../errors.ts";
 import { basename, dirname } from "node:path";
 import { Inotify, DIR_CHANGES, IN_IGNORED, IN_ONLYDIR, IN_Q_OVERFLOW, isDirectory, listDir, mkdirp } from "../ffi/index.ts";
 import { checkTimeout, NO_CONTROLS, Waiter } from "../queue/wait.ts";
-import { checkAtLeast, checkOptions } from "../queue/args.ts";
-import { busLayout, type BusLayout, validateStrategyId, type StrategyEndpoints } from "./layout.ts";
+import { checkAtLeast, checkBoolean, checkOptions } from "../queue/args.ts";
+import { dirModeFor } from "../queue/access.ts";
+import { busLayout, type BusLayout, refuseSymlinkBelowRoot, symlinkBelowRoot, validateStrategyId, type StrategyEndpoints } from "./layout.ts";
 import { readyVersion, SUPPORTED_READY_VERSION } from "./markers.ts";
 
 export type DiscoveryEvent =
@@ -28,6 +29,8 @@ export interface DiscoveryOptions {
   rescanIntervalMs?: number;
   /** Highest READY version to accept (default: what this library supports). */
   supportedVersion?: number;
+  /** Use a bus root owned by another user or writable by group/others (default: the layout's allowShared). */
+  allowShared?: boolean;
 }
 
 /** Checks the options, before anything is watched. */
@@ -36,6 +39,7 @@ export function checkDiscoveryOptions(options: DiscoveryOptions | undefined, roo
   // Infinity is fine (watch events only); NaN would make every wait's sleep slice NaN.
   checkAtLeast(opts.rescanIntervalMs, "rescanIntervalMs", 0, root);
   checkAtLeast(opts.supportedVersion, "supportedVersion", 1, root, true);
+  checkBoolean(opts.allowShared, "allowShared", root);
   return opts;
 }
 
@@ -64,7 +68,12 @@ export class RouterDiscovery implements Disposable, AsyncIterable<DiscoveryEvent
     const opts = checkDiscoveryOptions(options, this.layout.root);
     this.rescanIntervalMs = opts.rescanIntervalMs ?? 1000;
     this.supportedVersion = opts.supportedVersion ?? SUPPORTED_READY_VERSION;
-    mkdirp(this.layout.strategiesDir);
+    // A root someone else owns or may write could hold their strategies: refused unless shared on purpose.
+    this.layout.checkRoot(opts.allowShared ?? this.layout.allowShared);
+    refuseSymlinkBelowRoot(this.layout, this.layout.strategiesDir);
+    mkdirp(this.layout.strategiesDir, dirModeFor(this.layout.mode));
+    this.layout.checkRoot(opts.allowShared ?? this.layout.allowShared);
+    refuseSymlinkBelowRoot(this.layout, this.layout.strategiesDir);
     this.inotify = new Inotify();
     this.watch(this.layout.strategiesDir);
   }
@@ -171,6 +180,9 @@ export class RouterDiscovery implements Disposable, AsyncIterable<DiscoveryEvent
     } catch {
       return null;
     }
+    // A strategy directory or orders_out that is a link could point anywhere: never attached,
+    // never watched (the watch would follow it), so nothing is created or read through it.
+    if (symlinkBelowRoot(this.layout, endpoints.ordersOut) !== null) return null;
     this.watch(this.layout.strategyDir(id));
     this.watch(endpoints.ordersOut);
     const version = readyVersion(endpoints.ordersOut);

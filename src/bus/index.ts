@@ -1,4 +1,6 @@
-export { BusLayout, validateStrategyId, MAX_STRATEGY_ID_BYTES, type StrategyEndpoints } from "./layout.ts";
+export {
+  BusLayout, validateStrategyId, defaultBusRoot, defaultUserPath, MAX_STRATEGY_ID_BYTES, type BusLayoutOptions, type StrategyEndpoints,
+} from "./layout.ts";
 export {
   markReady, readyVersion, writeLease, readLease, isLeaseStale, READY_FILE, LEASE_FILE, SUPPORTED_READY_VERSION, type Lease,
 } from "./markers.ts";

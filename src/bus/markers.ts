@@ -2,6 +2,7 @@
 import { join } from "node:path";
 import { lstatSync } from "node:fs";
 import { InvalidArgument } from "../errors.ts";
+import { queueFileMode } from "../queue/access.ts";
 import { checkAtLeast, checkOptions, describe } from "../queue/args.ts";
 import { validateDirPath } from "../queue/names.ts";
 import { tempPath } from "../queue/layout/files.ts";
@@ -17,7 +18,7 @@ export function markReady(endpointDir: string, version = SUPPORTED_READY_VERSION
   validateDirPath(endpointDir, "endpoint directory");
   if (!Number.isInteger(version) || version < 1) throw new InvalidArgument(endpointDir, `READY version must be an integer >= 1, got ${String(version)}`);
   const path = join(endpointDir, READY_FILE);
-  writeFileAtomic(path, tempPath(path), Buffer.from(`version=${version}\n`));
+  writeFileAtomic(path, tempPath(path), Buffer.from(`version=${version}\n`), false, queueFileMode(endpointDir));
 }
 
 /**
@@ -70,7 +71,7 @@ export function writeLease(endpointDir: string, lease: { pid?: number; epoch: nu
     timestamp_ns: String(lease.timestampNs ?? realtimeNs()),
   };
   const path = join(endpointDir, LEASE_FILE);
-  writeFileAtomic(path, tempPath(path), Buffer.from(JSON.stringify(body) + "\n"));
+  writeFileAtomic(path, tempPath(path), Buffer.from(JSON.stringify(body) + "\n"), false, queueFileMode(endpointDir));
 }
 
 /** Reads an endpoint's LEASE; null when absent or malformed. */

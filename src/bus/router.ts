@@ -16,14 +16,14 @@ import { batchPoll } from "../queue/batchPoll.ts";
 import type { MessageView } from "../queue/messageView.ts";
 import { Queue } from "../queue/queue.ts";
 import { asyncWaitArgs, checkTimeout, Waiter, WAIT_TARGET, type AsyncWaitArg } from "../queue/wait.ts";
-import { checkOptions, checkSignal } from "../queue/args.ts";
+import { checkBoolean, checkOptions, checkSignal } from "../queue/args.ts";
 import { validateComponent } from "../queue/names.ts";
 import { MAX_READER_NAME_BYTES } from "../queue/layout/index.ts";
 import { checkReaderOptions, DELETION_HANDLED, type ReaderOptions } from "../queue/reader.ts";
 import type { QueueWriter, WriterOptions } from "../queue/writer.ts";
 import { validateWriterOptions } from "../queue/writerOptions.ts";
-import { RouterDiscovery, type DiscoveryEvent, type DiscoveryOptions } from "./discovery.ts";
-import { busLayout, validateStrategyId, type BusLayout } from "./layout.ts";
+import { checkDiscoveryOptions, RouterDiscovery, type DiscoveryEvent, type DiscoveryOptions } from "./discovery.ts";
+import { busLayout, refuseSymlinkBelowRoot, validateStrategyId, type BusLayout } from "./layout.ts";
 
 export interface RoutedMessage {
   strategy: string;
@@ -33,6 +33,11 @@ export interface RoutedMessage {
 
 export interface StrategyRouterOptions {
   discovery?: DiscoveryOptions;
+  /**
+   * Use a bus root (and strategies' queues) owned by another user or writable by group/others
+   * (default: the layout's allowShared, false). Passed on to discovery, readers and writers.
+   */
+  allowShared?: boolean;
   /** Options for the readers on each orders_out (default: resume). */
   reader?: ReaderOptions;
   /** Options for the writers of each orders_in. */
@@ -57,6 +62,7 @@ export class StrategyRouter implements Disposable {
   readonly fanIn = new FanInReader();
   readonly readerName: string;
   private readonly opts: StrategyRouterOptions;
+  private readonly allowShared: boolean;
   private readonly byStrategy = new Map<string, Attached>();
   private readonly bySource = new Map<number, string>();
   private readonly out: RoutedMessage = { strategy: "", sourceId: -1, message: null as unknown as MessageView };
@@ -68,9 +74,11 @@ export class StrategyRouter implements Disposable {
     // Checked now, not at the first attach or reply, where every strategy would fail with them.
     validateComponent(readerName, "reader name", layout.root, MAX_READER_NAME_BYTES);
     const opts = checkOptions(options, "router options", layout.root);
+    checkBoolean(opts.allowShared, "allowShared", layout.root);
     for (const key of ["reader", "subscriber"] as const) if (opts[key] !== undefined) checkReaderOptions(layout.root, opts[key]);
     for (const key of ["writer", "publisher"] as const) if (opts[key] !== undefined) validateWriterOptions(layout.root, opts[key]);
-    this.discovery = new RouterDiscovery(layout, opts.discovery);
+    this.allowShared = opts.allowShared ?? layout.allowShared;
+    this.discovery = new RouterDiscovery(layout, { allowShared: this.allowShared, ...checkDiscoveryOptions(opts.discovery, layout.root) });
     this.readerName = readerName;
     this.opts = opts;
     const orders = this.fanIn[WAIT_TARGET];
@@ -110,7 +118,8 @@ export class StrategyRouter implements Disposable {
           continue;
         }
         try {
-          const reader = Queue.openSubscriber(ev.ordersOut, this.readerName, { openTimeoutMs: 200, ...(this.opts.reader ?? this.opts.subscriber) });
+          refuseSymlinkBelowRoot(this.discovery.layout, ev.ordersOut);
+          const reader = Queue.openSubscriber(ev.ordersOut, this.readerName, { openTimeoutMs: 200, allowShared: this.allowShared, ...(this.opts.reader ?? this.opts.subscriber) });
           // Discovery reports a strategy whose directory goes away (Removed), and the router detaches it.
           reader[DELETION_HANDLED]();
           const sourceId = this.fanIn.addReader(reader);
@@ -158,7 +167,10 @@ export class StrategyRouter implements Disposable {
     validateStrategyId(strategy, this.discovery.layout.root);
     const a = this.byStrategy.get(strategy);
     if (a === undefined) throw new NotAttached(this.discovery.layout.root, strategy);
-    a.replies ??= Queue.openPublisher(a.ordersIn, { preallocate: false, ...(this.opts.writer ?? this.opts.publisher) });
+    if (a.replies === null) refuseSymlinkBelowRoot(this.discovery.layout, a.ordersIn);
+    a.replies ??= Queue.openPublisher(a.ordersIn, {
+      preallocate: false, allowShared: this.allowShared, mode: this.discovery.layout.mode, ...(this.opts.writer ?? this.opts.publisher),
+    });
     return a.replies.append(typeId, payload);
   }
 

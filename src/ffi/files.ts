@@ -1,9 +1,10 @@
 /** File and directory calls with errno turned into ErrnoError carrying the path. No policy. */
 import * as fs from "node:fs";
+import { dirname as dirnamePath, resolve as resolvePath } from "node:path";
 import type { ErrnoError } from "../errors.ts";
 import { errnoError, fromNodeError, lastErrno, Errno } from "./errno.ts";
 import {
-  libc, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NONBLOCK, O_RDONLY, O_WRONLY, LOCK_NB,
+  libc, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_WRONLY, LOCK_NB,
 } from "./libc.ts";
 
 /** A NUL-terminated copy of a path for libc. */
@@ -16,6 +17,11 @@ export function openFd(path: string, flags: number, mode = 0o644): number {
   const fd = libc.open(cPath(path), flags | O_CLOEXEC, mode);
   if (fd < 0) throw errnoError("open", path);
   return fd;
+}
+
+/** fchmod(2): sets the mode exactly, whatever the umask was at creation. */
+export function fchmodFd(fd: number, mode: number, path: string): void {
+  if (libc.fchmod(fd, mode) !== 0) throw errnoError("fchmod", path);
 }
 
 export function closeFd(fd: number): void {
@@ -152,10 +158,11 @@ export function preadFd(fd: number, length: number, offset: number, path: string
  * Readers see either the old or the new content, never a torn one. Callers are the file's only
  * writer, so a temp file already there was left by one that crashed before its rename.
  */
-export function writeFileAtomic(path: string, tmp: string, data: Uint8Array, durable = false): void {
+export function writeFileAtomic(path: string, tmp: string, data: Uint8Array, durable = false, mode = 0o644): void {
   unlinkPath(tmp);
-  const fd = openFd(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644);
+  const fd = openFd(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
   try {
+    fchmodFd(fd, mode, tmp);
     pwriteAll(fd, data, 0, tmp);
     if (durable) fdatasyncFd(fd, tmp);
   } catch (e) {
@@ -205,6 +212,26 @@ export function fdSize(fd: number, path: string): number {
   }
 }
 
+/** lstat(2): true when `path` itself is a symbolic link (false when it does not exist). */
+export function isSymlink(path: string): boolean {
+  try {
+    return fs.lstatSync(path).isSymbolicLink();
+  } catch (e) {
+    if ((e as { code?: string }).code === "ENOENT" || (e as { code?: string }).code === "ENOTDIR") return false;
+    throw fromNodeError("lstat", path, e);
+  }
+}
+
+/** lstat(2): true when `path` itself is a directory (a symbolic link to one is not). */
+export function isRealDirectory(path: string): boolean {
+  try {
+    return fs.lstatSync(path).isDirectory();
+  } catch (e) {
+    if ((e as { code?: string }).code === "ENOENT" || (e as { code?: string }).code === "ENOTDIR") return false;
+    throw fromNodeError("lstat", path, e);
+  }
+}
+
 export function isDirectory(path: string): boolean {
   try {
     return fs.statSync(path).isDirectory();
@@ -224,11 +251,39 @@ export function listDir(path: string): string[] {
   }
 }
 
-export function mkdirp(path: string): void {
+/** mkdir -p; every directory it creates gets exactly `mode` (chmod after mkdir: no umask). */
+export function mkdirp(path: string, mode = 0o700): void {
+  let first: string | undefined;
   try {
-    fs.mkdirSync(path, { recursive: true });
+    first = fs.mkdirSync(path, { recursive: true, mode });
   } catch (e) {
     throw fromNodeError("mkdir", path, e);
+  }
+  if (first === undefined) return;
+  const created = resolvePath(first);
+  for (let at = resolvePath(path); ; at = dirnamePath(at)) {
+    chmodPath(at, mode);
+    if (at === created || at === dirnamePath(at)) break;
+  }
+}
+
+/** chmod(2) of a path (follows a link: callers pass directories they just created). */
+export function chmodPath(path: string, mode: number): void {
+  try {
+    fs.chmodSync(path, mode);
+  } catch (e) {
+    throw fromNodeError("chmod", path, e);
+  }
+}
+
+/** stat(2) (follows links): owner uid and mode bits; null when it does not exist. */
+export function statOwner(path: string): { uid: number; mode: number; isDirectory: boolean } | null {
+  try {
+    const st = fs.statSync(path);
+    return { uid: st.uid, mode: st.mode & 0o7777, isDirectory: st.isDirectory() };
+  } catch (e) {
+    if ((e as { code?: string }).code === "ENOENT" || (e as { code?: string }).code === "ENOTDIR") return null;
+    throw fromNodeError("stat", path, e);
   }
 }
 
@@ -236,13 +291,14 @@ export function mkdirp(path: string): void {
  * Creates one directory (its parent must exist); an existing one is fine. Unlike mkdirp it never
  * re-creates a parent that someone has just deleted.
  */
-export function mkdirOne(path: string): void {
+export function mkdirOne(path: string, mode = 0o700): void {
   try {
-    fs.mkdirSync(path);
+    fs.mkdirSync(path, { mode });
   } catch (e) {
     if ((e as { code?: string }).code === "EEXIST") return;
     throw fromNodeError("mkdir", path, e);
   }
+  chmodPath(path, mode);
 }
 
 /** A small file's content, or the kind of file found in its place when it is not a regular file. */
@@ -252,10 +308,10 @@ export type SmallFile = { kind: "regular file"; bytes: Uint8Array } | { kind: Ex
  * Whole content of a small file; null when it does not exist. It is opened O_NONBLOCK and read
  * only when it is a regular file, so a FIFO or device in its place never blocks the caller.
  */
-export function readSmallFile(path: string): SmallFile | null {
+export function readSmallFile(path: string, flags = 0): SmallFile | null {
   let fd: number;
   try {
-    fd = openFd(path, O_RDONLY | O_NONBLOCK);
+    fd = openFd(path, O_RDONLY | O_NONBLOCK | flags);
   } catch (e) {
     if ((e as ErrnoError).errno === Errno.ENOENT) return null;
     throw e;

@@ -9,6 +9,7 @@ const { i32, u32, i64, u64, ptr, cstring } = FFIType;
 export const libc = dlopen("libc.so.6", {
   __errno_location: { args: [], returns: ptr },
   open: { args: [cstring, i32, u32], returns: i32 },
+  fchmod: { args: [i32, u32], returns: i32 },
   close: { args: [i32], returns: i32 },
   ftruncate: { args: [i32, i64], returns: i32 },
   fallocate: { args: [i32, i32, i64, i64], returns: i32 },
@@ -48,6 +49,8 @@ export const O_TRUNC = 0o1000;
 export const O_NONBLOCK = 0o4000;
 export const O_CLOEXEC = 0o2000000;
 export const O_DIRECTORY = process.arch === "arm64" ? 0o40000 : 0o200000;
+/** open(2) fails with ELOOP when the last component is a symbolic link. */
+export const O_NOFOLLOW = process.arch === "arm64" ? 0o100000 : 0o400000;
 
 export const PROT_READ = 1;
 export const PROT_WRITE = 2;

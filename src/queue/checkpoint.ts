@@ -1,6 +1,7 @@
 /** The checkpoint (index.meta). A hint for tools and recovery; never trusted blindly. */
 import { join } from "node:path";
 import { writeFileAtomic } from "../ffi/index.ts";
+import { queueFileMode } from "./access.ts";
 import { readRegular } from "./regularFile.ts";
 import { CHECKPOINT_FILE, CHECKPOINT_SIZE, CHECKPOINT_SEGMENT_OFF, CHECKPOINT_WRITE_OFFSET_OFF, readU64, writeU64, tempPath } from "./layout/index.ts";
 
@@ -27,5 +28,5 @@ export function writeCheckpoint(dir: string, cp: Checkpoint, durable = false): v
   writeU64(u32, CHECKPOINT_SEGMENT_OFF >> 2, cp.segment);
   writeU64(u32, CHECKPOINT_WRITE_OFFSET_OFF >> 2, cp.writeOffset);
   const path = join(dir, CHECKPOINT_FILE);
-  writeFileAtomic(path, tempPath(path), image, durable);
+  writeFileAtomic(path, tempPath(path), image, durable, queueFileMode(dir));
 }

@@ -2,7 +2,7 @@
 import { join } from "node:path";
 import { CorruptMetadata, QueueNotFound, UnsupportedVersion, type ErrnoError } from "../errors.ts";
 import {
-  Mapping, openFd, closeFd, fdSize, fallocateFd, renamePath, unlinkPath, futexWake, isDirectory,
+  Mapping, closeFd, fchmodFd, fdSize, fallocateFd, renamePath, unlinkPath, futexWake, isDirectory,
   O_RDONLY, O_RDWR, O_CREAT, O_EXCL, Errno,
 } from "../ffi/index.ts";
 import {
@@ -12,7 +12,7 @@ import {
   CTL_NOTIFY_SEQ_OFF, CTL_WAITERS_PENDING_W, CTL_WAITERS_PENDING_OFF, INIT_INITIALIZING, INIT_READY, V1_SEGMENT_SIZE,
   isValidSegmentSize, loadFence, readU64, readU64Exact, writeU64, type FormatVersion,
 } from "./layout/index.ts";
-import { openRegular } from "./regularFile.ts";
+import { openNoFollow, openRegular } from "./regularFile.ts";
 
 /** How long openers wait for a control block to appear and finish initialising, by default. */
 export const DEFAULT_OPEN_TIMEOUT_MS = 2000;
@@ -48,16 +48,17 @@ export class ControlBlock {
    * Creates control.meta through control.tmp + rename, so no opener ever sees a half-built block.
    * Only called by the holder of the writer lock.
    */
-  static create(dir: string, version: FormatVersion, segmentSize: number): ControlBlock {
+  static create(dir: string, version: FormatVersion, segmentSize: number, mode: number): ControlBlock {
     const tmp = join(dir, CONTROL_TMP_FILE);
     const path = join(dir, CONTROL_FILE);
     unlinkPath(tmp);
-    const fd = openFd(tmp, O_RDWR | O_CREAT | O_EXCL, 0o644);
+    const fd = openNoFollow(tmp, O_RDWR | O_CREAT | O_EXCL, 0o644);
     let map: Mapping | null = null;
     try {
       try {
         // Allocated for real before it is mapped: on a full disk a store into a sparse page
         // would be a SIGBUS, fallocate's ENOSPC is an error.
+        fchmodFd(fd, mode, tmp);
         fallocateFd(fd, CONTROL_SIZE, tmp);
         map = Mapping.map(fd, CONTROL_SIZE, tmp);
       } finally {

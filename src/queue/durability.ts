@@ -3,7 +3,7 @@
  * MS_SYNC of what was written since the last one, fdatasync of the segments finished since, the
  * checkpoint, and an fsync of the directory for the files created).
  */
-import { fileSize, fsyncDir, fdatasyncFd, openFd, closeFd, O_RDONLY, type Mapping } from "../ffi/index.ts";
+import { fileSize, fsyncDir, fdatasyncFd, openFd, closeFd, O_NOFOLLOW, O_RDONLY, type Mapping } from "../ffi/index.ts";
 import { writeCheckpoint } from "./checkpoint.ts";
 
 export class Durability {
@@ -48,7 +48,7 @@ export class Durability {
 
 function syncFile(path: string): void {
   if (fileSize(path) < 0) return;
-  const fd = openFd(path, O_RDONLY);
+  const fd = openFd(path, O_RDONLY | O_NOFOLLOW);
   try {
     fdatasyncFd(fd, path);
   } finally {

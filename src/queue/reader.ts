@@ -2,6 +2,7 @@
 import { join } from "node:path";
 import { ChronicleError, ClosedError, CorruptMetadata, CorruptRecord, InvalidArgument, PositionLost, QueueNotFound } from "../errors.ts";
 import { Mapping, fileSize } from "../ffi/index.ts";
+import { checkOwnDirectory } from "./access.ts";
 import { ControlBlock, DEFAULT_OPEN_TIMEOUT_MS } from "./control.ts";
 import { crc32Words, IN_PLACE_CRC_MAX } from "./crc32.ts";
 import { writerStatus, type WriterStatus } from "./liveness.ts";
@@ -39,6 +40,8 @@ export interface ReaderOptions {
   openTimeoutMs?: number;
   /** How {@link QueueReader.wait} waits: hybrid spin-then-futex (default) or pure spin. */
   wait?: WaitOptions;
+  /** Use a queue directory owned by another user or writable by group/others (default false: UnsafePath). */
+  allowShared?: boolean;
 }
 
 /**
@@ -52,6 +55,7 @@ export const DELETION_HANDLED: unique symbol = Symbol("chronicle.deletionHandled
 export function checkReaderOptions(dir: string, options: ReaderOptions | undefined): ReaderOptions {
   const opts = checkOptions(options, "reader options", dir);
   checkBoolean(opts.verifyCrc, "verifyCrc", dir);
+  checkBoolean(opts.allowShared, "allowShared", dir);
   checkAtLeast(opts.openTimeoutMs, "openTimeoutMs", 0, dir);
   checkWaitOptions(opts.wait, dir);
   return opts;
@@ -136,9 +140,12 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
     if (name !== null) validateComponent(name, "reader name", dir, MAX_READER_NAME_BYTES);
     const opts = checkReaderOptions(dir, options);
     const start = checkStart(dir, opts.start);
+    checkOwnDirectory(dir, "queue directory", opts.allowShared);
     const control = ControlBlock.open(dir, opts.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS, "read");
     let resolved: ResolvedStart | null = null;
     try {
+      // Again now that it exists: it may have been created while the open waited for it.
+      checkOwnDirectory(dir, "queue directory", opts.allowShared);
       resolved = resolveStart(dir, name, control, start);
       return new QueueReader(dir, name, control, resolved.meta, resolved.position, opts);
     } catch (e) {

@@ -1,11 +1,12 @@
 /** A reader's persisted position (readers/<name>.meta): two CRC-protected slots, mapped. */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { CorruptMetadata, ReaderAlreadyActive, type ErrnoError } from "../errors.ts";
 import {
   Mapping, closeFd, fdSize, flockFd, linkPath, unlinkPath, writeFileAtomic, preadFd,
   O_RDWR, LOCK_EX, LOCK_NB, WallClock, Errno,
 } from "../ffi/index.ts";
 import { crc32Words } from "./crc32.ts";
+import { queueFileMode } from "./access.ts";
 import { openRegular } from "./regularFile.ts";
 import {
   READERS_DIR, READER_META_EXT, READER_META_SIZE, READER_SLOT_COUNT, READER_SLOT_CRC_SPAN,
@@ -120,7 +121,7 @@ export class ReaderMetaFile {
         const image = new Uint8Array(READER_META_SIZE);
         const u32 = new Uint32Array(image.buffer);
         encodeSlot(u32, image, 1, position.segment, position.offset, 0, 0);
-        writeFileAtomic(path, tempPath(path), image);
+        writeFileAtomic(path, tempPath(path), image, false, queueFileMode(queueDir));
         return ReaderMetaFile.open(queueDir, name, start);
       }
       const map = Mapping.map(fd, READER_META_SIZE, path);
@@ -149,7 +150,7 @@ export class ReaderMetaFile {
     encodeSlot(u32, image, 1, start.segment, start.offset, clock.hi, clock.lo);
     // A per-process name: two openers of a new name must not build the same file.
     const tmp = tempPath(`${path}.${process.pid}`);
-    writeFileAtomic(tmp, tempPath(tmp), image);
+    writeFileAtomic(tmp, tempPath(tmp), image, false, queueFileMode(dirname(dirname(path))));
     // link() never replaces: if another process created the meta meanwhile, theirs wins.
     linkPath(tmp, path);
     unlinkPath(tmp);

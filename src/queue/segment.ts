@@ -1,15 +1,16 @@
 /** Segment files: creation, validation, and mapping into a reusable window. */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { CorruptMetadata, SegmentExists, type ErrnoError } from "../errors.ts";
 import {
-  Mapping, openFd, closeFd, fallocateFd, fdSize, linkPath, unlinkPath, listDir, preadFd, pwriteAll,
+  Mapping, closeFd, fchmodFd, fallocateFd, fdSize, linkPath, unlinkPath, listDir, preadFd, pwriteAll,
   O_RDONLY, O_RDWR, O_CREAT, O_EXCL, Errno,
 } from "../ffi/index.ts";
 import {
   SEGMENT_HEADER_SIZE, SEGMENT_MAGIC, SEGMENT_VERSION, SEG_MAGIC_W, SEG_VERSION_W, SEG_ID_W, SEG_FLAGS_W, SEALED_FLAG,
   segmentFileName, parseSegmentFileName, tempPath, loadFence,
 } from "./layout/index.ts";
-import { openRegular } from "./regularFile.ts";
+import { queueFileMode } from "./access.ts";
+import { openNoFollow, openRegular } from "./regularFile.ts";
 
 /** How a segment is mapped: readers only ever read. */
 export type SegmentAccess = "read" | "write";
@@ -109,8 +110,10 @@ export class Segment {
 
 /** Writes a new, fully allocated segment file with its header at `path` (which must not exist). */
 export function writeSegmentFile(path: string, id: number, size: number): void {
-  const fd = openFd(path, O_RDWR | O_CREAT | O_EXCL, 0o644);
+  const mode = queueFileMode(dirname(path));
+  const fd = openNoFollow(path, O_RDWR | O_CREAT | O_EXCL, mode);
   try {
+    fchmodFd(fd, mode, path);
     fallocateFd(fd, size, path);
     const header = new Uint32Array(SEGMENT_HEADER_SIZE >> 2);
     header[SEG_MAGIC_W] = SEGMENT_MAGIC;

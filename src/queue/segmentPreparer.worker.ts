@@ -1,5 +1,5 @@
 /** Worker side of SegmentPreparer: one segment per request, into the writer's spare window. */
-import { Mapping, closeFd, openFd, unlinkPath, O_RDWR } from "../ffi/index.ts";
+import { Mapping, closeFd, openFd, unlinkPath, O_NOFOLLOW, O_RDWR } from "../ffi/index.ts";
 import { PrepareSlot, PrepareStatus, type PopulateRequest, type PrepareRequest } from "./segmentPreparer.ts";
 import { writeSegmentFile } from "./segment.ts";
 
@@ -24,7 +24,7 @@ self.onmessage = (event: MessageEvent<PrepareRequest | PopulateRequest>) => {
     window.blank();
     unlinkPath(path);
     writeSegmentFile(path, id, size);
-    const fd = openFd(path, O_RDWR);
+    const fd = openFd(path, O_RDWR | O_NOFOLLOW);
     try {
       window.mapFile(fd, path);
     } finally {

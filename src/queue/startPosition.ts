@@ -4,6 +4,8 @@ import { CorruptMetadata, ErrnoError, InvalidArgument, QueueNotFound } from "../
 import { mkdirOne } from "../ffi/index.ts";
 import type { ControlBlock } from "./control.ts";
 import { ReaderMetaFile } from "./readerMeta.ts";
+import { dirModeFor, queueFileMode } from "./access.ts";
+import { refuseSymlink } from "./regularFile.ts";
 import { findTail } from "./scan.ts";
 import { listSegmentIds } from "./segment.ts";
 import { READERS_DIR, RECORD_ALIGN, SEGMENT_HEADER_SIZE } from "./layout/index.ts";
@@ -86,10 +88,13 @@ export function resolveStart(dir: string, name: string | null, control: ControlB
 
 /** Creates `readers/` when missing; a queue directory deleted meanwhile is QueueNotFound. */
 function mkdirReaders(dir: string): void {
+  // readers/ must be this queue's own directory: a link would put reader metas elsewhere.
+  refuseSymlink(join(dir, READERS_DIR));
   try {
-    mkdirOne(join(dir, READERS_DIR));
+    mkdirOne(join(dir, READERS_DIR), dirModeFor(queueFileMode(dir)));
   } catch (e) {
     if (e instanceof ErrnoError && e.errnoName === "ENOENT") throw new QueueNotFound(dir, "the queue directory was deleted while the reader was opening");
     throw e;
   }
+  refuseSymlink(join(dir, READERS_DIR));
 }

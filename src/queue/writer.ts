@@ -8,7 +8,9 @@ import { crc32Words, IN_PLACE_CRC_MAX } from "./crc32.ts";
 import { ControlBlock, DEFAULT_OPEN_TIMEOUT_MS } from "./control.ts";
 import { Durability } from "./durability.ts";
 import { validateDirPath } from "./names.ts";
+import { checkOwnDirectory, DEFAULT_FILE_MODE, dirModeFor } from "./access.ts";
 import { recoverTail } from "./recovery.ts";
+import { refuseSymlink } from "./regularFile.ts";
 import { deletableSegments, deleteSegments, retentionPolicy, type RetentionPolicy } from "./retention.ts";
 import { Segment } from "./segment.ts";
 import { SegmentPreparer } from "./segmentPreparer.ts";
@@ -106,8 +108,14 @@ export class QueueWriter implements Disposable {
   static open(dir: string, opts: WriterOptions = {}): QueueWriter {
     validateDirPath(dir, "queue directory");
     const requested = validateWriterOptions(dir, opts);
-    mkdirp(join(dir, READERS_DIR));
-    const lock = WriterLock.acquire(dir);
+    // readers/ must be this queue's own directory: never create or write through a link.
+    checkOwnDirectory(dir, "queue directory", opts.allowShared);
+    const fileMode = opts.mode ?? DEFAULT_FILE_MODE;
+    refuseSymlink(join(dir, READERS_DIR));
+    mkdirp(join(dir, READERS_DIR), dirModeFor(fileMode));
+    refuseSymlink(join(dir, READERS_DIR));
+    checkOwnDirectory(dir, "queue directory", opts.allowShared);
+    const lock = WriterLock.acquire(dir, fileMode);
     let control: ControlBlock | null = null;
     try {
       removePreparedLeftovers(dir);
@@ -115,7 +123,7 @@ export class QueueWriter implements Disposable {
         control = ControlBlock.open(dir, opts.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS, "write");
         checkCompatible(control, opts);
       } else {
-        control = ControlBlock.create(dir, requested.version, requested.segmentSize);
+        control = ControlBlock.create(dir, requested.version, requested.segmentSize, fileMode);
       }
       const epoch = control.writerEpoch + 1;
       control.writerEpoch = epoch;

@@ -1,8 +1,8 @@
 /** The single-writer lock: flock on writer.lock plus an owner record for diagnostics. */
 import { join } from "node:path";
-import { WriterAlreadyActive } from "../errors.ts";
+import { ErrnoError, WriterAlreadyActive } from "../errors.ts";
 import {
-  closeFd, flockFd, ftruncateFd, pwriteAll, processStartTime, isProcessAlive, O_RDWR, O_CREAT, LOCK_EX, LOCK_NB,
+  closeFd, fchmodFd, flockFd, ftruncateFd, pwriteAll, processStartTime, isProcessAlive, O_RDWR, O_CREAT, O_EXCL, LOCK_EX, LOCK_NB,
 } from "../ffi/index.ts";
 import { WRITER_LOCK_FILE, formatWriterLock, parseWriterLock, type WriterLockRecord } from "./layout/index.ts";
 import { openRegular, readRegular } from "./regularFile.ts";
@@ -21,9 +21,9 @@ export class WriterLock {
    * description, so a second writer in the same process conflicts too, and the kernel
    * releases the lock when the owner dies, even by kill -9.
    */
-  static acquire(dir: string): WriterLock {
+  static acquire(dir: string, mode: number): WriterLock {
     const path = join(dir, WRITER_LOCK_FILE);
-    const fd = openRegular(path, O_RDWR | O_CREAT, 0o644);
+    const fd = openLockFile(path, mode);
     let locked = false;
     try {
       locked = flockFd(fd, LOCK_EX | LOCK_NB, path);
@@ -56,6 +56,27 @@ export class WriterLock {
     closeFd(this.fd);
     this.fd = -1;
   }
+}
+
+/**
+ * Opens writer.lock, creating it with exactly `mode` when absent. Never through a link: O_EXCL
+ * refuses one (EEXIST), and the open of the existing file is O_NOFOLLOW (UnsafePath).
+ */
+function openLockFile(path: string, mode: number): number {
+  let fd: number;
+  try {
+    fd = openRegular(path, O_RDWR | O_CREAT | O_EXCL, mode);
+  } catch (e) {
+    if (e instanceof ErrnoError && e.errnoName === "EEXIST") return openRegular(path, O_RDWR);
+    throw e;
+  }
+  try {
+    fchmodFd(fd, mode, path);
+  } catch (e) {
+    closeFd(fd);
+    throw e;
+  }
+  return fd;
 }
 
 /**

@@ -1,5 +1,6 @@
 /** The writer's options, and the checks of its arguments (all made before any byte is written). */
 import { InvalidArgument } from "../errors.ts";
+import { checkMode } from "./access.ts";
 import { checkAtLeast, checkBoolean, checkOptions } from "./args.ts";
 import type { ControlBlock } from "./control.ts";
 import { DEFAULT_SEGMENT_SIZE, MAX_TYPE_ID, V1_SEGMENT_SIZE, isValidSegmentSize, type FormatVersion } from "./layout/index.ts";
@@ -32,6 +33,13 @@ export interface WriterOptions {
    * `append` waits up to `timeoutMs` for readers to release segments, then throws QueueFull.
    */
   backpressure?: { timeoutMs: number };
+  /**
+   * Mode of the files a new queue gets (default 0o600; directories get the matching search bits,
+   * 0o700). Set exactly, whatever the umask. Later files of the queue follow control.meta's mode.
+   */
+  mode?: number;
+  /** Use a queue directory owned by another user or writable by group/others (default false: UnsafePath). */
+  allowShared?: boolean;
 }
 
 /** The former name of {@link WriterOptions}. */
@@ -49,6 +57,8 @@ export function validateWriterOptions(dir: string, options: WriterOptions | unde
   checkAtLeast(opts.openTimeoutMs, "openTimeoutMs", 0, dir);
   checkBoolean(opts.preallocate, "preallocate", dir);
   checkBoolean(opts.autoCleanup, "autoCleanup", dir);
+  checkBoolean(opts.allowShared, "allowShared", dir);
+  checkMode(opts.mode, dir);
   if (opts.backpressure !== undefined) checkAtLeast(checkOptions(opts.backpressure, "backpressure", dir).timeoutMs, "backpressure.timeoutMs", 0, dir);
   const version = opts.formatVersion ?? 2;
   if (version !== 1 && version !== 2) throw new InvalidArgument(dir, `formatVersion must be 1 or 2, got ${String(version)}`);
