@@ -1,7 +1,6 @@
 /** A reader of a queue: non-blocking next(), waits, persisted position. */
-import { join } from "node:path";
-import { ChronicleError, ClosedError, CorruptMetadata, CorruptRecord, InvalidArgument, PositionLost, QueueNotFound } from "../errors.ts";
-import { Mapping, fileSize } from "../ffi/index.ts";
+import { ChronicleError, ClosedError, CorruptRecord, InvalidArgument, QueueNotFound } from "../errors.ts";
+import { Mapping } from "../ffi/index.ts";
 import { checkOwnDirectory } from "./access.ts";
 import { ControlBlock, DEFAULT_OPEN_TIMEOUT_MS } from "./control.ts";
 import { crc32Words, IN_PLACE_CRC_MAX } from "./crc32.ts";
@@ -11,16 +10,18 @@ import { MessageView } from "./messageView.ts";
 import { validateComponent, validateDirPath } from "./names.ts";
 import { ReaderMetaFile } from "./readerMeta.ts";
 import { checkStart, isRecordBoundary, resolveStart, type Position, type ResolvedStart, type StartPosition } from "./startPosition.ts";
-import { asyncWaitArgs, checkTimeout, checkWaitOptions, CONTROL_BLOCK, Waiter, type AsyncWaitArg, type WaitOptions } from "./wait.ts";
-import { checkAtLeast, checkBoolean, checkOptions } from "./args.ts";
-import { Segment, listSegmentIds, segmentPath } from "./segment.ts";
-import { firstNonZero } from "./scan.ts";
+import { asyncWaitArgs, checkTimeout, CONTROL_BLOCK, Waiter, type AsyncWaitArg } from "./wait.ts";
+import { checkReaderOptions, type ReaderOptions } from "./readerOptions.ts";
+import type { Segment } from "./segment.ts";
+import { openAtPosition, openNext } from "./segmentHandover.ts";
+import { queueRemoved, sealedEndProblem, stalledSegmentProblem } from "./readerChecks.ts";
 import {
-  CONTROL_FILE, MAX_READER_NAME_BYTES, SEGMENT_HEADER_SIZE, CORRUPT, NOT_COMMITTED, PADDED,
+  MAX_READER_NAME_BYTES, SEGMENT_HEADER_SIZE, CORRUPT, NOT_COMMITTED, PADDED,
   committedLength, corruptionReason, payloadOffset, readableLength, recordCrc, recordLength,
 } from "./layout/index.ts";
 
 export type { StartPosition, WriterStatus };
+export { checkReaderOptions, type ReaderOptions, type SubscriberOptions } from "./readerOptions.ts";
 
 /** How far ahead of its position a reader has the kernel map the segment in (a syscall per half of it). */
 const PREFAULT_BYTES = 1 << 20;
@@ -31,19 +32,6 @@ const PREFAULT_BYTES = 1 << 20;
  */
 const COLD_CHECK_NS = 1e9;
 
-export interface ReaderOptions {
-  /** resume (default): the committed position, or earliest for a new reader; earliest: the oldest segment; latest: the tail. */
-  start?: StartPosition;
-  /** Check each payload's CRC (default true). */
-  verifyCrc?: boolean;
-  /** How long to wait for the queue (directory and control block) to appear (default 2000 ms). */
-  openTimeoutMs?: number;
-  /** How {@link QueueReader.wait} waits: hybrid spin-then-futex (default) or pure spin. */
-  wait?: WaitOptions;
-  /** Use a queue directory owned by another user or writable by group/others (default false: UnsafePath). */
-  allowShared?: boolean;
-}
-
 /**
  * Internal (not exported by src/index.ts): `reader[DELETION_HANDLED]()` tells a reader that its
  * owner notices the queue directory going away by itself (a router's discovery detaches the
@@ -51,18 +39,6 @@ export interface ReaderOptions {
  */
 export const DELETION_HANDLED: unique symbol = Symbol("chronicle.deletionHandled");
 
-/** Checks the options, before anything is opened. */
-export function checkReaderOptions(dir: string, options: ReaderOptions | undefined): ReaderOptions {
-  const opts = checkOptions(options, "reader options", dir);
-  checkBoolean(opts.verifyCrc, "verifyCrc", dir);
-  checkBoolean(opts.allowShared, "allowShared", dir);
-  checkAtLeast(opts.openTimeoutMs, "openTimeoutMs", 0, dir);
-  checkWaitOptions(opts.wait, dir);
-  return opts;
-}
-
-/** The former name of {@link ReaderOptions}. */
-export type SubscriberOptions = ReaderOptions;
 
 /**
  * Follows a queue from a position. Keeps exactly one segment mapped. Not thread-safe.
@@ -351,31 +327,12 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
     for (let m = this.next(); m !== null; m = this.next()) yield m;
   }
 
-  /**
-   * Maps the segment of the current position. A position at the start of a segment that does not
-   * exist yet waits for it; one in a deleted segment is lost (PositionLost).
-   */
+  /** Maps the segment of the current position (see openAtPosition); false when there is none yet. */
   private attach(): boolean {
-    let seg = Segment.open(this.dir, this.segmentId, this.window, "read");
-    if (seg === null) {
-      const where = this.meta?.path ?? this.dir;
-      const ids = listSegmentIds(this.dir);
-      if (ids.length === 0) return false;
-      const newest = ids[ids.length - 1];
-      const atStart = this.offset === SEGMENT_HEADER_SIZE;
-      if (this.segmentId > newest) {
-        if (atStart) return false;
-        throw new CorruptMetadata(where, `reader position is in segment ${this.segmentId}, past the newest segment ${newest}`);
-      }
-      if ((this.segmentId < ids[0] || !atStart) && !this.skipLost) throw new PositionLost(where, this.segmentId, ids[0]);
-      seg = Segment.open(this.dir, ids.find((id) => id > this.segmentId)!, this.window, "read");
-      if (seg === null) return false;
-      this.offset = SEGMENT_HEADER_SIZE;
-    }
-    this.segment = seg;
-    this.prefaultedTo = -1;
-    this.endChecked = false;
-    this.segmentId = seg.id;
+    const seg = openAtPosition(this.dir, this.segmentId, this.offset, this.window, this.skipLost, this.meta?.path ?? this.dir);
+    if (seg === null) return false;
+    if (seg.id !== this.segmentId) this.offset = SEGMENT_HEADER_SIZE;
+    this.enter(seg);
     return true;
   }
 
@@ -384,29 +341,24 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
    * window may be blank, so the reader detaches and re-attaches on the next call.
    */
   private advance(): boolean {
-    const current = this.segmentId;
     let next: Segment | null;
     try {
-      next = Segment.open(this.dir, current + 1, this.window, "read");
-      if (next === null) {
-        const ids = listSegmentIds(this.dir);
-        const later = ids.find((id) => id > current);
-        if (later === undefined) return false;
-        // The next segment is gone but later ones exist: its records were deleted unread.
-        if (!this.skipLost) throw new PositionLost(this.meta?.path ?? this.dir, current + 1, ids[0]);
-        next = Segment.open(this.dir, later, this.window, "read");
-        if (next === null) return false;
-      }
+      next = openNext(this.dir, this.segmentId, this.window, this.skipLost, this.meta?.path ?? this.dir);
     } catch (e) {
       this.segment = null;
       throw e;
     }
-    this.segment = next;
-    this.prefaultedTo = -1;
-    this.endChecked = false;
-    this.segmentId = next.id;
+    if (next === null) return false;
+    this.enter(next);
     this.offset = SEGMENT_HEADER_SIZE;
     return true;
+  }
+
+  private enter(seg: Segment): void {
+    this.segment = seg;
+    this.segmentId = seg.id;
+    this.prefaultedTo = -1;
+    this.endChecked = false;
   }
 
   /**
@@ -419,15 +371,10 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
     this.prefaultedTo = from + PREFAULT_BYTES / 2;
   }
 
-  /**
-   * At the end of a sealed segment (an uncommitted header at `o`): a writer leaves only zero
-   * bytes from there to the segment end (a roll writes nothing, torn bytes become a PAD). Anything
-   * else is a record whose commit word was lost, and moving on would skip it and the records
-   * after it silently. Runs once per segment, at this cold point; every call while it fails.
-   */
+  /** At the end of a sealed segment: once per segment, every call while it fails. */
   private checkSealedEnd(o: number): void {
-    const at = firstNonZero(this.u32, o, this.segmentSize);
-    if (at >= 0) throw this.corrupt(o, `non-zero bytes after the end of a sealed segment (the log ends at offset ${o}, byte ${at} is not zero): a commit word was lost or the segment was damaged`);
+    const problem = sealedEndProblem(this.u32, o, this.segmentSize);
+    if (problem !== null) throw this.corrupt(o, problem);
     this.endChecked = true;
   }
 
@@ -446,27 +393,18 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
   private coldCheck(): void {
     this.coldCheckDueNs = Bun.nanoseconds() + COLD_CHECK_NS;
     if (this.reportDeletion) this.checkQueueExists();
-    const seg = this.segment;
-    if (seg === null || seg.sealed) return;
-    const o = this.offset;
-    if (committedLength(this.u32, o, this.segmentSize) !== NOT_COMMITTED) return;
-    const id = this.segmentId;
-    if (fileSize(segmentPath(this.dir, id + 1)) < 0) return;
-    // A live writer rolls by creating N + 1 before it seals N: only a dead one leaves it so.
-    if (writerStatus(this.dir, this.control).alive) return;
-    // It may have sealed N and exited since the first look.
-    if (seg.sealed) return;
-    // Keep reporting it at every call, not once a period, until it changes.
-    this.coldCheckDueNs = 0;
-    throw this.corrupt(o, `segment is not sealed but segment ${id + 1} exists and no writer is alive (a writer killed in a roll, or the SEALED flag was cleared): the next writer open seals it`);
+    const problem = this.segment === null ? null : stalledSegmentProblem(this.dir, this.control, this.segment, this.offset);
+    if (problem !== null) {
+      this.coldCheckDueNs = 0;
+      throw this.corrupt(this.offset, problem);
+    }
   }
 
-  /** The queue directory (its control block) is still there; QueueNotFound when it was removed. */
+  /** QueueNotFound when the queue was deleted under the reader (reported at every call from then on). */
   private checkQueueExists(): void {
-    if (fileSize(join(this.dir, CONTROL_FILE)) < 0) {
-      this.coldCheckDueNs = 0;
-      throw new QueueNotFound(this.dir, "the queue was deleted under the reader (its control block is gone): no record will ever arrive; close the reader");
-    }
+    if (!queueRemoved(this.dir)) return;
+    this.coldCheckDueNs = 0;
+    throw new QueueNotFound(this.dir, "the queue was deleted under the reader (its control block is gone): no record will ever arrive; close the reader");
   }
 
   private corrupt(offset: number, reason: string): ChronicleError {
