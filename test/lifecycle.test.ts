@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { closeSync, existsSync, mkdirSync, openSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import {
-  Queue, ClosedError, PositionLost, QueueFull, inspectQueue, readerStatuses, type QueueReader, type QueueWriter,
+  Queue, ClosedError, CorruptRecord, PositionLost, QueueFull, inspectQueue, readerStatuses, type QueueReader, type QueueWriter,
 } from "../src/index.ts";
 import { readCheckpoint } from "../src/queue/checkpoint.ts";
 import { CONTROL_TMP_FILE, READER_META_SIZE, SEGMENT_HEADER_SIZE } from "../src/queue/layout/index.ts";
@@ -49,10 +49,16 @@ describe("crash safety", () => {
     using follower = Queue.openAnonymous(dir);
     let present = 0;
     const drain = (): void => {
-      for (let m = follower.next(); m !== null; m = follower.next()) {
-        if (m.seq !== present) throw new Error(`seq ${m.seq} where ${present} was expected ${ctx}`);
-        if (payloadMismatch(m.seq, m.payload, MAX) >= 0) throw new Error(`payload of seq ${m.seq} is wrong ${ctx}`);
-        present++;
+      try {
+        for (let m = follower.next(); m !== null; m = follower.next()) {
+          if (m.seq !== present) throw new Error(`seq ${m.seq} where ${present} was expected ${ctx}`);
+          if (payloadMismatch(m.seq, m.payload, MAX) >= 0) throw new Error(`payload of seq ${m.seq} is wrong ${ctx}`);
+          present++;
+        }
+      } catch (e) {
+        // A writer killed in a roll leaves its segment unsealed with the next one linked: readers
+        // report that until the next writer opens and seals it, then read on (the next drain).
+        if (!(e instanceof CorruptRecord && /is not sealed but segment \d+ exists and no writer is alive/.test(e.message))) throw e;
       }
     };
     let acknowledged = 0;
