@@ -212,33 +212,29 @@ export function fdSize(fd: number, path: string): number {
   }
 }
 
+/** stat(2) (`follow`) or lstat(2) of `path`; null when it, or a directory on the way, does not exist. */
+function statIfExists(path: string, follow: boolean): fs.Stats | null {
+  try {
+    return follow ? fs.statSync(path) : fs.lstatSync(path);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return null;
+    throw fromNodeError(follow ? "stat" : "lstat", path, e);
+  }
+}
+
 /** lstat(2): true when `path` itself is a symbolic link (false when it does not exist). */
 export function isSymlink(path: string): boolean {
-  try {
-    return fs.lstatSync(path).isSymbolicLink();
-  } catch (e) {
-    if ((e as { code?: string }).code === "ENOENT" || (e as { code?: string }).code === "ENOTDIR") return false;
-    throw fromNodeError("lstat", path, e);
-  }
+  return statIfExists(path, false)?.isSymbolicLink() ?? false;
 }
 
 /** lstat(2): true when `path` itself is a directory (a symbolic link to one is not). */
 export function isRealDirectory(path: string): boolean {
-  try {
-    return fs.lstatSync(path).isDirectory();
-  } catch (e) {
-    if ((e as { code?: string }).code === "ENOENT" || (e as { code?: string }).code === "ENOTDIR") return false;
-    throw fromNodeError("lstat", path, e);
-  }
+  return statIfExists(path, false)?.isDirectory() ?? false;
 }
 
 export function isDirectory(path: string): boolean {
-  try {
-    return fs.statSync(path).isDirectory();
-  } catch (e) {
-    if ((e as { code?: string }).code === "ENOENT" || (e as { code?: string }).code === "ENOTDIR") return false;
-    throw fromNodeError("stat", path, e);
-  }
+  return statIfExists(path, true)?.isDirectory() ?? false;
 }
 
 /** Directory entry names; [] when the directory does not exist. */
