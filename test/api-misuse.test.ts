@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import {
   BusLayout, FanInReader, InvalidArgument, Queue, QueueReader, QueueWriter, ReaderRegistration, RouterDiscovery, StrategyRouter,
-  inspectQueue, isLeaseStale, markReady, readLease, readerStatuses, readyVersion, writeLease,
+  inspectQueue, isLeaseStale, isQueueDirectory, markReady, readLease, readerStatuses, readyVersion, writeLease,
 } from "../src/index.ts";
 import { TempDir } from "./helpers/tmp.ts";
 
@@ -111,6 +111,7 @@ const cases = (): Case[] => [
   ["readyVersion(null)", () => readyVersion(null as Any), "endpoint directory"],
   ["readLease(undefined)", () => readLease(undefined as Any), "endpoint directory"],
   ["inspectQueue(5)", () => inspectQueue(5 as Any), "queue directory"],
+  ["isQueueDirectory(5)", () => isQueueDirectory(5 as Any), "queue directory"],
   ["readerStatuses(null, ...)", () => readerStatuses(null as Any, { segment: 0, offset: 64, segmentSize: 65536 }, { readerTtlMs: 1, maxReaderLagBytes: 1 }), "queue directory"],
   ["new BusLayout(null)", () => new BusLayout(null as Any), "bus root"],
   ["new RouterDiscovery(null)", () => new RouterDiscovery(null as Any), "bus root"],

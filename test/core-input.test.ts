@@ -593,15 +593,26 @@ describe("damaged segments and checkpoint", () => {
   }
 });
 
+/** Overwrites control.meta's current_segment hint of the closed queue in `dir`. */
+function setControlHint(dir: string, segment: number): void {
+  const fd = openSync(join(dir, CONTROL_FILE), "r+");
+  writeSync(fd, u32le(segment), 0, 4, CTL_CURRENT_SEGMENT_OFF);
+  closeSync(fd);
+}
+
+/** Replaces index.meta of the closed queue in `dir` with one naming `segment` (and `writeOffset`). */
+function setCheckpointHint(dir: string, segment: number, writeOffset = SEGMENT_HEADER_SIZE): void {
+  const image = new Uint8Array(CHECKPOINT_SIZE);
+  const view = new DataView(image.buffer);
+  view.setBigUint64(CHECKPOINT_SEGMENT_OFF, BigInt(segment), true);
+  view.setBigUint64(CHECKPOINT_WRITE_OFFSET_OFF, BigInt(writeOffset), true);
+  writeFileSync(join(dir, CHECKPOINT_FILE), image);
+}
+
 test("an index.meta with a wild segment number is ignored: no segment ids are skipped, readers see one contiguous sequence", () => {
   using tmp = new TempDir();
   makeQueue(tmp.path, 200);
-  const index = join(tmp.path, CHECKPOINT_FILE);
-  const image = new Uint8Array(CHECKPOINT_SIZE);
-  const view = new DataView(image.buffer);
-  view.setBigUint64(CHECKPOINT_SEGMENT_OFF, 1_000_000n, true);
-  view.setBigUint64(CHECKPOINT_WRITE_OFFSET_OFF, 4096n, true);
-  writeFileSync(index, image);
+  setCheckpointHint(tmp.path, 1_000_000, 4096);
   {
     using writer = Queue.openPublisher(tmp.path);
     expect(writer.nextSeq).toBe(200);
@@ -615,22 +626,6 @@ test("an index.meta with a wild segment number is ignored: no segment ids are sk
 });
 
 describe("wild segment hints (control.meta current_segment, index.meta)", () => {
-  /** Overwrites control.meta's current_segment hint of the closed queue in `dir`. */
-  function setControlHint(dir: string, segment: number): void {
-    const fd = openSync(join(dir, CONTROL_FILE), "r+");
-    writeSync(fd, u32le(segment), 0, 4, CTL_CURRENT_SEGMENT_OFF);
-    closeSync(fd);
-  }
-
-  /** Replaces index.meta of the closed queue in `dir` with one naming `segment`. */
-  function setCheckpointHint(dir: string, segment: number): void {
-    const image = new Uint8Array(CHECKPOINT_SIZE);
-    const view = new DataView(image.buffer);
-    view.setBigUint64(CHECKPOINT_SEGMENT_OFF, BigInt(segment), true);
-    view.setBigUint64(CHECKPOINT_WRITE_OFFSET_OFF, BigInt(SEGMENT_HEADER_SIZE), true);
-    writeFileSync(join(dir, CHECKPOINT_FILE), image);
-  }
-
   const corruptions: [string, (dir: string, head: number) => void][] = [
     ["a control.meta current_segment of 0xFFFFFFF0", (dir) => setControlHint(dir, 0xfffffff0)],
     ["an index.meta naming head + 1", (dir, head) => setCheckpointHint(dir, head + 1)],

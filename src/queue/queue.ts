@@ -2,6 +2,7 @@
 import { join } from "node:path";
 import { fileSize } from "../ffi/index.ts";
 import { CONTROL_FILE } from "./layout/index.ts";
+import { validateDirPath } from "./names.ts";
 import { QueueReader, type ReaderOptions } from "./reader.ts";
 import { QueueWriter, type WriterOptions } from "./writer.ts";
 
@@ -22,5 +23,6 @@ export const Queue = {
 
 /** True when `dir` holds a queue (its control block exists). Reads nothing else. */
 export function isQueueDirectory(dir: string): boolean {
+  validateDirPath(dir, "queue directory");
   return fileSize(join(dir, CONTROL_FILE)) >= 0;
 }
