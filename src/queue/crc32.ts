@@ -2,7 +2,7 @@
  * CRC-32/ISO-HDLC (the zlib CRC). Bun.hash.crc32 computes it natively, but only over a whole
  * typed array, so checking a record inside a mapping would need a subarray (an allocation of
  * ~70 ns, and GC) per record. Short ranges therefore use a table-driven slicing-by-16 loop that
- * reads the mapping in place (about 1.7 GB/s); long ranges amortise the subarray and use the
+ * reads the mapping in place; long ranges amortise the subarray and use the
  * native code.
  */
 
