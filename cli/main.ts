@@ -25,7 +25,7 @@ commands:
   doctor <root>     find problems in every queue under a directory (--fix for safe repairs)
   bench             local throughput and latency smoke test
 
-Every command takes --help and --json.`;
+Every command takes --help; all but pub take --json (for pub it means the messages are JSON).`;
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;

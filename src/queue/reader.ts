@@ -413,7 +413,7 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
 
   /** Runs a seek in this reader's window and moves the position to where it landed. */
   private seekTo(target: SeekTarget, clampLost: boolean): SeekResult {
-    this.seeker ??= new Seeker(this.dir, this.segmentSize, this.window, this.meta?.path ?? this.dir);
+    this.seeker ??= new Seeker(this.dir, this.segmentSize, this.window, () => this.control.currentSegment, this.meta?.path ?? this.dir);
     let landing: SeekLanding;
     try {
       landing = this.seeker.seek(target, this.segment, clampLost);

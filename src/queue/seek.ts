@@ -134,10 +134,19 @@ export interface SeekLanding extends SeekResult {
 
 /**
  * A reader's seeks. Holds the segment indexes (built lazily: a reader that never seeks pays
- * nothing) and maps segments into the reader's window. Not thread-safe, like the reader.
+ * nothing), the segment list and the first record keys it has seen, and maps segments into the
+ * reader's window. Not thread-safe, like the reader.
+ *
+ * What is cached only saves syscalls, never decides a result: the search is right as long as the
+ * segment it picks exists and holds a record before the target (every record before that one is
+ * then before the target too, and the scan goes forward from it across later segments), and that
+ * is checked on the mapped segment. When it fails (a segment deleted or replaced since it was
+ * cached) the seek runs again from a fresh listing and fresh reads.
  */
 export class Seeker {
   private readonly indexes = new Map<number, SegmentIndex>();
+  /** The segment ids of the last listing, ascending (empty: list again). */
+  private ids: number[] = [];
   /** Key of the first record found by the last probe(). */
   private probeSeq = 0;
   private probeHi = 0;
@@ -151,6 +160,8 @@ export class Seeker {
     private readonly dir: string,
     private readonly size: number,
     private readonly window: Mapping,
+    /** The writer's current segment (a hint): a newer one than the listing's newest means list again. */
+    private readonly newestHint: () => number,
     /** The reader's meta (or the queue) for PositionLost. */
     private readonly where: string,
   ) {}
@@ -163,35 +174,51 @@ export class Seeker {
    * any segment.
    */
   seek(target: SeekTarget, current: Segment | null, clampLost: boolean): SeekLanding {
-    for (;;) {
-      const ids = listSegmentIds(this.dir);
+    for (let fresh = false; ; fresh = true) {
+      const ids = this.segmentIds(fresh);
       if (ids.length === 0) return { segment: null, offset: SEGMENT_HEADER_SIZE, seq: 0, atHead: true };
-      this.forgetBefore(ids[0]!);
-      let from = this.pick(ids, target);
-      if (from < 0) {
-        if (!target.byTime && !clampLost) this.refuseLost(ids, target.seq);
-        from = 0;
-      }
-      const id = ids[from]!;
+      const picked = this.pick(ids, target, fresh);
+      // Nothing before the target: only a fresh look may conclude that (or refuse the seq).
+      if (picked < 0 && !fresh) continue;
+      if (picked < 0 && !target.byTime && !clampLost) this.refuseLost(ids, target.seq);
+      const id = ids[Math.max(0, picked)]!;
       const seg = current !== null && current.id === id ? current : Segment.open(this.dir, id, this.window, "read");
       // Deleted by retention since the listing: look again (retention only takes the oldest).
       if (seg === null) continue;
-      return this.scanFrom(seg, target);
+      // The check that makes the caches safe (see the class comment); after a fresh look, go on regardless.
+      if (picked < 0 || fresh || this.startsBefore(seg.window.u32, target)) return this.scanFrom(seg, target);
+      this.indexes.clear();
     }
+  }
+
+  /** The segment ids: the cached listing unless `fresh` or the writer's hint names a newer segment. */
+  private segmentIds(fresh: boolean): number[] {
+    const cached = this.ids;
+    if (fresh || cached.length === 0 || this.newestHint() > cached[cached.length - 1]!) {
+      this.ids = listSegmentIds(this.dir);
+      if (this.ids.length > 0) this.forgetBefore(this.ids[0]!);
+    }
+    return this.ids;
+  }
+
+  /** The mapped segment's first record is a committed application record that a scan for `target` may start from. */
+  private startsBefore(u32: Uint32Array, target: SeekTarget): boolean {
+    const o = SEGMENT_HEADER_SIZE;
+    return readableLength(u32, o, this.size) >= 0 && target.startsBefore(recordSeq(u32, o), recordTimestampHi(u32, o), recordTimestampLo(u32, o));
   }
 
   /**
    * Binary search: the index in `ids` of the last segment whose first record a scan for `target`
    * may start from (-1: none). Segments without a record are stepped over.
    */
-  private pick(ids: number[], target: SeekTarget): number {
+  private pick(ids: number[], target: SeekTarget, fresh: boolean): number {
     let lo = 0;
     let hi = ids.length;
     let best = -1;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       let j = mid;
-      while (j < hi && !this.probe(ids[j]!)) j++;
+      while (j < hi && !this.probe(ids[j]!, fresh)) j++;
       if (j === hi) hi = mid;
       else if (target.startsBefore(this.probeSeq, this.probeHi, this.probeLo)) {
         best = j;
@@ -202,23 +229,34 @@ export class Seeker {
   }
 
   /**
-   * Reads the first record header of segment `id`: true, with its key in probeSeq/Hi/Lo, when it is
-   * a committed application record. A missing, empty or PAD-only segment, or a corrupt first
-   * header, holds no key (a scan that crosses a corrupt one reports it).
+   * The first record of segment `id`: true, with its key in probeSeq/Hi/Lo, when it is a committed
+   * application record. From the segment's index when it has one (unless `fresh`), else one pread
+   * of the headers, whose answer starts the index. A missing, empty or PAD-only segment, or a
+   * corrupt first header, holds no key (a scan that crosses a corrupt one reports it).
    */
-  private probe(id: number): boolean {
+  private probe(id: number, fresh: boolean): boolean {
+    const ix = this.indexOf(id);
+    if (fresh) ix.clear();
+    if (ix.count > 0) {
+      this.probeSeq = ix.seqs[0]!;
+      this.probeHi = ix.his[0]!;
+      this.probeLo = ix.los[0]!;
+      return true;
+    }
     const start = readSegmentStart(this.dir, id);
-    if (start === null || readableLength(start, SEGMENT_HEADER_SIZE, this.size) < 0) return false;
-    this.probeSeq = recordSeq(start, SEGMENT_HEADER_SIZE);
-    this.probeHi = recordTimestampHi(start, SEGMENT_HEADER_SIZE);
-    this.probeLo = recordTimestampLo(start, SEGMENT_HEADER_SIZE);
+    const o = SEGMENT_HEADER_SIZE;
+    if (start === null || readableLength(start, o, this.size) < 0) return false;
+    this.probeSeq = recordSeq(start, o);
+    this.probeHi = recordTimestampHi(start, o);
+    this.probeLo = recordTimestampLo(start, o);
+    ix.add(o, this.probeSeq, this.probeHi, this.probeLo);
     return true;
   }
 
-  /** PositionLost for `seq` when a record is on disk (all of them newer: the search found none older). */
+  /** PositionLost for `seq` when a record is on disk (all of them newer: a fresh search found none older). */
   private refuseLost(ids: number[], seq: number): void {
     for (const id of ids) {
-      if (this.probe(id)) throw new PositionLost(this.where, -1, ids[0]!, { seq, oldestSeq: this.probeSeq });
+      if (this.probe(id, false)) throw new PositionLost(this.where, -1, ids[0]!, { seq, oldestSeq: this.probeSeq });
     }
   }
 
