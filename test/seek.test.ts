@@ -19,6 +19,8 @@ import { writeV1Queue, type V1Record } from "./helpers/v1Queue.ts";
 const SEGMENT = 64 << 10;
 const MAX_PAYLOAD = 300;
 const T0 = 1_764_000_000_000_000_000n;
+/** A test here takes about 0.1-1 s; the bound leaves room for a machine shared with other jobs. */
+const TIMEOUT_MS = 30_000;
 
 /** A small seeded PRNG (mulberry32), so a failure can be replayed. */
 function rng(seed: number): (n: number) => number {
@@ -137,7 +139,7 @@ describe("seek against a linear scan", () => {
     expect(listSegmentIds(tmp.path).length).toBeGreaterThan(20);
     checkMany(tmp.path, records, rng(2), 400);
     checkMany(tmp.path, records, rng(3), 100, MAX_PAYLOAD, "seeker");
-  });
+  }, TIMEOUT_MS);
 
   test("v1 (1 MiB segments) written by this library", () => {
     using tmp = new TempDir();
@@ -148,7 +150,7 @@ describe("seek against a linear scan", () => {
     }
     expect(listSegmentIds(tmp.path).length).toBeGreaterThanOrEqual(3);
     checkMany(tmp.path, scan(tmp.path), rng(5), 200, 1000);
-  });
+  }, TIMEOUT_MS);
 
   test("an empty queue: every seek lands at the head, seq 0", () => {
     using tmp = new TempDir();
@@ -161,7 +163,7 @@ describe("seek against a linear scan", () => {
     // At the head, the reader takes what is appended next.
     w.append(1, new Uint8Array(3));
     expect(r.next()?.seq).toBe(0);
-  });
+  }, TIMEOUT_MS);
 
   test("a seek at the head follows the writer; the head segment's index grows with it", () => {
     using tmp = new TempDir();
@@ -175,7 +177,7 @@ describe("seek against a linear scan", () => {
       for (let k = 0; k < 40; k++) checkSeq(r, records, random(records.length + 3), MAX_PAYLOAD);
       checkTime(r, records, ts, MAX_PAYLOAD);
     }
-  });
+  }, TIMEOUT_MS);
 
   test("a PAD left by recovery over torn bytes, then more segments", () => {
     using tmp = new TempDir();
@@ -203,7 +205,7 @@ describe("seek against a linear scan", () => {
     using r = Queue.openAnonymous(tmp.path);
     expect(r.seek(700)).toEqual({ seq: 700, atHead: false });
     expect(r.next()?.segment).toBe(torn.segment + 1);
-  });
+  }, TIMEOUT_MS);
 
   test("retention removed the oldest segments: older seqs are PositionLost with the oldest seq; times before land on the oldest", () => {
     using tmp = new TempDir();
@@ -227,7 +229,7 @@ describe("seek against a linear scan", () => {
     w.cleanup();
     appendTimed(w, 50, ts, random);
     checkMany(tmp.path, scan(tmp.path), rng(11), 50);
-  });
+  }, TIMEOUT_MS);
 
   test("a v1 queue built byte by byte as the Rust reference writes it", () => {
     using tmp = new TempDir();
@@ -242,7 +244,7 @@ describe("seek against a linear scan", () => {
     const records = scan(tmp.path);
     expect(records.map((x) => x.seq)).toEqual(written.map((x) => x.seq));
     checkMany(tmp.path, records, rng(13), 200, 1500);
-  });
+  }, TIMEOUT_MS);
 
   test("a v1 reference queue whose seq restarted at 0 (the reference does at every open): seeks land on a crossing, never fail", () => {
     using tmp = new TempDir();
@@ -264,7 +266,7 @@ describe("seek against a linear scan", () => {
     }
     // Time is still monotonic: seekTime is exact.
     checkTime(r, scan(tmp.path), T0 + 2500n, -1);
-  });
+  }, TIMEOUT_MS);
 
   test("timestamps that went back: seekTime lands on a record at or after t right after one before t (or the first), never loops or throws", () => {
     using tmp = new TempDir();
@@ -287,7 +289,7 @@ describe("seek against a linear scan", () => {
       const i = records.findIndex((x) => x.seq === m!.seq);
       if (i > 0) expect(records[i - 1]!.ts).toBeLessThan(t);
     }
-  });
+  }, TIMEOUT_MS);
 
   test("a stale index (the segment files replaced under a reader that indexed them) changes no result", () => {
     using tmp = new TempDir();
@@ -313,7 +315,7 @@ describe("seek against a linear scan", () => {
     const last = recordsB[recordsB.length - 1]!.seq;
     for (let k = 0; k < 300; k++) checkSeq(r, recordsB, check(last + 2), 100);
     for (let k = 0; k < 100; k++) checkTime(r, recordsB, recordsB[check(recordsB.length)]!.ts, 100);
-  });
+  }, TIMEOUT_MS);
 });
 
 describe("seekLast and the seek starts", () => {
@@ -329,7 +331,7 @@ describe("seekLast and the seek starts", () => {
     }
     expect(r.seekLast(0)).toEqual({ seq: 2000, atHead: true });
     expect(r.seekLast(5000)).toEqual({ seq: 0, atHead: false });
-  });
+  }, TIMEOUT_MS);
 
   test("start: { seq } / { timeNs } / { timeMs } / { last } for anonymous and named readers; a named reader stores it at once", () => {
     using tmp = new TempDir();
@@ -357,7 +359,7 @@ describe("seekLast and the seek starts", () => {
       using again = Queue.openSubscriber(tmp.path, name);
       expect(again.next()?.seq).toBe(expected);
     }
-  });
+  }, TIMEOUT_MS);
 
   test("a seek start older than the oldest record fails the open with PositionLost and stores nothing", () => {
     using tmp = new TempDir();
@@ -369,7 +371,7 @@ describe("seekLast and the seek starts", () => {
     expect(thrown(() => Queue.openSubscriber(tmp.path, "late", { start: { seq: 0 } }))).toBeInstanceOf(PositionLost);
     using late = Queue.openSubscriber(tmp.path, "late", { start: { seq: oldest } });
     expect(late.next()?.seq).toBe(oldest);
-  });
+  }, TIMEOUT_MS);
 });
 
 describe("named readers: seek moves the read position, commit persists it", () => {
@@ -388,7 +390,7 @@ describe("named readers: seek moves the read position, commit persists it", () =
     expect((await starter.exit()).code).toBe(0);
     using r = Queue.openSubscriber(tmp.path, "started");
     expect(r.next()?.seq).toBe(1234);
-  });
+  }, TIMEOUT_MS);
 });
 
 describe("seek arguments", () => {
@@ -414,7 +416,7 @@ describe("seek arguments", () => {
     expect(call((q) => q.seekTime(1n))).toBeInstanceOf(ClosedError);
     expect(call((q) => q.seekTimeMs(1))).toBeInstanceOf(ClosedError);
     expect(call((q) => q.seekLast(1))).toBeInstanceOf(ClosedError);
-  });
+  }, TIMEOUT_MS);
 
   test("seekTimeMs(ms) is seekTime(ms * 1e6 ns), fractions included", () => {
     using tmp = new TempDir();
@@ -429,5 +431,5 @@ describe("seek arguments", () => {
     expect(r.seekTimeMs(base + 0.3)).toEqual({ seq: 2, atHead: false });
     expect(r.seekTimeMs(base + 10)).toEqual({ seq: 40, atHead: false });
     expect(r.seekTimeMs(base + 1000)).toEqual({ seq: 100, atHead: true });
-  });
+  }, TIMEOUT_MS);
 });

@@ -231,13 +231,13 @@ export class Seeker {
   /**
    * The first record of segment `id`: true, with its key in probeSeq/Hi/Lo, when it is a committed
    * application record. From the segment's index when it has one (unless `fresh`), else one pread
-   * of the headers, whose answer starts the index. A missing, empty or PAD-only segment, or a
-   * corrupt first header, holds no key (a scan that crosses a corrupt one reports it).
+   * of the headers, whose answer starts the index (or, differing from it, drops it). A missing,
+   * empty or PAD-only segment, or a corrupt first header, holds no key (a scan that crosses a
+   * corrupt one reports it).
    */
   private probe(id: number, fresh: boolean): boolean {
     const ix = this.indexOf(id);
-    if (fresh) ix.clear();
-    if (ix.count > 0) {
+    if (!fresh && ix.count > 0) {
       this.probeSeq = ix.seqs[0]!;
       this.probeHi = ix.his[0]!;
       this.probeLo = ix.los[0]!;
@@ -245,11 +245,15 @@ export class Seeker {
     }
     const start = readSegmentStart(this.dir, id);
     const o = SEGMENT_HEADER_SIZE;
-    if (start === null || readableLength(start, o, this.size) < 0) return false;
+    if (start === null || readableLength(start, o, this.size) < 0) {
+      ix.clear();
+      return false;
+    }
     this.probeSeq = recordSeq(start, o);
     this.probeHi = recordTimestampHi(start, o);
     this.probeLo = recordTimestampLo(start, o);
-    ix.add(o, this.probeSeq, this.probeHi, this.probeLo);
+    if (ix.count > 0 && (ix.seqs[0] !== this.probeSeq || ix.his[0] !== this.probeHi || ix.los[0] !== this.probeLo)) ix.clear();
+    if (ix.records === 0) ix.add(o, this.probeSeq, this.probeHi, this.probeLo);
     return true;
   }
 
