@@ -316,6 +316,33 @@ describe("seek against a linear scan", () => {
     for (let k = 0; k < 300; k++) checkSeq(r, recordsB, check(last + 2), 100);
     for (let k = 0; k < 100; k++) checkTime(r, recordsB, recordsB[check(recordsB.length)]!.ts, 100);
   }, TIMEOUT_MS);
+
+  test("index entries gone stale behind a first record that still matches: each is checked, and the segment is scanned again", () => {
+    using tmp = new TempDir();
+    const a = tmp.join("a");
+    const b = tmp.join("b");
+    const MIB = 1 << 20;
+    // One 1 MiB segment (the writer's head), about 150 index entries: the same first 200 records in both queues, then others.
+    const build = (dir: string, tailMax: number): void => {
+      using w = Queue.openPublisher(dir, { segmentSize: MIB, preallocate: false });
+      const random = rng(25);
+      const ts = appendTimed(w, 200, T0, random, 150);
+      appendTimed(w, 4800, ts + 7n, rng(26), tailMax);
+    };
+    build(a, 150);
+    build(b, 40);
+    expect(listSegmentIds(a)).toEqual([0]);
+    using r = Queue.openAnonymous(a);
+    const recordsA = scan(a);
+    const warm = rng(27);
+    for (let k = 0; k < 200; k++) checkSeq(r, recordsA, warm(recordsA.length), -1);
+    poke(segmentPath(a, 0), 0, new Uint8Array(readFileSync(segmentPath(b, 0))));
+    const recordsB = scan(a);
+    expect(recordsB.slice(0, 200)).toEqual(recordsA.slice(0, 200));
+    const check = rng(28);
+    for (let k = 0; k < 200; k++) checkSeq(r, recordsB, 200 + check(4800), -1);
+    for (let k = 0; k < 100; k++) checkTime(r, recordsB, recordsB[check(recordsB.length)]!.ts, -1);
+  }, TIMEOUT_MS);
 });
 
 describe("seekLast and the seek starts", () => {
