@@ -1,15 +1,17 @@
 #!/usr/bin/env bun
-/** chronicle: command-line tool for queues on disk (inspect, tail, doctor, bench). */
+/** chronicle: command-line tool for queues on disk (inspect, tail, pub, doctor, bench). */
 import { ChronicleError } from "../src/index.ts";
 import { bench, benchHelp } from "./commands/bench.ts";
 import { doctor, doctorHelp } from "./commands/doctor.ts";
 import { inspect, inspectHelp } from "./commands/inspect.ts";
+import { pub, pubHelp } from "./commands/pub.ts";
 import { tail, tailHelp } from "./commands/tail.ts";
 import { UsageError } from "./output.ts";
 
 const commands: Record<string, { run: (argv: string[]) => number | Promise<number>; help: string }> = {
   inspect: { run: inspect, help: inspectHelp },
   tail: { run: tail, help: tailHelp },
+  pub: { run: pub, help: pubHelp },
   doctor: { run: doctor, help: doctorHelp },
   bench: { run: bench, help: benchHelp },
 };
@@ -18,11 +20,12 @@ const usage = `usage: chronicle <command> [options]
 
 commands:
   inspect <queue>   state of one queue: writer, head, segments, readers
-  tail <queue>      print records (-f to follow)
+  tail <queue>      print records (-f to follow, --from a seq, time or -N, -n N)
+  pub <queue>       append records from arguments or stdin lines (testing by hand)
   doctor <root>     find problems in every queue under a directory (--fix for safe repairs)
   bench             local throughput and latency smoke test
 
-Every command takes --help and --json.`;
+Every command takes --help; all but pub take --json (for pub it means the messages are JSON).`;
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;

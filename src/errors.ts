@@ -116,12 +116,24 @@ export class QueueNotFound extends ChronicleError {
   }
 }
 
-/** The reader's position points at a segment that no longer exists (deleted by retention). */
+/**
+ * The reader's position points at a segment that no longer exists (deleted by retention), or a
+ * seek asked for a seq older than the oldest record on disk (`seq` and `oldestSeq` say which).
+ */
 export class PositionLost extends ChronicleError {
+  /** The deleted segment the position was in; -1 for a seek by seq. */
   readonly segment: number;
-  constructor(path: string, segment: number, oldest: number) {
-    super("POSITION_LOST", path, `segment ${segment} was deleted (oldest on disk: ${oldest}); reopen with start "earliest" to continue from the oldest segment`);
+  /** The sought seq, for a seek; -1 otherwise. */
+  readonly seq: number;
+  /** seq of the oldest record on disk, for a seek; -1 otherwise. */
+  readonly oldestSeq: number;
+  constructor(path: string, segment: number, oldest: number, sought?: { seq: number; oldestSeq: number }) {
+    super("POSITION_LOST", path, sought === undefined
+      ? `segment ${segment} was deleted (oldest on disk: ${oldest}); reopen with start "earliest" to continue from the oldest segment`
+      : `seq ${sought.seq} is older than the oldest record on disk (seq ${sought.oldestSeq}, segment ${oldest}): retention deleted it; seek to seq ${sought.oldestSeq} or later`);
     this.segment = segment;
+    this.seq = sought?.seq ?? -1;
+    this.oldestSeq = sought?.oldestSeq ?? -1;
   }
 }
 

@@ -1,7 +1,9 @@
 /** chronicle: persisted, low-latency inter-process queues for Bun on Linux. */
 export { Queue, isQueueDirectory } from "./queue/queue.ts";
 export { QueueWriter, type WriterOptions, type PublisherOptions } from "./queue/writer.ts";
-export { QueueReader, type ReaderOptions, type SubscriberOptions, type StartPosition, type WriterStatus } from "./queue/reader.ts";
+export {
+  QueueReader, type ReaderOptions, type SubscriberOptions, type StartPosition, type SeekStart, type SeekResult, type WriterStatus,
+} from "./queue/reader.ts";
 export type { WaitOptions, WaitStrategy } from "./queue/wait.ts";
 export { FanInReader, type FanInMessage, type FanInOptions } from "./queue/fanIn.ts";
 export { inspectQueue, type QueueInfo } from "./queue/inspect.ts";

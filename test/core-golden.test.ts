@@ -9,6 +9,7 @@ import {
   SLOT_SEGMENT_OFF, SLOT_OFFSET_OFF, SLOT_GENERATION_OFF, SLOT_CRC_OFF, V1_SEGMENT_SIZE,
 } from "../src/queue/layout/index.ts";
 import { TempDir } from "./helpers/tmp.ts";
+import { v1Segment } from "./helpers/v1Queue.ts";
 
 /** The dump of SPEC section 2 as (offset, bytes) runs; everything else in the segment is zero. */
 function expectedSegment(): Uint8Array {
@@ -44,6 +45,17 @@ describe("golden bytes (SPEC section 2, format v1)", () => {
     expect(actual.length).toBe(expected.length);
     const firstDiff = actual.findIndex((b, i) => b !== expected[i]);
     expect(firstDiff).toBe(-1);
+  });
+
+  test("the spec-built v1 segment of the seek tests (test/helpers/v1Queue.ts) matches the dump too", () => {
+    const records = [
+      { seq: 0, timestampNs: 0x1122334455667788n, typeId: 7, payload: new TextEncoder().encode("hello") },
+      { seq: 1, timestampNs: 42n, typeId: 0x1234, payload: new Uint8Array(0) },
+      { seq: 2, timestampNs: 43n, typeId: 1, payload: new Uint8Array(70).fill(0xab) },
+    ];
+    const built = v1Segment(0, records, false);
+    const expected = expectedSegment();
+    expect(built.findIndex((b, i) => b !== expected[i])).toBe(-1);
   });
 
   test("control block fields after the reference appends", () => {

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { fileSize } from "../ffi/index.ts";
 import { CONTROL_FILE } from "./layout/index.ts";
 import { validateDirPath } from "./names.ts";
-import { QueueReader, type ReaderOptions } from "./reader.ts";
+import { QueueReader, type ReaderOptions, type SeekStart } from "./reader.ts";
 import { QueueWriter, type WriterOptions } from "./writer.ts";
 
 export const Queue = {
@@ -16,7 +16,7 @@ export const Queue = {
     return QueueReader.open(dir, readerName, opts);
   },
   /** Opens a reader that persists nothing (for tools and one-off inspection). */
-  openAnonymous(dir: string, opts?: Omit<ReaderOptions, "start"> & { start?: "earliest" | "latest" | undefined }): QueueReader {
+  openAnonymous(dir: string, opts?: Omit<ReaderOptions, "start"> & { start?: "earliest" | "latest" | SeekStart | undefined }): QueueReader {
     return QueueReader.open(dir, null, opts);
   },
 } as const;

@@ -9,7 +9,11 @@ import { batchPoll } from "./batchPoll.ts";
 import { MessageView } from "./messageView.ts";
 import { validateComponent, validateDirPath } from "./names.ts";
 import { ReaderMetaFile } from "./readerMeta.ts";
-import { checkStart, isRecordBoundary, resolveStart, type Position, type ResolvedStart, type StartPosition } from "./startPosition.ts";
+import {
+  checkStart, earliestPosition, isRecordBoundary, resolveStart, type Position, type ResolvedStart, type SeekStart, type StartPosition,
+} from "./startPosition.ts";
+import { SeekTarget, Seeker, type SeekLanding, type SeekResult } from "./seek.ts";
+import { describe as describeValue } from "./args.ts";
 import { asyncWaitArgs, checkTimeout, CONTROL_BLOCK, Waiter, type AsyncWaitArg } from "./wait.ts";
 import { checkReaderOptions, type ReaderOptions } from "./readerOptions.ts";
 import type { Segment } from "./segment.ts";
@@ -20,8 +24,11 @@ import {
   committedLength, corruptionReason, payloadOffset, readableLength, recordCrc, recordLength,
 } from "./layout/index.ts";
 
-export type { StartPosition, WriterStatus };
+export type { SeekResult, SeekStart, StartPosition, WriterStatus };
 export { checkReaderOptions, type ReaderOptions, type SubscriberOptions } from "./readerOptions.ts";
+
+/** 2^64: timestamps are u64 nanoseconds. */
+const TIMESTAMP_LIMIT = 1n << 64n;
 
 /** How far ahead of its position a reader has the kernel map the segment in (a syscall per half of it). */
 const PREFAULT_BYTES = 1 << 20;
@@ -75,9 +82,13 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
   private coldCheckDueNs = 0;
   /** next() and the waits report a removed queue directory (QueueNotFound); see DELETION_HANDLED. */
   private reportDeletion = true;
+  /** Created by the first seek (its segment indexes live as long as the reader). */
+  private seeker: Seeker | null = null;
   private closed = false;
 
-  private constructor(dir: string, name: string | null, control: ControlBlock, meta: ReaderMetaFile | null, start: Position, opts: ReaderOptions) {
+  private constructor(
+    dir: string, name: string | null, control: ControlBlock, meta: ReaderMetaFile | null, start: Position, opts: ReaderOptions, attachNow: boolean,
+  ) {
     this.dir = dir;
     this.name = name;
     this.control = control;
@@ -103,7 +114,7 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
         heartbeat: () => this.meta?.touch(),
         coldCheck: () => this.coldCheck(),
       }, opts.wait);
-      this.attach();
+      if (attachNow) this.attach();
     } catch (e) {
       this.window.unmap();
       throw e;
@@ -118,17 +129,29 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
     const start = checkStart(dir, opts.start);
     checkOwnDirectory(dir, "queue directory", opts.allowShared);
     const control = ControlBlock.open(dir, opts.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS, "read");
+    // A seek start opens at the committed position without storing anything: a failed seek changes nothing.
+    const seekStart = typeof start === "object" ? start : null;
     let resolved: ResolvedStart | null = null;
+    let reader: QueueReader;
     try {
       // Again now that it exists: it may have been created while the open waited for it.
       checkOwnDirectory(dir, "queue directory", opts.allowShared);
-      resolved = resolveStart(dir, name, control, start);
-      return new QueueReader(dir, name, control, resolved.meta, resolved.position, opts);
+      resolved = resolveStart(dir, name, control, seekStart === null ? (start as "resume" | "earliest" | "latest") : "resume");
+      reader = new QueueReader(dir, name, control, resolved.meta, resolved.position, opts, seekStart === null);
     } catch (e) {
       resolved?.meta?.close();
       control.close();
       throw e;
     }
+    if (seekStart !== null) {
+      try {
+        reader.startAt(seekStart);
+      } catch (e) {
+        reader.close();
+        throw e;
+      }
+    }
+    return reader;
   }
 
   /**
@@ -243,6 +266,58 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
     }
   }
 
+  /**
+   * Moves the read position to the record with seq `seq`, or the first one after it when there is
+   * none: next() returns it. Past the newest record the reader is at the head (`atHead`, and `seq`
+   * is the seq the next record will get). A seq older than the oldest record on disk is
+   * PositionLost (with `oldestSeq`). For a named reader only {@link commit} persists the position.
+   * Cost: a binary search over the segment files (one header read each) and at most an index
+   * step inside the segment; the first seek into a segment may scan it (see DESIGN.md, Seek).
+   * Assumes seqs increase through the queue, as this library's writers make them.
+   */
+  seek(seq: number): SeekResult {
+    if (this.closed) throw new ClosedError(this.dir, "reader");
+    if (!Number.isSafeInteger(seq) || seq < 0) throw new InvalidArgument(this.dir, `seek takes a seq (a non-negative integer), got ${describeValue(seq)}`);
+    return this.seekTo(SeekTarget.seq(seq), false);
+  }
+
+  /**
+   * Moves the read position to the first record whose timestamp (ns since the epoch) is at or
+   * after `timestampNs`, or to the head when there is none. Assumes timestamps do not go back; where
+   * caller-supplied ones did, it lands on a record at or after `timestampNs` that follows one before
+   * it (not necessarily the first such), and never fails for it. Times before the oldest record
+   * land on the oldest record.
+   */
+  seekTime(timestampNs: bigint): SeekResult {
+    if (this.closed) throw new ClosedError(this.dir, "reader");
+    if (typeof timestampNs !== "bigint" || timestampNs < 0n || timestampNs >= TIMESTAMP_LIMIT) {
+      throw new InvalidArgument(this.dir, `seekTime takes a timestamp in ns (a bigint from 0 to 2^64 - 1), got ${describeValue(timestampNs)}`);
+    }
+    return this.seekTo(SeekTarget.time(timestampNs), false);
+  }
+
+  /** {@link seekTime} with a time in ms since the epoch (a number, fractions allowed), for callers avoiding BigInt. */
+  seekTimeMs(timestampMs: number): SeekResult {
+    if (this.closed) throw new ClosedError(this.dir, "reader");
+    if (typeof timestampMs !== "number" || !Number.isFinite(timestampMs) || timestampMs < 0 || timestampMs * 1e6 >= 2 ** 64) {
+      throw new InvalidArgument(this.dir, `seekTimeMs takes a time in ms since the epoch (a finite number >= 0), got ${describeValue(timestampMs)}`);
+    }
+    const whole = Math.floor(timestampMs);
+    return this.seekTime(BigInt(whole) * 1_000_000n + BigInt(Math.round((timestampMs - whole) * 1e6)));
+  }
+
+  /**
+   * Positions the reader before the last `n` records (fewer when fewer are on disk), as `tail -n`:
+   * the next `n` next() calls return them. 0 is the head. Counts by seq (see {@link seek}).
+   */
+  seekLast(n: number): SeekResult {
+    if (this.closed) throw new ClosedError(this.dir, "reader");
+    if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgument(this.dir, `seekLast takes a record count (a non-negative integer), got ${describeValue(n)}`);
+    const head = this.seekTo(SeekTarget.seq(Number.MAX_SAFE_INTEGER), false);
+    if (n === 0) return head;
+    return this.seekTo(SeekTarget.seq(Math.max(0, head.seq - n)), true);
+  }
+
   /** Persists the position after the last record returned by next(). */
   commit(): void {
     this.commitAt(this.segmentId, this.offset);
@@ -325,6 +400,38 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
   /** Iterates the records available now (stops at the tail). Each view is valid for one step. */
   *[Symbol.iterator](): Iterator<MessageView> {
     for (let m = this.next(); m !== null; m = this.next()) yield m;
+  }
+
+  /** The seek of a `start` option; stored at once for a named reader, as the other explicit starts are. */
+  private startAt(start: SeekStart): void {
+    if ("seq" in start) this.seek(start.seq);
+    else if ("timeNs" in start) this.seekTime(start.timeNs);
+    else if ("timeMs" in start) this.seekTimeMs(start.timeMs);
+    else this.seekLast(start.last);
+    this.meta?.store(this.segmentId, this.offset);
+  }
+
+  /** Runs a seek in this reader's window and moves the position to where it landed. */
+  private seekTo(target: SeekTarget, clampLost: boolean): SeekResult {
+    this.seeker ??= new Seeker(this.dir, this.segmentSize, this.window, () => this.control.currentSegment, this.meta?.path ?? this.dir);
+    let landing: SeekLanding;
+    try {
+      landing = this.seeker.seek(target, this.segment, clampLost);
+    } catch (e) {
+      // The window may hold another segment now: re-attach at the unchanged position on the next call.
+      this.segment = null;
+      throw e;
+    }
+    if (landing.segment === null) {
+      const p = earliestPosition(this.dir, this.control);
+      this.segment = null;
+      this.segmentId = p.segment;
+      this.offset = p.offset;
+    } else {
+      this.enter(landing.segment);
+      this.offset = landing.offset;
+    }
+    return { seq: landing.seq, atHead: landing.atHead };
   }
 
   /** Maps the segment of the current position (see openAtPosition); false when there is none yet. */

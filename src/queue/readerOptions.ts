@@ -4,7 +4,11 @@ import type { StartPosition } from "./startPosition.ts";
 import { checkWaitOptions, type WaitOptions } from "./wait.ts";
 
 export interface ReaderOptions {
-  /** resume (default): the committed position, or earliest for a new reader; earliest: the oldest segment; latest: the tail. */
+  /**
+   * resume (default): the committed position, or earliest for a new reader; earliest: the oldest
+   * segment; latest: the tail; { seq } / { timeNs } / { timeMs } / { last }: where that seek lands
+   * (QueueReader.seek, seekTime, seekTimeMs, seekLast). Other than resume, stored at once for a named reader.
+   */
   start?: StartPosition | undefined;
   /** Check each payload's CRC (default true). */
   verifyCrc?: boolean | undefined;

@@ -6,7 +6,7 @@ import {
   O_RDONLY, O_RDWR, O_CREAT, O_EXCL, Errno,
 } from "../ffi/index.ts";
 import {
-  SEGMENT_HEADER_SIZE, SEGMENT_MAGIC, SEGMENT_VERSION, SEG_MAGIC_W, SEG_VERSION_W, SEG_ID_W, SEG_FLAGS_W, SEALED_FLAG,
+  RECORD_HEADER_SIZE, SEGMENT_HEADER_SIZE, SEGMENT_MAGIC, SEGMENT_VERSION, SEG_MAGIC_W, SEG_VERSION_W, SEG_ID_W, SEG_FLAGS_W, SEALED_FLAG,
   segmentFileName, parseSegmentFileName, tempPath, loadFence,
 } from "./layout/index.ts";
 import { queueFileMode } from "./access.ts";
@@ -152,6 +152,33 @@ export function withSegment<T, M>(dir: string, id: number, size: number, missing
     return seg === null ? missing : fn(seg);
   } finally {
     window.unmap();
+  }
+}
+
+/**
+ * The segment header and the first record header of segment `id` (SEGMENT_HEADER_SIZE +
+ * RECORD_HEADER_SIZE bytes, as words) read with one pread, the segment header checked; null when
+ * the file does not exist. For seek's binary search, which must not map every segment it looks at.
+ */
+export function readSegmentStart(dir: string, id: number): Uint32Array | null {
+  const path = segmentPath(dir, id);
+  let fd: number;
+  try {
+    fd = openRegular(path, O_RDONLY);
+  } catch (e) {
+    if ((e as ErrnoError).errno === Errno.ENOENT) return null;
+    throw e;
+  }
+  try {
+    const bytes = preadFd(fd, SEGMENT_HEADER_SIZE + RECORD_HEADER_SIZE, 0, path);
+    // A short file reads as zeros past its end: no committed first record, and a problem for Segment.open.
+    const u32 = new Uint32Array((SEGMENT_HEADER_SIZE + RECORD_HEADER_SIZE) >> 2);
+    new Uint8Array(u32.buffer).set(bytes);
+    const problem = headerProblem(u32, id);
+    if (problem) throw new CorruptMetadata(path, problem);
+    return u32;
+  } finally {
+    closeFd(fd);
   }
 }
 

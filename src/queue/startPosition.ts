@@ -1,6 +1,7 @@
-/** Where a reader starts: its committed position, the oldest segment, or the tail. */
+/** Where a reader starts: its committed position, the oldest segment, the tail, or a seek target. */
 import { join } from "node:path";
 import { CorruptMetadata, ErrnoError, InvalidArgument, QueueNotFound } from "../errors.ts";
+import { describe } from "./args.ts";
 import { mkdirOne } from "../ffi/index.ts";
 import type { ControlBlock } from "./control.ts";
 import { ReaderMetaFile } from "./readerMeta.ts";
@@ -10,7 +11,15 @@ import { findTail } from "./scan.ts";
 import { listSegmentIds } from "./segment.ts";
 import { READERS_DIR, RECORD_ALIGN, SEGMENT_HEADER_SIZE } from "./layout/index.ts";
 
-export type StartPosition = "resume" | "earliest" | "latest";
+/**
+ * A start found by a seek: the record with that seq (or the first after it), the first record
+ * with a timestamp at or after the time, or the last `last` records. See QueueReader.seek.
+ */
+export type SeekStart = { seq: number } | { timeNs: bigint } | { timeMs: number } | { last: number };
+
+export type StartPosition = "resume" | "earliest" | "latest" | SeekStart;
+
+const SEEK_START_KEYS = ["seq", "timeNs", "timeMs", "last"] as const;
 
 /** A reader position: a segment id and a byte offset in it (a record boundary). */
 export interface Position {
@@ -46,13 +55,15 @@ export function checkPosition(path: string, p: Position, segmentSize: number): v
   }
 }
 
-/** The `start` option, checked (default "resume"). */
+/** The `start` option, checked (default "resume"); the value of a seek start is checked by the seek. */
 export function checkStart(dir: string, start: unknown): StartPosition {
   const s = start ?? "resume";
-  if (s !== "resume" && s !== "earliest" && s !== "latest") {
-    throw new InvalidArgument(dir, `start must be "resume", "earliest" or "latest", got ${String(s)}`);
+  if (s === "resume" || s === "earliest" || s === "latest") return s;
+  if (typeof s === "object" && !Array.isArray(s)) {
+    const keys = Object.keys(s);
+    if (keys.length === 1 && (SEEK_START_KEYS as readonly string[]).includes(keys[0]!)) return s as SeekStart;
   }
-  return s;
+  throw new InvalidArgument(dir, `start must be "resume", "earliest", "latest" or one of { seq }, { timeNs }, { timeMs }, { last }, got ${describe(s)}`);
 }
 
 /** A reader's start: its meta file (named readers; open and locked) and the position to read from. */
@@ -66,7 +77,7 @@ export interface ResolvedStart {
  * "resume" is the committed position (a new named reader's is the earliest; an anonymous
  * reader's is the earliest), the others are stored at once for a named reader.
  */
-export function resolveStart(dir: string, name: string | null, control: ControlBlock, start: StartPosition): ResolvedStart {
+export function resolveStart(dir: string, name: string | null, control: ControlBlock, start: "resume" | "earliest" | "latest"): ResolvedStart {
   if (name === null) {
     const position = startPosition(dir, control, start === "resume" ? "earliest" : start);
     checkPosition(dir, position, control.segmentSize);
