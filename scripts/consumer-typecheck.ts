@@ -7,10 +7,9 @@
  *
  *   bun run typecheck:consumer [--tsc <path to a tsc> | --tsc bun]   (default: the pinned node_modules/typescript)
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import ts from "typescript";
 
 /** The checkout this script belongs to. */
 export const CHECKOUT = resolve(import.meta.dir, "..");
@@ -18,6 +17,11 @@ export const CHECKOUT = resolve(import.meta.dir, "..");
 /** The pinned TypeScript, and the current major release (pinned too, as the `typescript-7` alias). */
 export const PINNED_TSC = join(CHECKOUT, "node_modules", "typescript", "bin", "tsc");
 export const CURRENT_MAJOR_TSC = join(CHECKOUT, "node_modules", "typescript-7", "bin", "tsc");
+/** True when `bun install` has put the dev dependencies the consumer project links to in place. */
+export function devDependenciesInstalled(checkout = CHECKOUT): boolean {
+  return existsSync(join(checkout, "node_modules", "@types", "bun")) && existsSync(PINNED_TSC);
+}
+
 /** Stands for Bun's own checker, `bun check`: what the "typecheck" script of a bun init project runs. */
 export const BUN_CHECK = "bun check";
 
@@ -79,17 +83,21 @@ export function exportEntries(checkout = CHECKOUT): [string, string][] {
   return Object.entries(map).map(([sub, v]) => [sub === "." ? pkg.name : `${pkg.name}/${sub.replace(/^\.\//, "")}`, resolve(checkout, target(v))]);
 }
 
-/** Names exported by `file` that are option types (interfaces or type aliases named *Options). */
-function optionTypes(file: string): string[] {
-  // Only the exports' declarations are needed: no lib, no @types, no checking of bodies.
-  const program = ts.createProgram([file], { noLib: true, types: [], allowImportingTsExtensions: true, noEmit: true, module: ts.ModuleKind.Preserve, moduleResolution: ts.ModuleResolutionKind.Bundler });
-  const checker = program.getTypeChecker();
-  const module = checker.getSymbolAtLocation(program.getSourceFile(file)!)!;
-  return checker.getExportsOfModule(module)
-    .filter((s) => s.name.endsWith("Options"))
-    .filter((s) => ((s.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(s) : s).flags & (ts.SymbolFlags.Interface | ts.SymbolFlags.TypeAlias)) !== 0)
-    .map((s) => s.name)
-    .sort();
+/**
+ * Names exported by the module `file` that end in "Options" (the option types), following
+ * `export { ... } from` and `export * from`. Read from the text, so that no compiler is needed.
+ */
+function optionTypes(file: string, seen = new Set<string>()): string[] {
+  if (seen.has(file)) return [];
+  seen.add(file);
+  const text = readFileSync(file, "utf8");
+  const names: string[] = [];
+  for (const m of text.matchAll(/^export\s+(?:type\s+)?\{([^}]*)\}/gm)) {
+    for (const spec of m[1]!.split(",")) names.push(spec.trim().replace(/^type\s+/, "").split(/\s+as\s+/).pop()!);
+  }
+  for (const m of text.matchAll(/^export\s+(?:interface|type)\s+(\w+)/gm)) names.push(m[1]!);
+  for (const m of text.matchAll(/^export\s+\*\s+from\s+"([^"]+)"/gm)) names.push(...optionTypes(resolve(dirname(file), m[1]!), seen));
+  return [...new Set(names.filter((n) => n.endsWith("Options")))].sort();
 }
 
 /** Writes the consumer project into `dir`. */
@@ -151,7 +159,7 @@ export class ConsumerProject implements Disposable {
     const cmd = bun ? ["bun", "check", "--no-pretty", "--all"] : ["bun", tsc, "-p", "tsconfig.json", "--pretty", "false"];
     const r = Bun.spawnSync([...cmd, "--listFiles"], { cwd: this.dir, stdout: "pipe", stderr: "pipe" });
     const lines = (r.stdout.toString() + r.stderr.toString()).split("\n").filter((l) => l.length > 0);
-    const diagnostics = lines.filter((l) => / error TS\d+/.test(l));
+    const diagnostics = lines.filter((l) => /(^|\s)error TS\d+/.test(l));
     return {
       version,
       errors: diagnostics.filter((l) => !l.startsWith(CANARY_FILE)),
@@ -167,6 +175,10 @@ export class ConsumerProject implements Disposable {
 
 /** Checks with the tsc given by --tsc (default: the pinned one; "bun" for bun check) and reports; true when clean. */
 function main(): boolean {
+  if (!devDependenciesInstalled()) {
+    console.error("the consumer project takes @types/bun and TypeScript from this checkout's dev dependencies: run `bun install` first");
+    return false;
+  }
   const i = process.argv.indexOf("--tsc");
   const given = i >= 0 ? process.argv[i + 1] ?? "" : PINNED_TSC;
   const tsc = given === "bun" ? BUN_CHECK : resolve(given);
