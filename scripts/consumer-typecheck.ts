@@ -17,9 +17,10 @@ export const CHECKOUT = resolve(import.meta.dir, "..");
 /** The pinned TypeScript, and the current major release (pinned too, as the `typescript-7` alias). */
 export const PINNED_TSC = join(CHECKOUT, "node_modules", "typescript", "bin", "tsc");
 export const CURRENT_MAJOR_TSC = join(CHECKOUT, "node_modules", "typescript-7", "bin", "tsc");
+
 /** True when `bun install` has put the dev dependencies the consumer project links to in place. */
 export function devDependenciesInstalled(checkout = CHECKOUT): boolean {
-  return existsSync(join(checkout, "node_modules", "@types", "bun")) && existsSync(PINNED_TSC);
+  return existsSync(join(checkout, "node_modules", "@types", "bun")) && existsSync(join(checkout, "node_modules", "typescript", "bin", "tsc"));
 }
 
 /** Stands for Bun's own checker, `bun check`: what the "typecheck" script of a bun init project runs. */
@@ -48,7 +49,7 @@ const BUN_INIT_COMPILER_OPTIONS = {
   noPropertyAccessFromIndexSignature: false,
 };
 
-/** The strictest common settings: bun init's, plus what it leaves off. */
+/** The strictest common settings: bun init's, plus what it leaves off (and, stated again, what it may drop one day). */
 export const CONSUMER_COMPILER_OPTIONS = {
   ...BUN_INIT_COMPILER_OPTIONS,
   exactOptionalPropertyTypes: true,
