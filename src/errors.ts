@@ -181,7 +181,7 @@ export class RecordMismatch extends ChronicleError {
     super(
       "RECORD_MISMATCH",
       "",
-      `a record of type ${typeId} with a ${length}-byte payload is not a ${record}: its versions have ${versions} bytes, or more for a newer version`,
+      `a ${length}-byte payload of type ${typeId} does not fit schema ${record}: its versions have ${versions} bytes, or more for a newer version`,
     );
     this.record = record;
     this.typeId = typeId;

@@ -1,5 +1,6 @@
 import { Queue, type MessageView } from "../../src/index.ts";
-import { colour, intFlag, parseArgs, UsageError } from "../output.ts";
+import { PayloadDecoder, shownText, shownValue } from "../decode.ts";
+import { colour, intFlag, json, parseArgs, UsageError } from "../output.ts";
 import { queueDir } from "../queueArg.ts";
 
 export const tailHelp = `usage: chronicle tail <queue> [-f] [--from earliest|latest|<seq>] [--type <id>] [--limit N] [--json]
@@ -10,10 +11,15 @@ printable text, otherwise a hex + ASCII dump). Reads anonymously: creates no rea
   --from         where to start (default earliest)
   --type id      only records of this type
   --limit N      stop after N records
-  --json         one JSON object per line`;
+  --json         one JSON object per line
+  --decode mod   show payloads through a module: its decode(view) export (a value to print;
+                 undefined: shown as usual), or the record schemas it exports (defineRecord),
+                 matched by type id. A record it fails on is reported on stderr and shown as
+                 usual; tail goes on and exits 1.
+A payload holding a JSON object or array is shown as JSON (parsed), not as an escaped string.`;
 
 export async function tail(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ["--from", "--type", "--limit"], ["-f", "--follow", "--json"], 1);
+  const args = parseArgs(argv, ["--from", "--type", "--limit", "--decode"], ["-f", "--follow", "--json"], 1);
   const dir = queueDir(args.positional[0], "tail");
   const from = (args.flags.get("--from") as string | undefined) ?? "earliest";
   let fromSeq = -1;
@@ -25,6 +31,7 @@ export async function tail(argv: string[]): Promise<number> {
   const limit = args.flags.has("--limit") ? intFlag(args, "--limit", 0) : Infinity;
   const follow = args.flags.has("-f") || args.flags.has("--follow");
   const asJson = args.flags.has("--json");
+  const decoder = args.flags.has("--decode") ? await PayloadDecoder.load(args.flags.get("--decode") as string) : null;
 
   const reader = Queue.openAnonymous(dir, { start: from === "latest" ? "latest" : "earliest" });
   let stopped = false;
@@ -44,7 +51,7 @@ export async function tail(argv: string[]): Promise<number> {
         continue;
       }
       if (m.seq < fromSeq || (type >= 0 && m.typeId !== type)) continue;
-      console.log(asJson ? toJson(m) : toText(m));
+      console.log(asJson ? toJson(m, decoder) : toText(m, decoder));
       printed++;
     }
   } catch (e) {
@@ -55,7 +62,7 @@ export async function tail(argv: string[]): Promise<number> {
     process.off("SIGTERM", stop);
     reader.close();
   }
-  return 0;
+  return decoder !== null && decoder.failures > 0 ? 1 : 0;
 }
 
 function isPrintable(p: Uint8Array): boolean {
@@ -84,23 +91,25 @@ function iso(ns: bigint): string {
   return Number.isNaN(d.getTime()) ? "-" : d.toISOString();
 }
 
-function toText(m: MessageView): string {
+function toText(m: MessageView, decoder: PayloadDecoder | null): string {
   const ns = m.timestampNs;
   const p = m.payload;
   const head = `${colour("bold", String(m.seq))}  ${iso(ns)}  ${ns}  type ${m.typeId}  len ${m.length}`;
+  const shown = shownValue(m, decoder);
+  if (shown !== null) return `${head}  ${shownText(shown)}`;
   if (p.length === 0) return head;
   return isPrintable(p) ? `${head}  ${JSON.stringify(new TextDecoder().decode(p))}` : `${head}\n${hexDump(p)}`;
 }
 
-function toJson(m: MessageView): string {
+function toJson(m: MessageView, decoder: PayloadDecoder | null): string {
   const p = m.payload;
   const text = isPrintable(p) ? new TextDecoder().decode(p) : null;
-  return JSON.stringify({
+  return json({
     seq: m.seq,
     timestampNs: m.timestampNs.toString(),
     time: iso(m.timestampNs),
     typeId: m.typeId,
     length: m.length,
-    ...(text !== null ? { text } : { hex: Buffer.from(p).toString("hex") }),
-  });
+    ...(shownValue(m, decoder) ?? (text !== null ? { text } : { hex: Buffer.from(p).toString("hex") })),
+  }, 0);
 }
