@@ -44,8 +44,9 @@ export class FlyweightBase {
   $o = 0;
   $n = 0;
   $v = 0;
-  /** The Uint8Array `$d` was made for by wrapBytes (re-wrapping the same one allocates nothing). */
+  /** The last Uint8Array given to wrapBytes and its DataView (re-wrapping it allocates nothing). */
   $src: Uint8Array | null = null;
+  $srcData: DataView = EMPTY_DATA;
 
   constructor(info: SchemaInfo) {
     this.$t = info;
@@ -110,8 +111,9 @@ export class FlyweightBase {
   $bytes(bytes: Uint8Array, offset: number, length: number): void {
     if (bytes !== this.$src) {
       this.$src = bytes;
-      this.$d = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      this.$srcData = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     }
+    this.$d = this.$srcData;
     this.$u = bytes;
     this.$o = offset;
     this.$n = length;
@@ -272,7 +274,7 @@ export function generateFlyweights(info: SchemaInfo): Flyweights {
         if (m.typeId !== ${info.typeId}) return false;
         const n = m.length;
         this.$v = n >= ${size} ? ${newest} : this.$version(n);
-        this.$d = m.data; this.$u = m.buffer; this.$o = m.payloadOffset; this.$n = n; this.$src = null;
+        this.$d = m.data; this.$u = m.buffer; this.$o = m.payloadOffset; this.$n = n;
         return true;
       }
       ${getters.join("\n")}
@@ -289,7 +291,7 @@ export function generateFlyweights(info: SchemaInfo): Flyweights {
       }
       claim(w) {
         const at = w.claimAt(${info.typeId}, ${size});
-        this.$d = w.claimData; this.$u = w.claimBuffer; this.$o = at; this.$n = ${size}; this.$v = ${newest}; this.$w = w; this.$src = null;
+        this.$d = w.claimData; this.$u = w.claimBuffer; this.$o = at; this.$n = ${size}; this.$v = ${newest}; this.$w = w;
         return this;
       }
       commit(ts) {
