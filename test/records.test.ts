@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { Queue, RecordValueError, type MessageView } from "../src/index.ts";
+import { InvalidArgument, Queue, RecordValueError, type MessageView } from "../src/index.ts";
 import { thrown } from "./helpers/errors.ts";
 import { FIXTURES, runToEnd, spawnFixture } from "./helpers/spawn.ts";
 import { TempDir } from "./helpers/tmp.ts";
@@ -21,7 +21,7 @@ function readAll(dir: string, each: (m: MessageView) => void): void {
 }
 
 describe("through a writer and a reader", () => {
-  test("the claim form writes a record in place that a reader decodes; fields left unset read as zero", () => {
+  test("the claim form writes a record in place that a reader decodes; fields left unset read as zero; after commit the encoder writes nowhere", () => {
     using tmp = new TempDir();
     const dir = tmp.join("q");
     {
@@ -32,6 +32,9 @@ describe("through a writer and a reader", () => {
       e.symbol = "AAPL";
       e.id = 2n ** 64n - 1n;
       expect(e.commit()).toBe(0);
+      // The published record can no longer be written through the encoder.
+      expect(() => (e.qty = 1)).toThrow(RangeError);
+      expect(() => (e.symbol = "X")).toThrow(InvalidArgument);
     }
     const seen: unknown[] = [];
     const t = Trade.view();
@@ -183,7 +186,7 @@ describe("chronicle tail --decode", () => {
     expect(r.code).toBe(1);
   });
 
-  test("a module that cannot be found, or exports neither decode nor a schema, is a one-line error naming it (exit 2)", async () => {
+  test("a module that cannot be found, fails to load, or exports neither decode nor a schema is a one-line error naming it (exit 2)", async () => {
     using tmp = new TempDir();
     const dir = sampleQueue(tmp);
     const missing = await cli([dir, "--decode", "./no-such-decoder.ts"]);
@@ -192,5 +195,7 @@ describe("chronicle tail --decode", () => {
     const useless = join(import.meta.dir, "helpers", "tmp.ts");
     const empty = await cli([dir, "--decode", useless]);
     expect(empty).toMatchObject({ code: 2, stdout: "", stderr: `chronicle: --decode ${useless}: the module exports neither a decode(view) function nor a record schema (defineRecord)\n` });
+    const broken = join(FIXTURES, "records-broken.ts");
+    expect(await cli([dir, "--decode", broken])).toMatchObject({ code: 2, stdout: "", stderr: `chronicle: --decode ${broken}: the module failed to load: broken on purpose\n` });
   });
 });

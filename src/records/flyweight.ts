@@ -298,19 +298,21 @@ export function generateFlyweights(info: SchemaInfo): Flyweights {
         const w = this.$w;
         if (w === null) throw new InvalidArgument("", ${JSON.stringify(`${info.name}: commit() without a claim()`)});
         const seq = w.commitClaim(ts);
-        this.$w = null;
+        // Stores after this would land in a published record: make them throw instead.
+        this.$w = null; this.$d = EMPTY_DATA; this.$u = EMPTY;
         return seq;
       }
       abort() {
         const w = this.$w;
-        this.$w = null;
-        if (w !== null) w.abortClaim();
+        if (w === null) return;
+        this.$w = null; this.$d = EMPTY_DATA; this.$u = EMPTY;
+        w.abortClaim();
       }
       $fill(x) { ${fills.join(" ")} }
       ${setters.join("\n")}
     }
     return { View, Encoder };`;
-  const helpers = { FlyweightBase, ArrayBase, InvalidArgument, readText, writeString, set64, T: info, D: defaults, DH: hi, DL: lo };
+  const helpers = { FlyweightBase, ArrayBase, InvalidArgument, readText, writeString, set64, EMPTY, EMPTY_DATA, T: info, D: defaults, DH: hi, DL: lo };
   const names = Object.keys(helpers);
   return new Function(...names, source)(...names.map((n) => helpers[n as keyof typeof helpers])) as Flyweights;
 }
@@ -324,6 +326,8 @@ function writeString(e: FlyweightBase, offset: number, n: number, ascii: boolean
   if (len === LONE_SURROGATE) throw new RecordValueError(e.$t.name, field, `${JSON.stringify(x)} holds a lone surrogate (not Unicode text)`);
   if (len > n) throw new RecordValueError(e.$t.name, field, `${JSON.stringify(x)} is ${len} bytes; the field holds ${n}`);
   const at = e.$o + offset;
+  // Typed arrays drop stores out of bounds: an encoder pointed at nothing must throw, as DataView stores do.
+  if (at + n > e.$u.length) throw new InvalidArgument("", `${e.$t.name}: the encoder holds no record (claim() or wrapBytes() first)`);
   e.$u.fill(0, encodeText(x, e.$u, at), at + n);
 }
 
