@@ -3,7 +3,7 @@ import { PayloadDecoder, shownText, shownValue } from "../decode.ts";
 import { colour, intFlag, json, parseArgs, UsageError } from "../output.ts";
 import { queueDir } from "../queueArg.ts";
 
-export const tailHelp = `usage: chronicle tail <queue> [-f] [--from earliest|latest|<seq>] [--type <id>] [--limit N] [--json]
+export const tailHelp = `usage: chronicle tail <queue> [-f] [--from earliest|latest|<seq>] [--type <id>] [--limit N] [--json] [--decode <module>]
 
 Prints records: seq, timestamp (ISO and ns), type, length and the payload (UTF-8 when it is
 printable text, otherwise a hex + ASCII dump). Reads anonymously: creates no reader file.
