@@ -108,6 +108,7 @@ export class FlyweightBase {
     return v;
   }
 
+  /** Points the flyweight at `length` bytes of `bytes` from `offset`. */
   $bytes(bytes: Uint8Array, offset: number, length: number): void {
     if (bytes !== this.$src) {
       this.$src = bytes;
@@ -126,6 +127,7 @@ export class FlyweightBase {
     return f;
   }
 
+  /** Throws the RecordValueError for a value that does not fit `field`. */
   $bad(field: string, value: unknown, type: string): never {
     const shown = typeof value === "string" ? JSON.stringify(value) : typeof value === "bigint" ? `${value}n` : String(value);
     throw new RecordValueError(this.$t.name, field, `${shown} is not a ${type}`);
@@ -152,6 +154,7 @@ export class ArrayBase {
     return out;
   }
 
+  /** Throws the InvalidArgument for an index out of range. */
   $index(i: number): never {
     throw new InvalidArgument("", `${this.$f.$t.name}.${this.$name}: index ${i} is out of range [0, ${this.length})`);
   }

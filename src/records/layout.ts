@@ -8,12 +8,15 @@
  */
 import { InvalidArgument } from "../errors.ts";
 
-/** Scalar field types. */
+/** Integers of 8 to 32 bits (read as a JS number). */
 export type IntType = "i8" | "u8" | "i16" | "u16" | "i32" | "u32";
+/** IEEE 754 floats. */
 export type FloatType = "f32" | "f64";
 /** Element types of arrays: the types read as a JS number. */
 export type NumberType = IntType | FloatType;
+/** 64-bit integers (read as a bigint, and as hi/lo numbers). */
 export type BigIntType = "i64" | "u64";
+/** Every single-value field type. */
 export type ScalarType = NumberType | BigIntType | "bool";
 /** Fixed-length strings: N bytes, NUL-padded. */
 export type StringType = `ascii:${number}` | `utf8:${number}`;

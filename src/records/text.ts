@@ -3,9 +3,11 @@
  * copying run over the bytes in place (no allocation); only reading as a JS string allocates.
  */
 
-/** Why a string cannot be stored, from {@link measureText}. */
+/** From {@link measureText}: a character above U+007F for an ASCII field. */
 export const NOT_ASCII = -1;
+/** From {@link measureText}: a NUL character. */
 export const HAS_NUL = -2;
+/** From {@link measureText}: a surrogate without its pair. */
 export const LONE_SURROGATE = -3;
 
 const decoder = new TextDecoder();
