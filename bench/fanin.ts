@@ -101,16 +101,19 @@ try {
   const rates: number[][] = READERS.map(() => []);
   for (let run = 1; run <= RUNS; run++) {
     READERS.forEach(([label, sources, plain], i) => {
-      rates[i].push(readRate(sources, total, plain));
-      progress.step(`run ${run}  ${label.padEnd(34)} ${(rates[i][run - 1] / 1e6).toFixed(2)} M msg/s`);
+      rates[i]!.push(readRate(sources, total, plain));
+      progress.step(`run ${run}  ${label.padEnd(34)} ${(rates[i]![run - 1]! / 1e6).toFixed(2)} M msg/s`);
     });
   }
   const m = (x: number): string => (x / 1e6).toFixed(2);
-  const base = median(rates[0]);
+  const base = median(rates[0]!);
   console.log(`## Fan-in throughput (${total} records of 64 bytes in total, CRC checked; median (min–max) of ${RUNS} runs)\n`);
   printTable(
     ["reader", "M msg/s", "vs plain reader"],
-    READERS.map(([label], i) => [label, `${m(median(rates[i]))} (${m(Math.min(...rates[i]))}–${m(Math.max(...rates[i]))})`, `${(median(rates[i]) / base).toFixed(2)}x`]),
+    READERS.map(([label], i) => {
+      const r = rates[i]!;
+      return [label, `${m(median(r))} (${m(Math.min(...r))}–${m(Math.max(...r))})`, `${(median(r) / base).toFixed(2)}x`];
+    }),
   );
 
   const trials = quick ? 30 : 200;

@@ -106,7 +106,7 @@ try {
   const rates = FLUSH_TIERS.map(([label, every, sync]) => [label, flushRate(label, every, sync, m)] as const);
   printTable(
     ["flush", "appends", "M msg/s", "µs per append", "vs none"],
-    rates.map(([label, r]) => [label, String(m), (r / 1e6).toFixed(3), (1e6 / r).toFixed(2), `${(r / rates[0][1]).toFixed(2)}x`]),
+    rates.map(([label, r]) => [label, String(m), (r / 1e6).toFixed(3), (1e6 / r).toFixed(2), `${(r / rates[0]![1]).toFixed(2)}x`]),
   );
 } finally {
   rmSync(root, { recursive: true, force: true });

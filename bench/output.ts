@@ -2,8 +2,8 @@
 
 /** A markdown table with padded columns. */
 export function markdownTable(header: string[], rows: string[][]): string {
-  const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (c: string[]): string => "| " + c.map((x, i) => x.padEnd(w[i])).join(" | ") + " |";
+  const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (c: string[]): string => "| " + c.map((x, i) => x.padEnd(w[i]!)).join(" | ") + " |";
   return [line(header), "|" + w.map((n) => "-".repeat(n + 2)).join("|") + "|", ...rows.map(line)].join("\n");
 }
 

@@ -64,7 +64,7 @@ function bareLoop(dir: string): number {
       window.mapFile(fd, "", false);
       closeSync(fd);
       for (let o = SEGMENT_HEADER_SIZE; o + 64 <= SEGMENT;) {
-        const c = u32[(o >> 2) + COMMIT_W];
+        const c = u32[(o >> 2) + COMMIT_W]!;
         Atomics.add(FENCE, 0, 0);
         if (c === 0) break;
         const length = c - 1;

@@ -30,7 +30,7 @@ const flag = (name: string, fallback: number): number => {
 const idleMs = flag("idle-ms", 10_000);
 const count = flag("strategies", 50);
 const gapMs = flag("gap-ms", 50);
-const routerScript = args.includes("--router") ? args[args.indexOf("--router") + 1] : join(import.meta.dir, "..", "examples", "router.ts");
+const routerScript = args.includes("--router") ? args[args.indexOf("--router") + 1]! : join(import.meta.dir, "..", "examples", "router.ts");
 
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ; 100 on Linux). */
 const USER_HZ = 100;

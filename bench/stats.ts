@@ -2,14 +2,14 @@
 
 /** The p-quantile (0..1) of an ascending array: the sample at rank floor(p * n), nearest below. */
 function pct(sorted: ArrayLike<number>, p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
 /** The middle value of `xs` in any order (the mean of the two middle ones for an even count). */
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /** What the latency tables show of a set of samples, in the samples' unit. */
@@ -32,7 +32,7 @@ export function distribution(samples: Float64Array): Distribution {
     p90: pct(samples, 0.9),
     p99: pct(samples, 0.99),
     p999: pct(samples, 0.999),
-    max: samples[samples.length - 1],
+    max: samples[samples.length - 1]!,
     mean: sum / samples.length,
   };
 }

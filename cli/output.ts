@@ -19,7 +19,7 @@ function width(s: string): number {
 /** Renders rows as an aligned text table with a header row. */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(width(h), ...rows.map((r) => width(r[i] ?? ""))));
-  const line = (cells: string[]): string => cells.map((c, i) => c + " ".repeat(widths[i] - width(c))).join("  ").trimEnd();
+  const line = (cells: string[]): string => cells.map((c, i) => c + " ".repeat(widths[i]! - width(c))).join("  ").trimEnd();
   return [colour("bold", line(header)), ...rows.map(line)].join("\n");
 }
 
@@ -64,7 +64,7 @@ export function parseArgs(argv: string[], valued: string[], switches: string[], 
   const positional: string[] = [];
   const flags = new Map<string, string | true>();
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
+    const a = argv[i]!;
     if (!a.startsWith("-") || a === "-") {
       if (positional.length === maxPositional) throw new UsageError(`unexpected argument ${JSON.stringify(a)}`);
       positional.push(a);
@@ -86,7 +86,7 @@ export function parseArgs(argv: string[], valued: string[], switches: string[], 
   return { positional, flags };
 }
 
-const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const DURATION_UNITS_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
 /** A duration flag value: an integer with a unit (ms, s, m, h, d), e.g. "7d"; undefined when absent. */
 export function durationFlag(args: ParsedArgs, name: string): number | undefined {
@@ -94,7 +94,7 @@ export function durationFlag(args: ParsedArgs, name: string): number | undefined
   if (v === undefined) return undefined;
   const m = typeof v === "string" ? /^(\d+)(ms|s|m|h|d)$/.exec(v) : null;
   if (m === null) throw new UsageError(`${name} must be a duration such as 500ms, 30s, 10m, 12h or 7d, got ${String(v)}`);
-  return Number(m[1]) * DURATION_UNITS_MS[m[2]];
+  return Number(m[1]) * DURATION_UNITS_MS[m[2] as keyof typeof DURATION_UNITS_MS];
 }
 
 /** An integer flag value of at least `min` (default 0), or the fallback. */

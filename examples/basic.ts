@@ -43,7 +43,7 @@ function latencyUs(tick: Uint8Array): number {
 }
 
 function percentile(sorted: Float64Array, p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 async function follow(dir: string, count: number, latenciesUs: Float64Array): Promise<number> {
@@ -66,7 +66,7 @@ async function follow(dir: string, count: number, latenciesUs: Float64Array): Pr
 
 async function main(): Promise<void> {
   const [, , first, second, third] = process.argv;
-  if (first === "--writer") return runWriter(second, Number(third));
+  if (first === "--writer") return runWriter(second!, Number(third));
 
   const dir = first ?? defaultUserPath("basic");
   const count = Number(second ?? 100_000);
@@ -104,7 +104,7 @@ async function main(): Promise<void> {
   console.log(`writer exit code: ${code}`);
   console.log(`elapsed: ${elapsedMs.toFixed(0)} ms for ${count} ticks of ${TICK_SIZE} bytes (writer pauses 1 ms every 1000)`);
   console.log(
-    `one-way latency (writer append -> reader next), µs: p50 ${percentile(sorted, 50).toFixed(1)}  p99 ${percentile(sorted, 99).toFixed(1)}  max ${sorted[sorted.length - 1].toFixed(1)}`,
+    `one-way latency (writer append -> reader next), µs: p50 ${percentile(sorted, 50).toFixed(1)}  p99 ${percentile(sorted, 99).toFixed(1)}  max ${sorted[sorted.length - 1]!.toFixed(1)}`,
   );
   if (code !== 0) process.exit(1);
 }

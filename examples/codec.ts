@@ -33,7 +33,7 @@ export function commandLine(usage: string, names: number): { root: string; names
     console.error(usage);
     process.exit(2);
   }
-  return { root: given.length > names ? given[0] : defaultBusRoot(), names: given.slice(given.length - names), flags: args.slice(given.length) };
+  return { root: given.length > names ? given[0]! : defaultBusRoot(), names: given.slice(given.length - names), flags: args.slice(given.length) };
 }
 
 /** Small helpers for the example processes' command lines: `--name value` pairs. */
@@ -45,7 +45,7 @@ export function flag(args: string[], name: string, fallback: number): number {
 /** Percentile of an ascending sorted array (nearest rank). */
 export function percentile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 /**

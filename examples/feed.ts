@@ -27,13 +27,14 @@ while (!stop.stopped) {
   const due = Math.floor((performance.now() - started) * perMs);
   for (; published < due; published++) {
     const symbol = published % symbols;
-    prices[symbol] += (Math.random() - 0.5) * 0.01;
+    const price = prices[symbol]! + (Math.random() - 0.5) * 0.01;
+    prices[symbol] = price;
     // The tick is written in place in the queue's mapping: no buffer, no copy, no allocation.
     tick.claim(writer);
     tick.symbol = symbol;
     tick.seq = published;
-    tick.bid = prices[symbol] - 0.01;
-    tick.ask = prices[symbol] + 0.01;
+    tick.bid = price - 0.01;
+    tick.ask = price + 0.01;
     tick.sentMs = wallClockMs();
     tick.commit();
   }

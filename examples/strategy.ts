@@ -13,9 +13,11 @@ import { Ack, Order, Tick, commandLine, flag, percentile, eventLoopTurn, stopSig
 
 const {
   root,
-  names: [id],
+  names,
   flags: rest,
 } = commandLine("usage: bun run examples/strategy.ts [busRoot] <strategyId> [--every N] [--duration ms]", 1);
+// commandLine exits unless exactly one name was given.
+const id = names[0]!;
 const every = flag(rest, "every", 50);
 const stop = stopSignal(flag(rest, "duration", Infinity));
 const layout = new BusLayout(root);

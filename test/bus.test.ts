@@ -332,7 +332,7 @@ describe("RouterDiscovery", () => {
       await Bun.sleep(i % 3);
     }
     const done = await churn.until((l) => l.startsWith("done "));
-    kept.push(...(JSON.parse(done[done.length - 1].slice(5)) as string[]));
+    kept.push(...(JSON.parse(done[done.length - 1]!.slice(5)) as string[]));
     kept.sort();
     expect(readdirSync(layout.strategiesDir).sort()).toEqual(kept);
 
@@ -365,7 +365,7 @@ describe("the demo", () => {
     const lines = stdout.trim().split("\n");
     if (code !== 0) console.error(stdout, stderr);
     expect(code).toBe(0);
-    const s = JSON.parse(lines[lines.length - 1]) as {
+    const s = JSON.parse(lines[lines.length - 1]!) as {
       ok: boolean;
       feed: { ticks: number };
       strategies: Record<string, { ticksSeen: number; orders: number; acks: number; ackLatencyUs: { p50: number; p99: number; max: number } }>;
@@ -378,7 +378,7 @@ describe("the demo", () => {
       expect({ id, ticksSeen: st.ticksSeen > 0, orders: st.orders > 0 }).toEqual({ id, ticksSeen: true, orders: true });
     }
     for (const id of ["alpha", "gamma"]) {
-      const { acks, ackLatencyUs } = s.strategies[id];
+      const { acks, ackLatencyUs } = s.strategies[id]!;
       expect(acks).toBeGreaterThan(0);
       expect(ackLatencyUs.p50).toBeGreaterThanOrEqual(0);
       expect(ackLatencyUs.p99).toBeGreaterThanOrEqual(ackLatencyUs.p50);

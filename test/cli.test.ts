@@ -56,7 +56,7 @@ function expectOneLineError(r: Run, code: number, message: RegExp): string {
   expect(lines).toHaveLength(1);
   expect(lines[0]).toStartWith("chronicle: ");
   expect(lines[0]).toMatch(message);
-  return lines[0];
+  return lines[0]!;
 }
 
 /** A usage error: exit 2 and one line, as {@link expectOneLineError}. */
@@ -98,7 +98,7 @@ describe("inspect", () => {
     await using _child = child;
     const ids = listSegmentIds(dir);
     expect(ids.length).toBeGreaterThanOrEqual(3);
-    const newest = ids[ids.length - 1];
+    const newest = ids[ids.length - 1]!;
 
     // "head": caught up and open. "behind": open, nothing consumed. "near": 5 records behind, closed.
     using head = Queue.openSubscriber(dir, "head");
@@ -188,7 +188,7 @@ describe("inspect", () => {
       generation: meta.getBigUint64(slotOffset(i) + SLOT_GENERATION_OFF, true),
       heartbeatNs: meta.getBigUint64(slotOffset(i) + SLOT_HEARTBEAT_OFF, true),
     }));
-    const stored = slots[0].generation > slots[1].generation ? slots[0].heartbeatNs : slots[1].heartbeatNs;
+    const stored = slots[0]!.generation > slots[1]!.generation ? slots[0]!.heartbeatNs : slots[1]!.heartbeatNs;
     // Above 2^53: a double could not hold it, so a number here would be a rounded one.
     expect(stored).toBeGreaterThan(2n ** 53n);
     const info = await cliJson(["inspect", tmp.path]);
@@ -376,7 +376,7 @@ describe("tail", () => {
     runs.forEach((r, i) => {
       expect(r.code).toBe(0);
       expect(r.stderr).toBe("");
-      expect(jsonLines(r.stdout)).toEqual(cases[i][1].map((seq) => expectedJson(stored[seq])));
+      expect(jsonLines(r.stdout)).toEqual(cases[i]![1].map((seq) => expectedJson(stored[seq]!)));
     });
     // Anonymous reading: no reader meta (and no temp file) appeared.
     expect(listing(tmp.join(READERS_DIR))).toEqual(readersBefore);
@@ -674,10 +674,10 @@ describe("arguments and paths", () => {
     runs.forEach((r, i) => {
       expect(r.code).toBe(0);
       expect(r.stderr).toBe("");
-      expect(r.stdout).toStartWith(heads[i]);
+      expect(r.stdout).toStartWith(heads[i]!);
     });
-    expect(runs[2].stdout).toContain("--from");
-    expect(runs[3].stdout).toContain("--fix");
+    expect(runs[2]!.stdout).toContain("--from");
+    expect(runs[3]!.stdout).toContain("--fix");
   });
 
   test("bad arguments exit 2 with a one-line message", async () => {
@@ -710,7 +710,7 @@ describe("arguments and paths", () => {
       [["bench", "now"], /unexpected argument "now"/],
     ];
     const runs = await Promise.all(cases.map(([args]) => cli(args)));
-    runs.forEach((r, i) => expectUsageError(r, cases[i][1]));
+    runs.forEach((r, i) => expectUsageError(r, cases[i]![1]));
   });
 
   test("no command: the usage goes to stderr, exit 2; --help prints it on stdout, exit 0", async () => {
@@ -736,7 +736,7 @@ describe("arguments and paths", () => {
     cases.push([["doctor", tmp.join("file")], /is not a directory/]);
     cases.push([["doctor", tmp.join("missing")], /missing does not exist/]);
     const runs = await Promise.all(cases.map(([args]) => cli(args)));
-    runs.forEach((r, i) => expectUsageError(r, cases[i][1]));
+    runs.forEach((r, i) => expectUsageError(r, cases[i]![1]));
     expect(listing(tmp.path)).toEqual(["empty", "file"]);
     expect(listing(tmp.join("empty"))).toEqual([]);
   });

@@ -81,8 +81,8 @@ describe("golden bytes (SPEC section 2, format v1)", () => {
     expect(bytes.length).toBe(READER_META_SIZE);
     const v = new DataView(bytes.buffer);
     const gens = [0, 1].map((i) => Number(v.getBigUint64(i * READER_SLOT_SIZE + SLOT_GENERATION_OFF, true)));
-    const newest = gens[0] > gens[1] ? 0 : 1;
-    expect(gens[newest] % 2).toBe(newest);
+    const newest = gens[0]! > gens[1]! ? 0 : 1;
+    expect(gens[newest]! % 2).toBe(newest);
     const base = newest * READER_SLOT_SIZE;
     expect(v.getUint32(base + SLOT_CRC_OFF, true)).toBe(crc32(bytes.subarray(base, base + READER_SLOT_CRC_SPAN)));
     expect(v.getBigUint64(base + SLOT_SEGMENT_OFF, true)).toBe(0n);

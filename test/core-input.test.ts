@@ -156,7 +156,7 @@ describe("readers: where they start", () => {
     // The failed open released the reader's lock: trying again gives the same answer, not ReaderAlreadyActive.
     expectTyped(() => Queue.openSubscriber(tmp.path, "slow"), PositionLost, metaPath, "was deleted");
 
-    const oldest = listSegmentIds(tmp.path)[0];
+    const oldest = listSegmentIds(tmp.path)[0]!;
     const earliest = Queue.openSubscriber(tmp.path, "slow", { start: "earliest" });
     expect(earliest.next()?.seq).toBe(segmentOf.indexOf(oldest));
     earliest.commit();
@@ -417,7 +417,7 @@ describe("damaged control.meta", () => {
       writeFileSync(path, bytes);
       for (const [, open] of opens(tmp.path)) {
         const err = expectTyped(open, cls, path, says);
-        if (err instanceof UnsupportedVersion) expect(err.version).toBe(bytes[CTL_VERSION_OFF]);
+        if (err instanceof UnsupportedVersion) expect(err.version).toBe(bytes[CTL_VERSION_OFF]!);
       }
     }
     // A failed open leaves neither the writer lock nor a reader meta behind.
@@ -499,7 +499,7 @@ describe("damaged segments and checkpoint", () => {
     using tmp = new TempDir();
     makeQueue(tmp.path, 300);
     const ids = listSegmentIds(tmp.path);
-    const newest = join(tmp.path, segmentFileName(ids[ids.length - 1]));
+    const newest = join(tmp.path, segmentFileName(ids[ids.length - 1]!));
     for (const size of [100, SEG * 2]) {
       truncateSync(newest, size);
       expectTyped(() => Queue.openPublisher(tmp.path), CorruptMetadata, newest, `segment file is ${size} bytes, expected ${SEG}`);
@@ -695,14 +695,14 @@ describe("damaged reader meta", () => {
     const bytes = new Uint8Array(readFileSync(metaPath));
     const newer = generation(bytes, 0) > generation(bytes, 1) ? 0 : 1;
     // Flip a byte of the newer slot's position: its CRC no longer matches.
-    patchFile(metaPath, slotOffset(newer) + 1, new Uint8Array([bytes[slotOffset(newer) + 1] ^ 0xff]));
+    patchFile(metaPath, slotOffset(newer) + 1, new Uint8Array([bytes[slotOffset(newer) + 1]! ^ 0xff]));
     {
       using reader = Queue.openSubscriber(tmp.path, "r");
       expect(reader.next()?.seq).toBe(10);
     }
 
     const damaged = new Uint8Array(readFileSync(metaPath));
-    for (let i = 0; i < READER_SLOT_COUNT; i++) damaged[slotOffset(i) + 3] ^= 0x55;
+    for (let i = 0; i < READER_SLOT_COUNT; i++) damaged[slotOffset(i) + 3]! ^= 0x55;
     writeFileSync(metaPath, damaged);
     expectTyped(() => Queue.openSubscriber(tmp.path, "r"), CorruptMetadata, metaPath, "both reader meta slots fail their CRC");
     expectTyped(() => Queue.openSubscriber(tmp.path, "r", { start: "earliest" }), CorruptMetadata, metaPath, "both reader meta slots");
@@ -724,7 +724,7 @@ describe("damaged reader meta", () => {
     // Deleting the file restarts that reader from the oldest segment.
     unlinkSync(metaPath);
     using restarted = Queue.openSubscriber(tmp.path, "r");
-    expect(restarted.position.segment).toBe(listSegmentIds(tmp.path)[0]);
+    expect(restarted.position.segment).toBe(listSegmentIds(tmp.path)[0]!);
     expect(restarted.next()).not.toBeNull();
   });
 
@@ -853,7 +853,7 @@ describe("missing or inaccessible queue", () => {
     expect(writerOpen).toEqual(eacces("publisher", join(dir, WRITER_LOCK_FILE)));
     // A named reader must create its meta in readers/, which nobody may not write.
     expect(newReaderOpen).toMatchObject({ ok: false, error: "ErrnoError", errnoName: "EACCES" });
-    expect(String(newReaderOpen.path).startsWith(readerMetaPath(dir, "newreader"))).toBe(true);
+    expect(String(newReaderOpen!.path).startsWith(readerMetaPath(dir, "newreader"))).toBe(true);
     // Readers never write to the queue's files: an anonymous one needs no write permission at all.
     expect(anonymous).toEqual({ op: "anonymous", ok: true, seqs: [0, 1, 2] });
     expect(await runAsNobody(["publisher"], tmp.join("fresh"))).toEqual([eacces("publisher", tmp.join("fresh", READERS_DIR))]);
@@ -863,9 +863,9 @@ describe("missing or inaccessible queue", () => {
     chmodSync(readerMetaPath(dir, "existing"), 0o666);
     const [publisher, newReader, existing] = await runAsNobody(["publisher", "subscriber:newreader", "subscriber:existing"]);
     expect(publisher).toMatchObject({ ok: false, error: "ErrnoError", errnoName: "EACCES" });
-    expect(String(publisher.path).startsWith(dir + "/")).toBe(true);
+    expect(String(publisher!.path).startsWith(dir + "/")).toBe(true);
     expect(newReader).toMatchObject({ ok: false, error: "ErrnoError", errnoName: "EACCES" });
-    expect(String(newReader.path).startsWith(readerMetaPath(dir, "newreader"))).toBe(true);
+    expect(String(newReader!.path).startsWith(readerMetaPath(dir, "newreader"))).toBe(true);
     // An existing reader needs no new file: it still reads.
     expect(existing).toEqual({ op: "subscriber:existing", ok: true, seqs: [0, 1, 2] });
     // Nothing was left half-created, and root can still write.

@@ -46,7 +46,7 @@ describe("two processes", () => {
     await using last = spawnFixture("core-writer.ts", [tmp.path, "50", "300", "65536"]);
     const done = await last.exit();
     expect(done.code).toBe(0);
-    const next = Number(done.lines[done.lines.length - 1].slice(5));
+    const next = Number(done.lines[done.lines.length - 1]!.slice(5));
     expect(next).toBeGreaterThan(acknowledged + 50);
     expect(readAll(tmp.path, 300)).toEqual(range(0, next));
   });

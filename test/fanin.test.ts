@@ -12,8 +12,8 @@ const BASE = (0x17a2b3c4n << 32n) - 2000n;
 /** 64 KiB segments: a few thousand small records roll several times, also under a read-ahead head. */
 const SEGMENT = 1 << 16;
 
-function createQueues(tmp: TempDir, names: string[]): string[] {
-  return names.map((n) => createQueue(tmp.join(n), { segmentSize: SEGMENT, preallocate: false }));
+function createQueues<const N extends readonly string[]>(tmp: TempDir, names: N): { -readonly [K in keyof N]: string } {
+  return names.map((n) => createQueue(tmp.join(n), { segmentSize: SEGMENT, preallocate: false })) as { -readonly [K in keyof N]: string };
 }
 
 /** The record index a bus-writer child (or `appendIndexed`) put in the payload. */
@@ -34,9 +34,9 @@ describe("FanInReader ordering", () => {
     // Writer k uses timestamps BASE + i * (k + 1): interleaved, with many exact ties across sources.
     const dirs = createQueues(tmp, ["q0", "q1", "q2"]);
     const gate = tmp.join("go");
-    await using w0 = spawnFixture("bus-writer.ts", [dirs[0], String(N), String(BASE), "1", "--gate", gate]);
-    await using w1 = spawnFixture("bus-writer.ts", [dirs[1], String(N), String(BASE), "2", "--gate", gate]);
-    await using w2 = spawnFixture("bus-writer.ts", [dirs[2], String(N), String(BASE), "3", "--gate", gate]);
+    await using w0 = spawnFixture("bus-writer.ts", [dirs[0]!, String(N), String(BASE), "1", "--gate", gate]);
+    await using w1 = spawnFixture("bus-writer.ts", [dirs[1]!, String(N), String(BASE), "2", "--gate", gate]);
+    await using w2 = spawnFixture("bus-writer.ts", [dirs[2]!, String(N), String(BASE), "3", "--gate", gate]);
     const writers = [w0, w1, w2];
     for (const w of writers) expect(await w.line()).toBe("ready");
 
@@ -45,7 +45,7 @@ describe("FanInReader ordering", () => {
     {
       using live = new FanInReader();
       const writerOf = new Map<number, number>();
-      for (const k of attachOrder) writerOf.set(live.addReader(Queue.openAnonymous(dirs[k])), k);
+      for (const k of attachOrder) writerOf.set(live.addReader(Queue.openAnonymous(dirs[k]!)), k);
       writeFileSync(gate, "");
       // Read while the writers run: every record exactly once, in order within its source.
       const nextIndex = [0, 0, 0];
@@ -56,9 +56,9 @@ describe("FanInReader ordering", () => {
           continue;
         }
         const k = writerOf.get(m.sourceId)!;
-        expect(indexOf(m.message)).toBe(nextIndex[k]);
-        expect(m.message.timestampNs).toBe(BASE + BigInt(nextIndex[k] * (k + 1)));
-        nextIndex[k]++;
+        expect(indexOf(m.message)).toBe(nextIndex[k]!);
+        expect(m.message.timestampNs).toBe(BASE + BigInt(nextIndex[k]! * (k + 1)));
+        nextIndex[k]!++;
         total++;
       }
       expect(live.next()).toBeNull();
@@ -73,13 +73,13 @@ describe("FanInReader ordering", () => {
 
     // With everything written, the merge is exactly the sorted order.
     using fan = new FanInReader();
-    const ids = attachOrder.map((k) => fan.addReader(Queue.openAnonymous(dirs[k])));
+    const ids = attachOrder.map((k) => fan.addReader(Queue.openAnonymous(dirs[k]!)));
     expect(ids).toEqual([0, 1, 2]);
     const expected: string[] = [];
     for (const [id, k] of attachOrder.entries()) for (let i = 0; i < N; i++) expected.push(`${BASE + BigInt(i * (k + 1))}/${id}/${i}`);
     expected.sort((a, b) => {
-      const [ta, ia] = a.split("/");
-      const [tb, ib] = b.split("/");
+      const [ta, ia] = a.split("/") as [string, string];
+      const [tb, ib] = b.split("/") as [string, string];
       return BigInt(ta) < BigInt(tb) ? -1 : BigInt(ta) > BigInt(tb) ? 1 : Number(ia) - Number(ib);
     });
     const merged = drain(fan, (m) => `${m.message.timestampNs}/${m.sourceId}/${indexOf(m.message)}`);
@@ -96,15 +96,15 @@ describe("FanInReader ordering", () => {
     });
     using fan = new FanInReader();
     const readers = dirs.map((d) => Queue.openAnonymous(d));
-    expect([fan.addReader(readers[0]), fan.addReader(readers[1]), fan.addReader(readers[2])]).toEqual([0, 1, 2]);
-    expect(() => fan.addReader(readers[0])).toThrow(InvalidArgument);
+    expect([fan.addReader(readers[0]!), fan.addReader(readers[1]!), fan.addReader(readers[2]!)]).toEqual([0, 1, 2]);
+    expect(() => fan.addReader(readers[0]!)).toThrow(InvalidArgument);
 
     fan.removeReader(1);
-    expect(readers[1].isClosed).toBe(true);
+    expect(readers[1]!.isClosed).toBe(true);
     expect(fan.reader(1)).toBeUndefined();
     expect(() => fan.removeReader(1)).toThrow(InvalidArgument);
     expect(() => fan.commit(1)).toThrow(InvalidArgument);
-    expect(fan.addReader(readers[3])).toBe(3);
+    expect(fan.addReader(readers[3]!)).toBe(3);
     expect(fan.sourceIds).toEqual([0, 2, 3]);
     expect(fan.reader(3)).toBe(readers[3]);
 
@@ -150,8 +150,8 @@ describe("FanInReader commits (SPEC defect 9)", () => {
     });
     {
       using fan = new FanInReader();
-      const a = fan.addReader(Queue.openSubscriber(dirs[0], "r"));
-      const b = fan.addReader(Queue.openSubscriber(dirs[1], "r"));
+      const a = fan.addReader(Queue.openSubscriber(dirs[0]!, "r"));
+      const b = fan.addReader(Queue.openSubscriber(dirs[1]!, "r"));
       const order: string[] = [];
       for (let n = 0; n < 6; n++) {
         const m = fan.next()!;
@@ -162,8 +162,8 @@ describe("FanInReader commits (SPEC defect 9)", () => {
       fan.commit(a);
     }
     {
-      using r0 = Queue.openSubscriber(dirs[0], "r");
-      using r1 = Queue.openSubscriber(dirs[1], "r");
+      using r0 = Queue.openSubscriber(dirs[0]!, "r");
+      using r1 = Queue.openSubscriber(dirs[1]!, "r");
       expect(indexOf(r0.next()!)).toBe(3);
       expect(indexOf(r1.next()!)).toBe(0);
     }
@@ -201,7 +201,7 @@ describe("FanInReader resources", () => {
     // below reuses it and the process's fd count must come back exactly.
     {
       using warm = new FanInReader();
-      warm.addReader(Queue.openAnonymous(dirs[0], { start: "latest" }));
+      warm.addReader(Queue.openAnonymous(dirs[0]!, { start: "latest" }));
       expect(await warm.waitAsync({ timeoutMs: 1 })).toBe(false);
     }
     const baselineFds = fdCount();
@@ -220,14 +220,14 @@ describe("FanInReader resources", () => {
       expect(mapsUnder(d)).toBeGreaterThan(0);
     }
 
-    fan.removeReader(ids[1]);
-    expect(fdsUnder(dirs[1])).toBe(0);
-    expect(mapsUnder(dirs[1])).toBe(0);
-    expect(fdsUnder(dirs[0])).toBeGreaterThan(0);
-    expect(mapsUnder(dirs[2])).toBeGreaterThan(0);
+    fan.removeReader(ids[1]!);
+    expect(fdsUnder(dirs[1]!)).toBe(0);
+    expect(mapsUnder(dirs[1]!)).toBe(0);
+    expect(fdsUnder(dirs[0]!)).toBeGreaterThan(0);
+    expect(mapsUnder(dirs[2]!)).toBeGreaterThan(0);
 
-    fan.removeReader(ids[0]);
-    fan.removeReader(ids[2]);
+    fan.removeReader(ids[0]!);
+    fan.removeReader(ids[2]!);
     expect(fan.sourceIds).toEqual([]);
     expect(fdsUnder(tmp.path)).toBe(0);
     expect(mapsUnder(tmp.path)).toBe(0);
@@ -277,11 +277,11 @@ describe("FanInReader waiting", () => {
     expect(performance.now() - t0).toBeLessThan(10_000);
 
     for (const k of [2, 0, 1]) {
-      await using child = spawnFixture("bus-writer.ts", [dirs[k], "1", String(BASE + BigInt(k)), "1", "--delay", "300"]);
+      await using child = spawnFixture("bus-writer.ts", [dirs[k]!, "1", String(BASE + BigInt(k)), "1", "--delay", "300"]);
       expect(await child.line()).toBe("ready");
       expect(fan.wait(10_000)).toBe(true);
       const m = fan.next()!;
-      expect(m.sourceId).toBe(ids[k]);
+      expect(m.sourceId).toBe(ids[k]!);
       expect(m.message.timestampNs).toBe(BASE + BigInt(k));
       expect(fan.next()).toBeNull();
       expect((await child.exit()).code).toBe(0);
@@ -301,8 +301,8 @@ describe("FanInReader waiting", () => {
     // A source added while the wait sleeps is watched: another process appends to it.
     const waiting = fan.waitAsync({ timeoutMs: 10_000 });
     await Bun.sleep(30);
-    const late = fan.addReader(Queue.openAnonymous(dirs[8]));
-    await using child = spawnFixture("bus-writer.ts", [dirs[8], "1", String(BASE), "1", "--delay", "50"]);
+    const late = fan.addReader(Queue.openAnonymous(dirs[8]!));
+    await using child = spawnFixture("bus-writer.ts", [dirs[8]!, "1", String(BASE), "1", "--delay", "50"]);
     expect(await within(waiting, "wait on a source added meanwhile")).toBe(true);
     expect(fan.next()!.sourceId).toBe(late);
     await within(child.until((l) => l.startsWith("done ")), "writer done");
@@ -310,18 +310,18 @@ describe("FanInReader waiting", () => {
     // Removing a source under a pending wait releases it at once; the wait goes on with the rest.
     const next = fan.waitAsync({ timeoutMs: 10_000 });
     await Bun.sleep(30);
-    fan.removeReader(ids[0]);
-    expect(fdsUnder(dirs[0])).toBe(0);
-    expect(mapsUnder(dirs[0])).toBe(0);
-    await using other = spawnFixture("bus-writer.ts", [dirs[5], "1", String(BASE), "1", "--delay", "50"]);
+    fan.removeReader(ids[0]!);
+    expect(fdsUnder(dirs[0]!)).toBe(0);
+    expect(mapsUnder(dirs[0]!)).toBe(0);
+    await using other = spawnFixture("bus-writer.ts", [dirs[5]!, "1", String(BASE), "1", "--delay", "50"]);
     expect(await within(next, "wait after a removal")).toBe(true);
-    expect(fan.next()!.sourceId).toBe(ids[5]);
+    expect(fan.next()!.sourceId).toBe(ids[5]!);
     await within(other.until((l) => l.startsWith("done ")), "writer done");
 
     // Closing a source's reader behind the fan-in's back under a pending wait: an error, not a crash.
     const doomed = fan.waitAsync({ timeoutMs: 10_000 });
     await Bun.sleep(30);
-    fan.reader(ids[3])!.close();
+    fan.reader(ids[3]!)!.close();
     expect(await within(settled(doomed), "wait on a closed source")).toBeInstanceOf(ClosedError);
   }, 30_000);
 
@@ -342,15 +342,15 @@ describe("FanInReader waiting", () => {
 
       // The appends come from timers: they only run if the waits leave the event loop free.
       for (const k of [1, 2, 0]) {
-        setTimeout(() => appendIndexed(writers[k], k, BASE + BigInt(k)), 100);
+        setTimeout(() => appendIndexed(writers[k]!, k, BASE + BigInt(k)), 100);
         expect(await fan.waitAsync({ timeoutMs: 10_000 })).toBe(true);
-        expect(fan.next()!.sourceId).toBe(ids[k]);
+        expect(fan.next()!.sourceId).toBe(ids[k]!);
       }
 
       let i = 10;
       const timer = setInterval(() => {
         const k = i % 3;
-        appendIndexed(writers[k], i++, BASE + 100n + BigInt(i));
+        appendIndexed(writers[k]!, i++, BASE + 100n + BigInt(i));
       }, 20);
       const got: number[] = [];
       for await (const m of fan) {
@@ -358,7 +358,7 @@ describe("FanInReader waiting", () => {
         if (got.length === 6) break;
       }
       clearInterval(timer);
-      expect(got).toEqual([ids[1], ids[2], ids[0], ids[1], ids[2], ids[0]]);
+      expect(got).toEqual([ids[1]!, ids[2]!, ids[0]!, ids[1]!, ids[2]!, ids[0]!]);
     } finally {
       for (const w of writers) w.close();
     }

@@ -94,7 +94,7 @@ describe("crash safety", () => {
     await using last = spawnFixture("life-writer.ts", [dir, String(SEG), String(MAX), "20", "close"]);
     const done = await last.exit();
     expect(done.code).toBe(0);
-    const next = Number(done.lines[done.lines.length - 1].slice(5));
+    const next = Number(done.lines[done.lines.length - 1]!.slice(5));
     drain();
     expect(present).toBe(next);
     expect(readAll(dir, MAX)).toEqual(range(0, next));
@@ -142,7 +142,7 @@ describe("crash safety", () => {
       const lines = await child.until((l) => l.startsWith("commit ") && Number(l.slice(7)) >= threshold);
       await child.killAndWait();
       expect(lines.some((l) => l.startsWith("bad"))).toBe(false);
-      const printed = Number(lines[lines.length - 1].slice(7));
+      const printed = Number(lines[lines.length - 1]!.slice(7));
 
       // Map the committed position (from the meta) to the seq of the record it follows.
       const meta = readerStatuses(dir, { segment: writer.currentSegment, offset: writer.writeOffset, segmentSize: SEG }, {
@@ -605,7 +605,7 @@ describe("durability", () => {
     await child.killAndWait();
     const [, next, segment, offset] = flushed.split(" ").map(Number);
     expect(next).toBe(700);
-    expect(readCheckpoint(dir)).toEqual({ segment, writeOffset: offset });
+    expect(readCheckpoint(dir)).toEqual({ segment: segment!, writeOffset: offset! });
     expect(readAll(dir, MAX)).toEqual(range(0, 700));
     using writer = Queue.openPublisher(dir);
     expect(writer.nextSeq).toBe(700);

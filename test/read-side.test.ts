@@ -106,7 +106,7 @@ describe("read-only consumers", () => {
       const done = await child.exit();
       expect(done.stderr).toBe("");
       expect(done.code).toBe(0);
-      const result = JSON.parse(done.lines[0]) as { seqs: number[]; segmentMaps: string[] };
+      const result = JSON.parse(done.lines[0]!) as { seqs: number[]; segmentMaps: string[] };
       expect(result.seqs).toEqual(range(0, 8));
       expect(result.segmentMaps.every((p) => p === "r--s")).toBe(true);
     }
@@ -131,7 +131,7 @@ describe("waiting on plain loads", () => {
       }
       const done = await child.exit();
       expect(done.stderr).toBe("");
-      expect(JSON.parse(done.lines[0]).seqs).toEqual([0, 1]);
+      expect(JSON.parse(done.lines[0]!).seqs).toEqual([0, 1]);
     });
   }
 });

@@ -154,7 +154,7 @@ describe("StrategyRouter.waitAsync", () => {
 
     const doomed = settled(router.waitAsync(HANG_MS));
     await Bun.sleep(30);
-    router.fanIn.reader(router.fanIn.sourceIds[0])!.close();
+    router.fanIn.reader(router.fanIn.sourceIds[0]!)!.close();
     expect(await within(doomed, "waitAsync over a closed reader")).toBeInstanceOf(ClosedError);
 
     // The fan-in itself closed under a wait, with no source whose closing could wake it.
@@ -246,8 +246,8 @@ describe("FanInReader.wait", () => {
     });
     const start = beats();
     // The child is blocked in wait() all along: only the wait itself can move the heartbeats.
-    const later = await eventually(beats, (b) => b.every((t, i) => t > start[i] + 500), HANG_MS, 100);
-    expect(later.every((t, i) => t > start[i] + 500)).toBe(true);
+    const later = await eventually(beats, (b) => b.every((t, i) => t > start[i]! + 500), HANG_MS, 100);
+    expect(later.every((t, i) => t > start[i]! + 500)).toBe(true);
     expect(await within(child.line(), "fan-in result")).toBe("result false");
   }, TEST_MS);
 });

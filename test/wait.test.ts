@@ -67,7 +67,7 @@ function readers(dir: string, modes: readonly Mode[], plan = "inf", name = (i: n
 
 /** The records (seq, segment, length) the children of `readers(dir, modes)` report after waking. */
 function allWoken(children: Child[], modes: readonly Mode[]): Promise<number[][]> {
-  return Promise.all(children.map((c, i) => woken(c, modes[i])));
+  return Promise.all(children.map((c, i) => woken(c, modes[i]!)));
 }
 
 /** The record (seq, segment, length) a child reports after waking, whatever its mode. */
@@ -358,9 +358,9 @@ describe("wait strategies", () => {
     using tmp = new TempDir();
     createQueue(tmp.path, { segmentSize: SEGMENT });
     const modes = ["spin", "hybrid", "async", "iter"] as const;
-    await using children = readers(tmp.path, modes, "20000", (i) => modes[i]);
+    await using children = readers(tmp.path, modes, "20000", (i) => modes[i]!);
     // The spinning reader never registers as a sleeper: wait until it has started its wait.
-    await within(children[0].until((l) => l === "waiting 0"), "spin reader start");
+    await within(children[0]!.until((l) => l === "waiting 0"), "spin reader start");
     await using writer = spawnFixture("wait-writer.ts", [tmp.path, "3", "64", "exit"]);
     expect(await allWoken(children, modes)).toEqual(modes.map(() => [0, 0, 64]));
     expect((await within(writer.exit(), "writer exit")).code).toBe(0);

@@ -47,14 +47,14 @@ export function writeFrame(frame: Uint8Array, seq: number, stampNs: number): voi
 
 /** The send stamp of the frame at `bytes[at]`. */
 export function frameStamp(bytes: Uint8Array, at: number): number {
-  const lo = bytes[at] | (bytes[at + 1] << 7) | (bytes[at + 2] << 14) | (bytes[at + 3] << 21);
-  const hi = bytes[at + 4] | (bytes[at + 5] << 7) | (bytes[at + 6] << 14) | (bytes[at + 7] << 21);
+  const lo = bytes[at]! | (bytes[at + 1]! << 7) | (bytes[at + 2]! << 14) | (bytes[at + 3]! << 21);
+  const hi = bytes[at + 4]! | (bytes[at + 5]! << 7) | (bytes[at + 6]! << 14) | (bytes[at + 7]! << 21);
   return hi * TWO28 + lo;
 }
 
 /** The sequence number of the frame at `bytes[at]`. */
 export function frameSeq(bytes: Uint8Array, at: number): number {
-  return bytes[at + 8] | (bytes[at + 9] << 7) | (bytes[at + 10] << 14) | (bytes[at + 11] << 21);
+  return bytes[at + 8]! | (bytes[at + 9]! << 7) | (bytes[at + 10]! << 14) | (bytes[at + 11]! << 21);
 }
 
 /** Throws unless the `length` bytes at `bytes[at]` are message `seq` of `size` bytes, byte for byte. */

@@ -77,7 +77,7 @@ function machine(root: string): Machine {
     const [, mount, type] = line.split(" ");
     if (mount !== undefined && (root === mount || root.startsWith(mount === "/" ? "/" : `${mount}/`)) && mount.length > best) {
       best = mount.length;
-      tempFs = type;
+      tempFs = type!;
     }
   }
   return {
@@ -159,8 +159,8 @@ function describe(measure: MeasureId, record: RunRecord): string {
   const v = record.values;
   const counters = record.counters && Object.values(record.counters).some((x) => x > 0) ? `  ${JSON.stringify(record.counters)}` : "";
   const gc = `  GCs ${gcText("A", record.gc?.a)} ${gcText("B", record.gc?.b)}`;
-  if (measure === "throughput") return `${num(v.msgsPerSec / 1000)}k msg/s  ${num(v.mbPerSec)} MB/s${counters}${gc}`;
-  return `p50 ${num(v.p50)}  p99 ${num(v.p99)}  p99.9 ${num(v.p999)} µs${counters}${gc}`;
+  if (measure === "throughput") return `${num(v.msgsPerSec! / 1000)}k msg/s  ${num(v.mbPerSec!)} MB/s${counters}${gc}`;
+  return `p50 ${num(v.p50!)}  p99 ${num(v.p99!)}  p99.9 ${num(v.p999!)} µs${counters}${gc}`;
 }
 
 function specFor(method: Method, measure: MeasureId, transport: Transport, size: number, dir: string, service: Record<string, string>, timeout: number): RunSpec {

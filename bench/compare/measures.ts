@@ -20,7 +20,7 @@ interface Measure {
 /** Percentiles of nanosecond samples, in µs (to the nanosecond). */
 function latencyValues(samples: Float64Array): Values {
   const values: Values = { ...distribution(samples) };
-  for (const key of Object.keys(values)) values[key] = Math.round(values[key]) / 1000;
+  for (const key of Object.keys(values)) values[key] = Math.round(values[key]!) / 1000;
   return values;
 }
 

@@ -70,9 +70,9 @@ function ratioStat(s: Series, base: Series | undefined, key: string, perRun: boo
   if (!perRun) return { median: x / b, min: x / b, max: x / b };
   const rs: number[] = [];
   for (let i = 0; i < Math.min(s.runs.length, base.runs.length); i++) {
-    const r = s.runs[i];
-    const q = base.runs[i];
-    if ("values" in r && "values" in q && q.values[key] > 0) rs.push(r.values[key] / q.values[key]);
+    const r = s.runs[i]!;
+    const q = base.runs[i]!;
+    if ("values" in r && "values" in q && q.values[key]! > 0) rs.push(r.values[key]! / q.values[key]!);
   }
   return rs.length === 0 ? null : { median: median(rs), min: Math.min(...rs), max: Math.max(...rs) };
 }
@@ -85,12 +85,12 @@ interface Column {
 /** The latency percentiles a table shows: the detailed presets add p90 and the maximum. */
 function latencyColumns(detail: boolean): Column[] {
   const keys = detail ? ["p50", "p90", "p99", "p999", "max"] : ["p50", "p99", "p999"];
-  return keys.map((key) => ({ name: `${percentileName(key)} µs`, cell: (_s, sum) => cell(sum[key]) }));
+  return keys.map((key) => ({ name: `${percentileName(key)} µs`, cell: (_s, sum) => cell(sum[key]!) }));
 }
 
 const THROUGHPUT_COLUMNS: Column[] = [
-  { name: "msg/s", cell: (_s, sum) => cell(sum.msgsPerSec, rate) },
-  { name: "MB/s", cell: (_s, sum) => cell(sum.mbPerSec) },
+  { name: "msg/s", cell: (_s, sum) => cell(sum.msgsPerSec!, rate) },
+  { name: "MB/s", cell: (_s, sum) => cell(sum.mbPerSec!) },
 ];
 
 /** A column of `key` against the preset's baseline (the same measure and payload size). */
@@ -181,7 +181,7 @@ function gcTable(results: CompareResults): string {
         const cells =
           g === null
             ? ["–", "–", "–", "–", "–"]
-            : [cell(g.a, count), cell(g.aMs), cell(g.b, count), cell(g.bMs), `${cell(g.aWorkers, count)} / ${cell(g.bWorkers, count)}`];
+            : [cell(g.a!, count), cell(g.aMs!), cell(g.b!, count), cell(g.bMs!), `${cell(g.aWorkers!, count)} / ${cell(g.bWorkers!, count)}`];
         rows.push([MEASURE_NAMES[measure], String(size), t.label, ...cells]);
       }
     }

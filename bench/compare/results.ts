@@ -81,8 +81,8 @@ export function summarize(runs: RunRecord[]): Record<string, Stat> | null {
   const ok = runs.flatMap((r) => ("values" in r ? [r.values] : []));
   if (ok.length === 0) return null;
   const out: Record<string, Stat> = {};
-  for (const key of Object.keys(ok[0])) {
-    const xs = ok.map((v) => v[key]);
+  for (const key of Object.keys(ok[0]!)) {
+    const xs = ok.map((v) => v[key]!);
     out[key] = { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
   }
   return out;

@@ -50,7 +50,7 @@ export function renderLatencyChart(results: CompareResults): string {
 
   const values = sizes.flatMap((size) => transports.flatMap((t) => {
     const s = summary(t.id, size);
-    return s === null ? [] : SERIES.flatMap(({ key }) => [s[key].min, s[key].max]);
+    return s === null ? [] : SERIES.flatMap(({ key }) => [s[key]!.min, s[key]!.max]);
   })).filter((v) => v > 0);
   const lo = values.length > 0 ? 10 ** Math.floor(Math.log10(Math.min(...values))) : 1;
   const hi = values.length > 0 ? 10 ** Math.ceil(Math.log10(Math.max(...values))) : 1000;
@@ -96,12 +96,12 @@ export function renderLatencyChart(results: CompareResults): string {
       const half = Math.ceil(words.length / 2);
       const lines = words.length > 1 ? [words.slice(0, half).join(" "), words.slice(half).join(" ")] : [t.short];
       lines.forEach((line, j) => out.push(text(cx, bottom + 16 + j * 13, line, { "font-size": 11.5, "text-anchor": "middle" })));
-      const note = s === null ? (t.status === "skipped" ? "skipped" : "failed") : `p50 ${duration(s.p50.median)}`;
+      const note = s === null ? (t.status === "skipped" ? "skipped" : "failed") : `p50 ${duration(s.p50!.median)}`;
       out.push(text(cx, bottom + 16 + lines.length * 13, note, { "font-size": 11, "text-anchor": "middle", fill: s === null ? "#a33" : "#555" }));
       if (s === null) return;
       SERIES.forEach(({ key, name, color }, j) => {
         const x = cx + (j - SERIES.length / 2) * bar;
-        const st = s[key];
+        const st = s[key]!;
         const label = `${t.label}, ${size} B, ${name}: ${duration(st.median)} (min ${duration(st.min)}, max ${duration(st.max)})`;
         out.push(el("rect", { x, y: y(st.median), width: bar - 1, height: bottom - y(st.median), fill: color }, el("title", {}, esc(label))));
         if (st.max > st.min) {

@@ -72,8 +72,8 @@ async function latency(dir: string): Promise<{ latencyUs: { p50: number; p99: nu
   }
   await proc.exited;
   samples.sort();
-  const at = (p: number): number => samples[Math.min(samples.length - 1, Math.floor(p * samples.length))];
-  return { latencyUs: { p50: at(0.5), p99: at(0.99), max: samples[samples.length - 1] } };
+  const at = (p: number): number => samples[Math.min(samples.length - 1, Math.floor(p * samples.length))]!;
+  return { latencyUs: { p50: at(0.5), p99: at(0.99), max: samples[samples.length - 1]! } };
 }
 
 /** Child side: one timestamped record every 200 µs or so. */

@@ -26,11 +26,11 @@ export type DiscoveryEvent =
 
 export interface DiscoveryOptions {
   /** Full rescan period even without watch events (default 1000 ms). */
-  rescanIntervalMs?: number;
+  rescanIntervalMs?: number | undefined;
   /** Highest READY version to accept (default: what this library supports). */
-  supportedVersion?: number;
+  supportedVersion?: number | undefined;
   /** Use a bus root owned by another user or writable by group/others (default: the layout's allowShared). */
-  allowShared?: boolean;
+  allowShared?: boolean | undefined;
 }
 
 /** Checks the options, before anything is watched. */

@@ -19,9 +19,9 @@ export interface StrategyEndpoints {
 
 export interface BusLayoutOptions {
   /** Use a bus root owned by another user or writable by group/others (default false: UnsafePath). */
-  allowShared?: boolean;
+  allowShared?: boolean | undefined;
   /** Mode of the files created under the root (default 0o600; directories 0o700), whatever the umask. */
-  mode?: number;
+  mode?: number | undefined;
 }
 
 export class BusLayout {

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { lstatSync } from "node:fs";
 import { InvalidArgument } from "../errors.ts";
 import { queueFileMode } from "../queue/access.ts";
-import { checkAtLeast, checkOptions, describe } from "../queue/args.ts";
+import { checkAtLeast, checkOptions, describe, type OptionalFields } from "../queue/args.ts";
 import { validateDirPath } from "../queue/names.ts";
 import { tempPath } from "../queue/layout/files.ts";
 import { fromNodeError, readSmallFile, realtimeNs, writeFileAtomic, isProcessAlive } from "../ffi/index.ts";
@@ -51,7 +51,7 @@ export interface Lease {
 }
 
 /** The fields of a lease argument, checked (`complete`: all present, as readLease returns them). */
-function checkLease(path: string, lease: Partial<Lease>, complete: boolean): void {
+function checkLease(path: string, lease: OptionalFields<Lease>, complete: boolean): void {
   if (lease.epoch === undefined) throw new InvalidArgument(path, "lease.epoch is required");
   checkAtLeast(lease.epoch, "lease.epoch", 0, path, true);
   if (complete && lease.pid === undefined) throw new InvalidArgument(path, "lease.pid is required");
@@ -62,7 +62,7 @@ function checkLease(path: string, lease: Partial<Lease>, complete: boolean): voi
 }
 
 /** Writes (or refreshes) an endpoint's LEASE. */
-export function writeLease(endpointDir: string, lease: { pid?: number; epoch: number; timestampNs?: bigint }): void {
+export function writeLease(endpointDir: string, lease: { pid?: number | undefined; epoch: number; timestampNs?: bigint | undefined }): void {
   validateDirPath(endpointDir, "endpoint directory");
   checkLease(endpointDir, checkOptions(lease, "lease", endpointDir), false);
   const body = {

@@ -32,20 +32,20 @@ export interface RoutedMessage {
 }
 
 export interface StrategyRouterOptions {
-  discovery?: DiscoveryOptions;
+  discovery?: DiscoveryOptions | undefined;
   /**
    * Use a bus root (and strategies' queues) owned by another user or writable by group/others
    * (default: the layout's allowShared, false). Passed on to discovery, readers and writers.
    */
-  allowShared?: boolean;
+  allowShared?: boolean | undefined;
   /** Options for the readers on each orders_out (default: resume). */
-  reader?: ReaderOptions;
+  reader?: ReaderOptions | undefined;
   /** Options for the writers of each orders_in. */
-  writer?: WriterOptions;
+  writer?: WriterOptions | undefined;
   /** @deprecated The former name of `reader`, still honoured (`reader` wins). */
-  subscriber?: ReaderOptions;
+  subscriber?: ReaderOptions | undefined;
   /** @deprecated The former name of `writer`, still honoured (`writer` wins). */
-  publisher?: WriterOptions;
+  publisher?: WriterOptions | undefined;
 }
 
 interface Attached {

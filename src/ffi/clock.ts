@@ -12,7 +12,7 @@ const tsPtr = ptr(ts);
 /** clock_gettime(CLOCK_REALTIME) in nanoseconds as a BigInt (for cold paths). */
 export function realtimeNs(): bigint {
   libc.clock_gettime(CLOCK_REALTIME, tsPtr);
-  return ts[0] * 1_000_000_000n + ts[1];
+  return ts[0]! * 1_000_000_000n + ts[1]!;
 }
 
 /** clock_gettime(CLOCK_MONOTONIC) in nanoseconds: one clock for every process on the host. */

@@ -7,7 +7,7 @@ const errnoCell = new Int32Array(toArrayBuffer(libc.__errno_location()!, 0, 4));
 
 /** Reads errno; call it right after the failing libc call, before any other FFI call. */
 export function lastErrno(): number {
-  return errnoCell[0];
+  return errnoCell[0]!;
 }
 
 const NAMES: Record<number, string> = {

@@ -121,5 +121,5 @@ const monoTsPtr = ptr(monoTs);
 
 function clockMonotonicNs(): bigint {
   libc.clock_gettime(CLOCK_MONOTONIC, monoTsPtr);
-  return monoTs[0] * 1_000_000_000n + monoTs[1];
+  return monoTs[0]! * 1_000_000_000n + monoTs[1]!;
 }

@@ -43,6 +43,6 @@ export class PollSet {
 
   /** The events poll reported for entry `i` (POLLIN, POLLERR, POLLHUP, POLLNVAL), 0 for none. */
   revents(i: number): number {
-    return this.i16[4 * i + 3] & 0xffff;
+    return this.i16[4 * i + 3]! & 0xffff;
   }
 }

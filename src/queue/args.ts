@@ -14,6 +14,9 @@ export function describe(v: unknown): string {
   return typeof v;
 }
 
+/** `Partial<T>` that also takes explicit `undefined` values (callers under exactOptionalPropertyTypes pass them). */
+export type OptionalFields<T> = { [K in keyof T]?: T[K] | undefined };
+
 /** An options argument: undefined (no options) or a plain object, never null, an array or a primitive. */
 export function checkOptions<T extends object>(opts: T | undefined, what: string, path: string): T {
   if (opts === undefined) return {} as T;

@@ -98,7 +98,7 @@ export class AsyncWaiter {
     const slots = this.slots;
     const addresses = this.addresses;
     for (let i = 0; i < controls.length; i++) {
-      const control = controls[i];
+      const control = controls[i]!;
       if (!this.hooked.has(control)) {
         const listener = (): void => {
           this.hooked.delete(control);

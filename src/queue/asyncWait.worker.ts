@@ -39,17 +39,17 @@ self.onmessage = (event: MessageEvent<AsyncWaitInit>) => {
     generation = cmd;
     const count = Atomics.load(slots, AsyncSlot.COUNT);
     const sliceMs = Atomics.load(slots, AsyncSlot.SLICE_MS);
-    for (let i = 0; i < count; i++) futexes.set(i + 1, addresses[2 * i], slots[AsyncSlot.EXPECTED + i]);
+    for (let i = 0; i < count; i++) futexes.set(i + 1, addresses[2 * i]!, slots[AsyncSlot.EXPECTED + i]!);
     futexes.truncate(count + 1);
     const waiters: Int32Array[] = [];
-    for (let i = 0; i < count; i++) if (addresses[2 * i + 1] !== 0) waiters.push(word(addresses[2 * i + 1]));
+    for (let i = 0; i < count; i++) if (addresses[2 * i + 1] !== 0) waiters.push(word(addresses[2 * i + 1]!));
     // Register before the last check: a writer that commits after it sees us and wakes us.
     for (const w of waiters) Atomics.add(w, 0, 1);
     try {
       let moved = false;
       // Plain loads (the words may be mapped read-only), ordered after the registration above.
       loadFence();
-      for (let i = 0; i < count && !moved; i++) moved = word(addresses[2 * i])[0] !== slots[AsyncSlot.EXPECTED + i];
+      for (let i = 0; i < count && !moved; i++) moved = word(addresses[2 * i]!)[0] !== slots[AsyncSlot.EXPECTED + i];
       // Whatever ends the sleep (a word moved, the slice ended, CANCEL), the main thread decides.
       if (!moved) futexes.wait(sliceMs);
     } finally {

@@ -144,10 +144,10 @@ export class ControlBlock {
 
   private static problem(u32: Uint32Array): ((path: string) => Error) | null {
     if (u32[CTL_MAGIC_W] !== CONTROL_MAGIC) {
-      const magic = u32[CTL_MAGIC_W];
+      const magic = u32[CTL_MAGIC_W]!;
       return (p) => new CorruptMetadata(p, `bad control block magic 0x${magic.toString(16)}`);
     }
-    const version = u32[CTL_VERSION_W];
+    const version = u32[CTL_VERSION_W]!;
     if (!(SUPPORTED_FORMAT_VERSIONS as readonly number[]).includes(version)) {
       return (p) => new UnsupportedVersion(p, version, "control block");
     }
@@ -168,7 +168,7 @@ export class ControlBlock {
 
   /** Hint only: the segment the writer appends to. */
   get currentSegment(): number {
-    return this.map.u32[CTL_CURRENT_SEGMENT_W];
+    return this.map.u32[CTL_CURRENT_SEGMENT_W]!;
   }
 
   set currentSegment(id: number) {
@@ -197,14 +197,14 @@ export class ControlBlock {
 
   /** Read with acquire order: a sleeper reads it, then checks for a record. */
   get notifySeq(): number {
-    const seq = this.map.u32[CTL_NOTIFY_SEQ_W];
+    const seq = this.map.u32[CTL_NOTIFY_SEQ_W]!;
     loadFence();
     return seq;
   }
 
   get waitersPending(): number {
     if (this.version !== 2) return 0;
-    const n = this.map.u32[CTL_WAITERS_PENDING_W];
+    const n = this.map.u32[CTL_WAITERS_PENDING_W]!;
     loadFence();
     return n;
   }

@@ -16,8 +16,8 @@ for (let n = 0; n < 256; n++) {
 }
 for (let n = 0; n < 256; n++) {
   for (let t = 1; t < SLICES; t++) {
-    const prev = TABLE[(t - 1) * 256 + n];
-    TABLE[t * 256 + n] = (prev >>> 8) ^ TABLE[prev & 255];
+    const prev = TABLE[(t - 1) * 256 + n]!;
+    TABLE[t * 256 + n] = (prev >>> 8) ^ TABLE[prev & 255]!;
   }
 }
 
@@ -39,18 +39,18 @@ export function crc32Words(u32: Uint32Array, u8: Uint8Array, offset: number, len
   let w = offset >> 2;
   const wordsEnd = w + ((length >> 4) << 2);
   while (w < wordsEnd) {
-    const a = u32[w] ^ c;
-    const b = u32[w + 1];
-    const d = u32[w + 2];
-    const e = u32[w + 3];
-    c = T[3840 + (a & 255)] ^ T[3584 + ((a >>> 8) & 255)] ^ T[3328 + ((a >>> 16) & 255)] ^ T[3072 + (a >>> 24)]
-      ^ T[2816 + (b & 255)] ^ T[2560 + ((b >>> 8) & 255)] ^ T[2304 + ((b >>> 16) & 255)] ^ T[2048 + (b >>> 24)]
-      ^ T[1792 + (d & 255)] ^ T[1536 + ((d >>> 8) & 255)] ^ T[1280 + ((d >>> 16) & 255)] ^ T[1024 + (d >>> 24)]
-      ^ T[768 + (e & 255)] ^ T[512 + ((e >>> 8) & 255)] ^ T[256 + ((e >>> 16) & 255)] ^ T[e >>> 24];
+    const a = u32[w]! ^ c;
+    const b = u32[w + 1]!;
+    const d = u32[w + 2]!;
+    const e = u32[w + 3]!;
+    c = T[3840 + (a & 255)]! ^ T[3584 + ((a >>> 8) & 255)]! ^ T[3328 + ((a >>> 16) & 255)]! ^ T[3072 + (a >>> 24)]!
+      ^ T[2816 + (b & 255)]! ^ T[2560 + ((b >>> 8) & 255)]! ^ T[2304 + ((b >>> 16) & 255)]! ^ T[2048 + (b >>> 24)]!
+      ^ T[1792 + (d & 255)]! ^ T[1536 + ((d >>> 8) & 255)]! ^ T[1280 + ((d >>> 16) & 255)]! ^ T[1024 + (d >>> 24)]!
+      ^ T[768 + (e & 255)]! ^ T[512 + ((e >>> 8) & 255)]! ^ T[256 + ((e >>> 16) & 255)]! ^ T[e >>> 24]!;
     w += 4;
   }
   let i = w << 2;
   const end = offset + length;
-  while (i < end) c = T[(c ^ u8[i++]) & 255] ^ (c >>> 8);
+  while (i < end) c = T[(c ^ u8[i++]!) & 255]! ^ (c >>> 8);
   return (c ^ -1) >>> 0;
 }

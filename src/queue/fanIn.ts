@@ -35,7 +35,7 @@ interface Source {
 /** Options of a FanInReader. */
 export interface FanInOptions {
   /** How long wait() and waitAsync() spin over all sources before sleeping (default 15 µs; 0 for none). */
-  spinMicros?: number;
+  spinMicros?: number | undefined;
 }
 
 export class FanInReader implements Disposable {
@@ -80,7 +80,7 @@ export class FanInReader implements Disposable {
     this.checkOpen();
     const i = this.sources.findIndex((s) => s.id === sourceId);
     if (i < 0) throw new InvalidArgument("", `no source ${sourceId}`);
-    const [source] = this.sources.splice(i, 1);
+    const source = this.sources.splice(i, 1)[0]!;
     this.sourcesChanged();
     source.reader.close();
   }
@@ -148,7 +148,7 @@ export class FanInReader implements Disposable {
     this.checkOpen();
     // An indexed loop: this runs in every spin and on the hot path, and a closure per call would allocate.
     const sources = this.sources;
-    for (let i = 0; i < sources.length; i++) if (sources[i].head !== null || sources[i].reader.hasNext()) return true;
+    for (let i = 0; i < sources.length; i++) if (sources[i]!.head !== null || sources[i]!.reader.hasNext()) return true;
     return false;
   }
 

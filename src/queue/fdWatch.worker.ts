@@ -21,9 +21,9 @@ self.onmessage = (event: MessageEvent<FdWatchInit>) => {
     Atomics.wait(slots, FdSlot.ARM, armed);
     armed = Atomics.load(slots, FdSlot.ARM);
     if (Atomics.load(slots, FdSlot.STOP) !== 0) return;
-    const count = slots[FdSlot.COUNT];
+    const count = slots[FdSlot.COUNT]!;
     if (count !== fds.length || fds.some((fd, i) => fd !== slots[FdSlot.FDS + i])) {
-      fds = Array.from({ length: count }, (_, i) => slots[FdSlot.FDS + i]);
+      fds = Array.from({ length: count }, (_, i) => slots[FdSlot.FDS + i]!);
       set = new PollSet([...fds, interruptFd]);
     }
     // -1: a signal interrupted the poll; poll again.

@@ -42,7 +42,7 @@ export function inspectQueue(dir: string, retention: Partial<RetentionPolicy> = 
   try {
     const size = control.segmentSize;
     const ids = listSegmentIds(dir);
-    const newest = ids.length > 0 ? ids[ids.length - 1] : -1;
+    const newest = ids.at(-1) ?? -1;
     const writer = writerStatus(dir, control);
     const damaged = corruptSegments(dir, ids, size, writer.alive);
     const corrupt = damaged.map(({ id, path, reason }) => ({ id, path, reason }));
@@ -70,7 +70,7 @@ export function inspectQueue(dir: string, retention: Partial<RetentionPolicy> = 
       segments: {
         count: ids.length,
         bytes: ids.reduce((sum, id) => sum + Math.max(0, fileSize(segmentPath(dir, id))), 0),
-        oldest: ids.length > 0 ? ids[0] : -1,
+        oldest: ids[0] ?? -1,
         newest,
         corrupt,
       },
@@ -92,7 +92,7 @@ export function inspectQueue(dir: string, retention: Partial<RetentionPolicy> = 
  */
 function corruptSegments(dir: string, ids: number[], size: number, writerAlive: boolean): { id: number; path: string; reason: string; unreadable: boolean }[] {
   const out: { id: number; path: string; reason: string; unreadable: boolean }[] = [];
-  const newest = ids.length > 0 ? ids[ids.length - 1] : -1;
+  const newest = ids.at(-1) ?? -1;
   for (const id of ids) {
     try {
       const reason = withSegment(dir, id, size, null, (seg): string | null => {

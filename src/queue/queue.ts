@@ -16,7 +16,7 @@ export const Queue = {
     return QueueReader.open(dir, readerName, opts);
   },
   /** Opens a reader that persists nothing (for tools and one-off inspection). */
-  openAnonymous(dir: string, opts?: Omit<ReaderOptions, "start"> & { start?: "earliest" | "latest" }): QueueReader {
+  openAnonymous(dir: string, opts?: Omit<ReaderOptions, "start"> & { start?: "earliest" | "latest" | undefined }): QueueReader {
     return QueueReader.open(dir, null, opts);
   },
 } as const;

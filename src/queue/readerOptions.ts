@@ -5,15 +5,15 @@ import { checkWaitOptions, type WaitOptions } from "./wait.ts";
 
 export interface ReaderOptions {
   /** resume (default): the committed position, or earliest for a new reader; earliest: the oldest segment; latest: the tail. */
-  start?: StartPosition;
+  start?: StartPosition | undefined;
   /** Check each payload's CRC (default true). */
-  verifyCrc?: boolean;
+  verifyCrc?: boolean | undefined;
   /** How long to wait for the queue (directory and control block) to appear (default 2000 ms). */
-  openTimeoutMs?: number;
+  openTimeoutMs?: number | undefined;
   /** How {@link QueueReader.wait} waits: hybrid spin-then-futex (default) or pure spin. */
-  wait?: WaitOptions;
+  wait?: WaitOptions | undefined;
   /** Use a queue directory owned by another user or writable by group/others (default false: UnsafePath). */
-  allowShared?: boolean;
+  allowShared?: boolean | undefined;
 }
 
 /** Checks the options, before anything is opened. */

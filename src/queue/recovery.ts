@@ -33,7 +33,7 @@ export function recoverTail(dir: string, control: ControlBlock, priorEpoch: numb
 
   // A writer killed in a roll, after linking the head but before sealing the segment before
   // it, left that one unsealed: readers would wait at its end forever.
-  if (ids.length >= 2 && sealIfOpen(dir, ids[ids.length - 2], size)) control.notifyAll();
+  if (ids.length >= 2 && sealIfOpen(dir, ids[ids.length - 2]!, size)) control.notifyAll();
   const lastSeq = scan.state === "corrupt" ? Math.max(tail.lastSeq, highestSeqFrom(head.window.u32, size, scan.end)) : tail.lastSeq;
   const nextSeq = lastSeq + 1;
   // The hints (control block, checkpoint) play no part here: see firstId.
@@ -56,7 +56,7 @@ export function recoverTail(dir: string, control: ControlBlock, priorEpoch: numb
 function setAsideStrays(dir: string, control: ControlBlock, epoch: number, size: number): void {
   for (;;) {
     const ids = listSegmentIds(dir);
-    const newest = ids.length > 0 ? ids[ids.length - 1] : -1;
+    const newest = ids.at(-1) ?? -1;
     if (newest <= control.currentSegment) return;
     try {
       withSegment(dir, newest, size, null, () => null);

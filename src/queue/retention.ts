@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import { InvalidArgument } from "../errors.ts";
 import { isFlockHeld, listDir, unlinkPath } from "../ffi/index.ts";
-import { checkAtLeast, checkOptions } from "./args.ts";
+import { checkAtLeast, checkOptions, type OptionalFields } from "./args.ts";
 import { heartbeatAgeMs, wallClockMs } from "./liveness.ts";
 import { validateDirPath } from "./names.ts";
 import { decodeReaderMeta, type ReaderPosition } from "./readerMeta.ts";
@@ -23,7 +23,7 @@ export interface RetentionPolicy {
 export const DEFAULT_RETENTION: RetentionPolicy = { readerTtlMs: 60_000, maxReaderLagBytes: Infinity };
 
 /** The policy from options that may leave either part out, checked. */
-export function retentionPolicy(options: Partial<RetentionPolicy> | undefined, path = ""): RetentionPolicy {
+export function retentionPolicy(options: OptionalFields<RetentionPolicy> | undefined, path = ""): RetentionPolicy {
   const opts = checkOptions(options, "retention policy", path);
   checkAtLeast(opts.readerTtlMs, "readerTtlMs", 0, path);
   checkAtLeast(opts.maxReaderLagBytes, "maxReaderLagBytes", 0, path);

@@ -82,7 +82,7 @@ export interface FindTailOptions {
 /** Finds where the log of the queue in `dir` (segments of `size` bytes) ends. */
 export function findTail(dir: string, size: number, opts: FindTailOptions = {}): QueueTail {
   const ids = listSegmentIds(dir);
-  const segment = ids.length > 0 ? ids[ids.length - 1] : -1;
+  const segment = ids.at(-1) ?? -1;
   let scan: SegmentScan | null = null;
   let head: Segment | null = null;
   if (segment >= 0) {
@@ -101,7 +101,7 @@ export function findTail(dir: string, size: number, opts: FindTailOptions = {}):
 /** seq of the newest record in the segments before the newest one, or -1 when there is none. */
 function lastSeqBefore(dir: string, ids: number[], size: number): number {
   for (let i = ids.length - 2; i >= 0; i--) {
-    const lastSeq = withSegment(dir, ids[i], size, -1, (seg) => scanSegment(seg.window.u32, size).lastSeq);
+    const lastSeq = withSegment(dir, ids[i]!, size, -1, (seg) => scanSegment(seg.window.u32, size).lastSeq);
     if (lastSeq >= 0) return lastSeq;
   }
   return -1;

@@ -97,7 +97,7 @@ export class Segment {
 
   /** Read with acquire order (a reader that sees SEALED then re-checks the commit word after it). */
   get sealed(): boolean {
-    const flags = this.window.u32[SEG_FLAGS_W];
+    const flags = this.window.u32[SEG_FLAGS_W]!;
     loadFence();
     return (flags & SEALED_FLAG) !== 0;
   }
@@ -134,7 +134,7 @@ export function segmentPath(dir: string, id: number): string {
 
 function headerProblem(u32: Uint32Array, id: number): string | null {
   if (u32.length < SEGMENT_HEADER_SIZE >> 2) return "segment header is truncated";
-  if (u32[SEG_MAGIC_W] !== SEGMENT_MAGIC) return `bad segment magic 0x${u32[SEG_MAGIC_W].toString(16)}`;
+  if (u32[SEG_MAGIC_W] !== SEGMENT_MAGIC) return `bad segment magic 0x${u32[SEG_MAGIC_W]!.toString(16)}`;
   if (u32[SEG_VERSION_W] !== SEGMENT_VERSION) return `unsupported segment version ${u32[SEG_VERSION_W]}`;
   if (u32[SEG_ID_W] !== id) return `header says segment ${u32[SEG_ID_W]} but the file name says ${id}`;
   return null;

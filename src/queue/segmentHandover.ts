@@ -18,13 +18,13 @@ export function openAtPosition(dir: string, segmentId: number, offset: number, w
   if (seg !== null) return seg;
   const ids = listSegmentIds(dir);
   if (ids.length === 0) return null;
-  const newest = ids[ids.length - 1];
+  const newest = ids[ids.length - 1]!;
   const atStart = offset === SEGMENT_HEADER_SIZE;
   if (segmentId > newest) {
     if (atStart) return null;
     throw new CorruptMetadata(where, `reader position is in segment ${segmentId}, past the newest segment ${newest}`);
   }
-  if ((segmentId < ids[0] || !atStart) && !skipLost) throw new PositionLost(where, segmentId, ids[0]);
+  if ((segmentId < ids[0]! || !atStart) && !skipLost) throw new PositionLost(where, segmentId, ids[0]!);
   return Segment.open(dir, ids.find((id) => id > segmentId)!, window, "read");
 }
 
@@ -39,6 +39,6 @@ export function openNext(dir: string, current: number, window: Mapping, skipLost
   const ids = listSegmentIds(dir);
   const later = ids.find((id) => id > current);
   if (later === undefined) return null;
-  if (!skipLost) throw new PositionLost(where, current + 1, ids[0]);
+  if (!skipLost) throw new PositionLost(where, current + 1, ids[0]!);
   return Segment.open(dir, later, window, "read");
 }

@@ -21,7 +21,7 @@ export interface Position {
 /** The start of the oldest segment on disk (or of the writer's segment when none exists yet). */
 export function earliestPosition(dir: string, control: ControlBlock): Position {
   const ids = listSegmentIds(dir);
-  return { segment: ids.length > 0 ? ids[0] : control.currentSegment, offset: SEGMENT_HEADER_SIZE };
+  return { segment: ids[0] ?? control.currentSegment, offset: SEGMENT_HEADER_SIZE };
 }
 
 /** The end of the log: after the newest committed record (findTail's end of the newest segment). */

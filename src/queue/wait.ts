@@ -24,9 +24,9 @@ export type WaitStrategy = "spin" | "hybrid";
 
 export interface WaitOptions {
   /** "hybrid" (default): spin for `spinMicros`, then sleep on the futex. "spin": never sleep (100% CPU, lowest latency). */
-  strategy?: WaitStrategy;
+  strategy?: WaitStrategy | undefined;
   /** How long a hybrid wait, and any waitAsync, spins before sleeping (default 15 µs; 0 for none). */
-  spinMicros?: number;
+  spinMicros?: number | undefined;
 }
 
 const DEFAULT_SPIN_MICROS = 15;
@@ -102,7 +102,7 @@ export function checkWaitOptions(options: WaitOptions | undefined, path: string)
 }
 
 /** What a waitAsync call may pass: a timeout in ms, or these options. */
-export type AsyncWaitArg = number | { timeoutMs?: number; signal?: AbortSignal; spinMicros?: number };
+export type AsyncWaitArg = number | { timeoutMs?: number | undefined; signal?: AbortSignal | undefined; spinMicros?: number | undefined };
 
 /**
  * A waitAsync argument, checked: a number is the timeout (so that `waitAsync(100)` means what it
@@ -173,7 +173,7 @@ export class Waiter {
     const controls = target.controls();
     const fd = this.fds();
     // One queue and nothing else: plain FUTEX_WAIT on its word.
-    const single = controls.length === 1 && fd === null ? controls[0] : null;
+    const single = controls.length === 1 && fd === null ? controls[0]! : null;
     const set = single === null && (controls.length > 0 || fd !== null) ? this.futexSet(controls, fd) : null;
     for (const c of controls) c.addWaiter();
     try {
@@ -181,7 +181,7 @@ export class Waiter {
         let seq = 0;
         if (single !== null) seq = single.notifySeq;
         else if (set !== null) {
-          for (let i = 0; i < controls.length; i++) set.expect(i, controls[i].notifySeq);
+          for (let i = 0; i < controls.length; i++) set.expect(i, controls[i]!.notifySeq);
           if (fd !== null) set.expect(controls.length, fd.seq);
         }
         if (target.probe()) return true;

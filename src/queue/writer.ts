@@ -46,7 +46,7 @@ export class QueueWriter implements Disposable {
    * Address ranges for segments: the current one is `windows[current]`. With the preparer there
    * are two, and the spare one receives the next segment in the background.
    */
-  private readonly windows: Mapping[];
+  private readonly windows: [Mapping, ...Mapping[]];
   private current = 0;
   private u8: Uint8Array;
   private u32: Uint32Array;
@@ -101,7 +101,8 @@ export class QueueWriter implements Disposable {
     this.capacity.recount();
     this.preparer = preallocate ? new SegmentPreparer(dir) : null;
     this.preparer?.populate(this.windows[0], this.offset);
-    this.preparer?.request(this.segment.id + 1, this.windows[1]);
+    // The preparer exists only with preallocate, which pushed the second window.
+    this.preparer?.request(this.segment.id + 1, this.windows[1]!);
   }
 
   /** Opens (creating if needed) the queue in `dir` for writing. */
@@ -211,7 +212,7 @@ export class QueueWriter implements Disposable {
   /** A DataView of the segment being written, for claimAt() (e.g. `setFloat64(at + 8, px, true)`). */
   get claimData(): DataView {
     this.checkOpen();
-    return this.windows[this.current].data;
+    return this.windows[this.current]!.data;
   }
 
   /** Publishes the claimed record and returns its seq. */
@@ -240,7 +241,7 @@ export class QueueWriter implements Disposable {
   /** Schedules write-back of everything appended so far (msync MS_ASYNC); returns at once. */
   flushAsync(): void {
     this.checkOpen();
-    this.durability.flushAsync(this.windows[this.current], this.offset, this.segment.path);
+    this.durability.flushAsync(this.windows[this.current]!, this.offset, this.segment.path);
   }
 
   /**
@@ -250,7 +251,7 @@ export class QueueWriter implements Disposable {
    */
   flushSync(): void {
     this.checkOpen();
-    this.durability.flushSync(this.windows[this.current], this.segment.id, this.offset, this.segment.path);
+    this.durability.flushSync(this.windows[this.current]!, this.segment.id, this.offset, this.segment.path);
     this.beat();
   }
 
@@ -347,9 +348,9 @@ export class QueueWriter implements Disposable {
   private roll(): void {
     this.capacity.ensureRoom(() => this.cleanup());
     const old = this.segment;
-    const oldWindow = this.windows[this.current];
+    const oldWindow = this.windows[this.current]!;
     const nextIndex = (this.current + 1) % this.windows.length;
-    const nextWindow = this.windows[nextIndex];
+    const nextWindow = this.windows[nextIndex]!;
     const nextId = old.id + 1;
     const prepared = this.preparer?.take(nextId) ?? null;
     if (prepared !== null) Segment.install(this.dir, nextId, prepared);

@@ -8,38 +8,38 @@ import { DEFAULT_SEGMENT_SIZE, MAX_TYPE_ID, V1_SEGMENT_SIZE, isValidSegmentSize,
 /** Options for {@link QueueWriter.open}. They apply when the queue is created; an existing queue keeps its own. */
 export interface WriterOptions {
   /** 2 (default) or 1 (byte-compatible with the Rust implementation, 1 MiB segments). */
-  formatVersion?: FormatVersion;
+  formatVersion?: FormatVersion | undefined;
   /** v2 only: bytes per segment, a power of two from 64 KiB to 1 GiB; default 64 MiB. */
-  segmentSize?: number;
+  segmentSize?: number | undefined;
   /** How long to wait for an existing control block to finish initialising (default 2000 ms). */
-  openTimeoutMs?: number;
+  openTimeoutMs?: number | undefined;
   /**
    * Prepare the next segment on a background thread (default true), so that neither the roll
    * nor the first writes into a new segment pay for page allocation on the append path.
    */
-  preallocate?: boolean;
+  preallocate?: boolean | undefined;
   /** Delete segments that no live reader needs at every roll (default false; see cleanup()). */
-  autoCleanup?: boolean;
+  autoCleanup?: boolean | undefined;
   /** Readers whose heartbeat is older than this and whose process is gone are dead (default 60,000 ms). */
-  readerTtlMs?: number;
+  readerTtlMs?: number | undefined;
   /** Readers further behind the head than this do not hold segments (default: no limit). */
-  maxReaderLagBytes?: number;
+  maxReaderLagBytes?: number | undefined;
   /** Capacity: most segment files on disk (checked at each roll). */
-  maxSegments?: number;
+  maxSegments?: number | undefined;
   /** Capacity: most bytes of segment files on disk (checked at each roll). */
-  maxBytes?: number;
+  maxBytes?: number | undefined;
   /**
    * When the queue is at capacity: without this, `append` throws QueueFull at once; with it,
    * `append` waits up to `timeoutMs` for readers to release segments, then throws QueueFull.
    */
-  backpressure?: { timeoutMs: number };
+  backpressure?: { timeoutMs: number } | undefined;
   /**
    * Mode of the files a new queue gets (default 0o600; directories get the matching search bits,
    * 0o700). Set exactly, whatever the umask. Later files of the queue follow control.meta's mode.
    */
-  mode?: number;
+  mode?: number | undefined;
   /** Use a queue directory owned by another user or writable by group/others (default false: UnsafePath). */
-  allowShared?: boolean;
+  allowShared?: boolean | undefined;
 }
 
 /** The former name of {@link WriterOptions}. */

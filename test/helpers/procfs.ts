@@ -57,7 +57,7 @@ export function mappingPermissions(dir: string, pid: number | "self" = "self"): 
     const at = line.indexOf(dir + "/");
     if (at < 0) continue;
     const path = line.slice(at);
-    const perms = line.split(/\s+/)[1];
+    const perms = line.split(/\s+/)[1]!;
     out.set(path, [...(out.get(path) ?? []), perms]);
   }
   return out;

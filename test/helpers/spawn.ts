@@ -31,7 +31,7 @@ export function spawnScript(script: string, args: string[] = [], env: Record<str
 
 /** Starts `cmd` with stdout/stderr piped, `env` on top of this process's environment. */
 export function spawnCommand(cmd: string[], env: Record<string, string> = {}): Child {
-  const script = cmd.find((a) => a.endsWith(".ts")) ?? cmd[0];
+  const script = cmd.find((a) => a.endsWith(".ts")) ?? cmd[0]!;
   const proc = Bun.spawn(cmd, {
     stdin: "ignore",
     stdout: "pipe",

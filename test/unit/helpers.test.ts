@@ -30,7 +30,7 @@ describe("deterministic payloads", () => {
     expect(payloadMismatch(seq, bytes, 4096)).toBe(-1);
     expect(payloadMismatch(seq + 1, fillPayload(seq + 1, new Uint8Array(payloadSize(seq + 1, 4096))), 4096)).toBe(-1);
     const damaged = bytes.slice();
-    damaged[1] ^= 1;
+    damaged[1]! ^= 1;
     expect(payloadMismatch(seq, damaged, 4096)).toBe(1);
     expect(payloadMismatch(seq, bytes.subarray(1), 4096)).toBe(bytes.length - 1);
     const other = fillPayload(seq + 1, new Uint8Array(bytes.length));

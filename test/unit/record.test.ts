@@ -54,16 +54,16 @@ function expectAgreement(u32: Uint32Array, scan: SegmentScan): void {
 describe("committedLength: the one validity rule", () => {
   test("a published record reads back with its payload length and fields; an empty slot is not committed", () => {
     const { u32, offsets } = segmentWith(2, 10);
-    expect(committedLength(u32, offsets[0], SIZE)).toBe(10);
-    expect(recordSeq(u32, offsets[1])).toBe(1);
-    expect(recordTypeId(u32, offsets[1])).toBe(7);
-    expect(committedLength(u32, offsets[1] + recordLength(10), SIZE)).toBe(NOT_COMMITTED);
+    expect(committedLength(u32, offsets[0]!, SIZE)).toBe(10);
+    expect(recordSeq(u32, offsets[1]!)).toBe(1);
+    expect(recordTypeId(u32, offsets[1]!)).toBe(7);
+    expect(committedLength(u32, offsets[1]! + recordLength(10), SIZE)).toBe(NOT_COMMITTED);
   });
 
   test("a zero-length payload is committed with commit word 1", () => {
     const { u32, offsets } = segmentWith(1, 0);
-    expect(u32[(offsets[0] >> 2) + COMMIT_W]).toBe(1);
-    expect(committedLength(u32, offsets[0], SIZE)).toBe(0);
+    expect(u32[(offsets[0]! >> 2) + COMMIT_W]).toBe(1);
+    expect(committedLength(u32, offsets[0]!, SIZE)).toBe(0);
   });
 
   test("no header fits in the last bytes of a segment: nothing is committed there", () => {
@@ -86,10 +86,10 @@ describe("committedLength: the one validity rule", () => {
   for (const [what, damage, reason] of corruptions) {
     test(`CORRUPT: ${what}; the reason names it`, () => {
       const { u32, offsets } = segmentWith(3);
-      damage(u32, offsets[1]);
-      expect(committedLength(u32, offsets[1], SIZE)).toBe(CORRUPT);
-      expect(readableLength(u32, offsets[1], SIZE)).toBe(CORRUPT);
-      expect(corruptionReason(u32, offsets[1], SIZE)).toMatch(reason);
+      damage(u32, offsets[1]!);
+      expect(committedLength(u32, offsets[1]!, SIZE)).toBe(CORRUPT);
+      expect(readableLength(u32, offsets[1]!, SIZE)).toBe(CORRUPT);
+      expect(corruptionReason(u32, offsets[1]!, SIZE)).toMatch(reason);
     });
   }
 
@@ -105,8 +105,8 @@ describe("committedLength: the one validity rule", () => {
   for (const [what, damage] of harmless) {
     test(`still committed with a changed ${what} (framing intact)`, () => {
       const { u32, u8, offsets } = segmentWith(3);
-      damage(u32, u8, offsets[1]);
-      expect(committedLength(u32, offsets[1], SIZE)).toBe(10);
+      damage(u32, u8, offsets[1]!);
+      expect(committedLength(u32, offsets[1]!, SIZE)).toBe(10);
       expectAgreement(u32, scanSegment(u32, SIZE));
     });
   }
@@ -125,10 +125,10 @@ describe("reader step and recovery scan agree on every damaged header", () => {
   ] as const) {
     test(`${what} in the middle: both stop at it, as corrupt, after the records before it`, () => {
       const { u32, offsets } = segmentWith(5);
-      damage(u32, offsets[2]);
+      damage(u32, offsets[2]!);
       for (const checkGarbage of [false, true]) {
         const scan = scanSegment(u32, SIZE, SEGMENT_HEADER_SIZE, checkGarbage);
-        expect(scan).toEqual({ end: offsets[2], records: 2, lastSeq: 1, state: "corrupt" });
+        expect(scan).toEqual({ end: offsets[2]!, records: 2, lastSeq: 1, state: "corrupt" });
         expectAgreement(u32, scan);
       }
     });
@@ -137,13 +137,13 @@ describe("reader step and recovery scan agree on every damaged header", () => {
   test("an intact segment: open at the end of the last record", () => {
     const { u32, offsets } = segmentWith(4);
     const scan = scanSegment(u32, SIZE, SEGMENT_HEADER_SIZE, true);
-    expect(scan).toEqual({ end: offsets[3] + recordLength(10), records: 4, lastSeq: 3, state: "open" });
+    expect(scan).toEqual({ end: offsets[3]! + recordLength(10), records: 4, lastSeq: 3, state: "open" });
     expectAgreement(u32, scan);
   });
 
   test("a write cut short (header without commit word, payload bytes): open to readers, torn to recovery", () => {
     const { u32, u8, offsets } = segmentWith(2);
-    const torn = offsets[1] + recordLength(10);
+    const torn = offsets[1]! + recordLength(10);
     writeHeader(u32, torn, 2, 0, 0, 0, 7, 0);
     u8.fill(0xee, payloadOffset(torn), payloadOffset(torn) + 10);
     expect(scanSegment(u32, SIZE).state).toBe("open");
@@ -154,7 +154,7 @@ describe("reader step and recovery scan agree on every damaged header", () => {
 
   test("writePad closes a torn end: readers see the segment closed, the scan sees it padded", () => {
     const { u32, u8, offsets } = segmentWith(2);
-    const end = offsets[1] + recordLength(10);
+    const end = offsets[1]! + recordLength(10);
     u8.fill(0xee, end + 100, end + 200);
     writePad(u32, u8, end, SIZE);
     expect(isPad(u32, end)).toBe(true);
@@ -176,15 +176,15 @@ describe("reader step and recovery scan agree on every damaged header", () => {
 describe("seqs behind a corrupt record", () => {
   test("highestSeqFrom steps over a damaged header whose length still fits and finds the newest seq", () => {
     const { u32, offsets } = segmentWith(10);
-    u32[(offsets[3] >> 2) + RESERVED_W] = 1;
-    expect(claimedLength(u32, offsets[3], SIZE)).toBe(10);
-    expect(highestSeqFrom(u32, SIZE, offsets[3])).toBe(9);
+    u32[(offsets[3]! >> 2) + RESERVED_W] = 1;
+    expect(claimedLength(u32, offsets[3]!, SIZE)).toBe(10);
+    expect(highestSeqFrom(u32, SIZE, offsets[3]!)).toBe(9);
   });
 
   test("it stops at a commit word that claims too much: nothing after it can be located", () => {
     const { u32, offsets } = segmentWith(10);
-    u32[(offsets[3] >> 2) + COMMIT_W] = SIZE;
-    expect(claimedLength(u32, offsets[3], SIZE)).toBe(-1);
-    expect(highestSeqFrom(u32, SIZE, offsets[3])).toBe(-1);
+    u32[(offsets[3]! >> 2) + COMMIT_W] = SIZE;
+    expect(claimedLength(u32, offsets[3]!, SIZE)).toBe(-1);
+    expect(highestSeqFrom(u32, SIZE, offsets[3]!)).toBe(-1);
   });
 });

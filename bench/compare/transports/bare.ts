@@ -66,7 +66,7 @@ class BareEndpoint implements Endpoint {
       const n = this.received + 1;
       const slot = this.inbound + (n % RING) * this.stride;
       const word = slot >> 2;
-      const seq = i32[word];
+      const seq = i32[word]!;
       Atomics.add(FENCE, 0, 0);
       if (seq !== n) {
         // The slot holds frame n - RING (or nothing yet), or a later one: n was overwritten.

@@ -35,7 +35,7 @@ export class Inbox {
     const backlog = this.backlog;
     this.backlog = [];
     for (let i = 0; i < backlog.length; i++) {
-      if (onFrame(backlog[i], 0, backlog[i].length)) {
+      if (onFrame(backlog[i]!, 0, backlog[i]!.length)) {
         this.backlog = backlog.slice(i + 1);
         return Promise.resolve();
       }

@@ -52,7 +52,7 @@ class RedisEndpoint implements Endpoint {
       const entries: [string, string[]][] = Array.isArray(reply) ? reply[0][1] : reply[this.inKey];
       for (const [id, fields] of entries) {
         this.last = id;
-        const frame = Buffer.from(fields[1], "latin1");
+        const frame = Buffer.from(fields[1]!, "latin1");
         if (onFrame(frame, 0, frame.length)) return;
       }
     }

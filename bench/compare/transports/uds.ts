@@ -44,7 +44,7 @@ class SocketEndpoint implements Endpoint {
 
   private flush(): void {
     while (this.pending.length > 0) {
-      const head = this.pending[0];
+      const head = this.pending[0]!;
       const n = this.socket!.write(head);
       if (n < head.length) {
         this.pending[0] = head.subarray(Math.max(0, n));

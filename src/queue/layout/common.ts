@@ -9,12 +9,12 @@ export function alignUp(x: number, align: number): number {
 
 /** Reads a u64 stored little-endian at word index `w` (lo) and `w + 1` (hi) as a number. */
 export function readU64(u32: Uint32Array, w: number): number {
-  return u32[w] + u32[w + 1] * TWO32;
+  return u32[w]! + u32[w + 1]! * TWO32;
 }
 
 /** Reads a u64 like {@link readU64}, exactly: for nanosecond times, which a double would round. */
 export function readU64Exact(u32: Uint32Array, w: number): bigint {
-  return (BigInt(u32[w + 1]) << 32n) | BigInt(u32[w]);
+  return (BigInt(u32[w + 1]!) << 32n) | BigInt(u32[w]!);
 }
 
 /** Writes a non-negative integer below 2^53 as a little-endian u64 at word index `w`. */

@@ -68,14 +68,14 @@ export const CORRUPT = -2;
 export function committedLength(u32: Uint32Array, offset: number, segmentSize: number): number {
   if (offset + RECORD_HEADER_SIZE > segmentSize) return NOT_COMMITTED;
   const w = offset >> 2;
-  const c = u32[w + COMMIT_W];
+  const c = u32[w + COMMIT_W]!;
   // A plain load, so that readers can map segments read-only; the fence gives it acquire order.
   loadFence();
   if (c === 0) return NOT_COMMITTED;
   const length = c - 1;
   if (!fits(offset, length, segmentSize) || u32[w + RESERVED_W] !== 0) return CORRUPT;
   const end = offset + recordLength(length);
-  if ((u32[w + TYPE_FLAGS_W] & 0xffff) === PAD_TYPE_ID && !padInvariantsHold(u32, w, end, segmentSize)) return CORRUPT;
+  if ((u32[w + TYPE_FLAGS_W]! & 0xffff) === PAD_TYPE_ID && !padInvariantsHold(u32, w, end, segmentSize)) return CORRUPT;
   return length;
 }
 
@@ -91,11 +91,11 @@ function padInvariantsHold(u32: Uint32Array, w: number, end: number, segmentSize
 /** Why {@link committedLength} said CORRUPT for the record at `offset` (for error messages). */
 export function corruptionReason(u32: Uint32Array, offset: number, segmentSize: number): string {
   const w = offset >> 2;
-  const c = u32[w + COMMIT_W];
+  const c = u32[w + COMMIT_W]!;
   if (!fits(offset, c - 1, segmentSize)) {
     return `impossible commit word ${c}: a ${c - 1}-byte payload does not fit in the segment`;
   }
-  if (u32[w + RESERVED_W] !== 0) return `reserved header word (bytes 4..8) is 0x${u32[w + RESERVED_W].toString(16)}, not 0`;
+  if (u32[w + RESERVED_W] !== 0) return `reserved header word (bytes 4..8) is 0x${u32[w + RESERVED_W]!.toString(16)}, not 0`;
   return "PAD record breaks the PAD invariants (seq 0, CRC 0, runs to the segment end)";
 }
 
@@ -106,7 +106,7 @@ export function corruptionReason(u32: Uint32Array, offset: number, segmentSize: 
  */
 export function claimedLength(u32: Uint32Array, offset: number, segmentSize: number): number {
   if (offset + RECORD_HEADER_SIZE > segmentSize) return -1;
-  const c = u32[(offset >> 2) + COMMIT_W];
+  const c = u32[(offset >> 2) + COMMIT_W]!;
   loadFence();
   return c !== 0 && fits(offset, c - 1, segmentSize) ? c - 1 : -1;
 }
@@ -126,7 +126,7 @@ export function readableLength(u32: Uint32Array, offset: number, segmentSize: nu
 
 /** True when the committed record at `offset` is a PAD (call after committedLength said it is committed). */
 export function isPad(u32: Uint32Array, offset: number): boolean {
-  return (u32[(offset >> 2) + TYPE_FLAGS_W] & 0xffff) === PAD_TYPE_ID;
+  return (u32[(offset >> 2) + TYPE_FLAGS_W]! & 0xffff) === PAD_TYPE_ID;
 }
 
 /**
@@ -169,27 +169,27 @@ export function writePad(u32: Uint32Array, u8: Uint8Array, offset: number, segme
 /** seq of the record at `offset` (below 2^53). */
 export function recordSeq(u32: Uint32Array, offset: number): number {
   const w = offset >> 2;
-  return u32[w + SEQ_LO_W] + u32[w + SEQ_HI_W] * TWO32;
+  return u32[w + SEQ_LO_W]! + u32[w + SEQ_HI_W]! * TWO32;
 }
 
 /** type_id of the record at `offset`. */
 export function recordTypeId(u32: Uint32Array, offset: number): number {
-  return u32[(offset >> 2) + TYPE_FLAGS_W] & 0xffff;
+  return u32[(offset >> 2) + TYPE_FLAGS_W]! & 0xffff;
 }
 
 /** Low 32 bits of the record's ns timestamp. */
 export function recordTimestampLo(u32: Uint32Array, offset: number): number {
-  return u32[(offset >> 2) + TS_LO_W];
+  return u32[(offset >> 2) + TS_LO_W]!;
 }
 
 /** High 32 bits of the record's ns timestamp. */
 export function recordTimestampHi(u32: Uint32Array, offset: number): number {
-  return u32[(offset >> 2) + TS_HI_W];
+  return u32[(offset >> 2) + TS_HI_W]!;
 }
 
 /** The payload CRC stored in the record's header. */
 export function recordCrc(u32: Uint32Array, offset: number): number {
-  return u32[(offset >> 2) + CRC_W];
+  return u32[(offset >> 2) + CRC_W]!;
 }
 
 /** Byte offset of the payload of the record at `offset`. */

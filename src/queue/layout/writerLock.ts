@@ -14,5 +14,5 @@ export function formatWriterLock(r: WriterLockRecord): string {
 export function parseWriterLock(text: string): WriterLockRecord | null {
   const m = /^(\d+) (\d+) (\d+)\n?$/.exec(text);
   if (!m) return null;
-  return { pid: Number(m[1]), startTime: m[2], epoch: Number(m[3]) };
+  return { pid: Number(m[1]), startTime: m[2]!, epoch: Number(m[3]) };
 }
