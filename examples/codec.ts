@@ -1,101 +1,24 @@
 /**
- * Fixed-layout binary records for the examples (no JSON on the hot path). Each codec reads and
- * writes through one reusable DataView over the caller's bytes.
+ * The examples' records, as typed-record schemas (no JSON on the hot path): each has a type id
+ * and a fixed layout, read through a reusable view (`Tick.view().wrap(m)`) and written in place
+ * through an encoder (`Tick.encoder().claim(writer)` … `commit()`), with no allocation either way.
+ * The layouts (natural alignment, little-endian) are the byte layouts the examples used before.
  */
-import { defaultBusRoot } from "../src/index.ts";
+import { defaultBusRoot, defineRecord } from "../src/index.ts";
 
-export const MsgType = { TICK: 1, ORDER: 2, ACK: 3 } as const;
+/** A market-data tick: symbol u32 @0, seq u32 @4, bid f64 @8, ask f64 @16, sent (epoch ms, f64) @24. */
+export const Tick = defineRecord("Tick", 1, { symbol: "u32", seq: "u32", bid: "f64", ask: "f64", sentMs: "f64" });
 
-/** Tick: symbol u32 @0, seq u32 @4, bid f64 @8, ask f64 @16, sent (epoch ms, f64) @24. */
-export const TICK_SIZE = 32;
-/** Order: orderId u32 @0, symbol u32 @4, side u32 @8 (1 buy, 2 sell), qty u32 @12, price f64 @16, sent f64 @24. */
-export const ORDER_SIZE = 32;
-/** Ack: orderId u32 @0, status u32 @4 (1 accepted), echo of the order's sent time f64 @8, acked f64 @16. */
-export const ACK_SIZE = 24;
+/** An order: orderId u32 @0, symbol u32 @4, side u32 @8 (1 buy, 2 sell), qty u32 @12, price f64 @16, sent f64 @24. */
+export const Order = defineRecord("Order", 2, { orderId: "u32", symbol: "u32", side: "u32", qty: "u32", price: "f64", sentMs: "f64" });
 
-export interface Tick {
-  symbol: number;
-  seq: number;
-  bid: number;
-  ask: number;
-  sentMs: number;
-}
-
-export interface Order {
-  orderId: number;
-  symbol: number;
-  side: number;
-  qty: number;
-  price: number;
-  sentMs: number;
-}
-
-export interface Ack {
-  orderId: number;
-  status: number;
-  orderSentMs: number;
-  ackedMs: number;
-}
+/** An ack: orderId u32 @0, status u32 @4 (1 accepted), the order's sent time f64 @8, acked f64 @16. */
+export const Ack = defineRecord("Ack", 3, { orderId: "u32", status: "u32", orderSentMs: "f64", ackedMs: "f64" });
 
 /** Wall clock in ms with sub-µs resolution, comparable across processes on one host. */
 export function wallClockMs(): number {
   return performance.timeOrigin + performance.now();
 }
-
-export function writeTick(out: DataView, t: Tick): void {
-  out.setUint32(0, t.symbol, true);
-  out.setUint32(4, t.seq, true);
-  out.setFloat64(8, t.bid, true);
-  out.setFloat64(16, t.ask, true);
-  out.setFloat64(24, t.sentMs, true);
-}
-
-/** Decodes a tick in place: `v` and `at` as a MessageView's `data` and `payloadOffset` (no allocation). */
-export function readTick(v: DataView, at: number, into: Tick): Tick {
-  into.symbol = v.getUint32(at, true);
-  into.seq = v.getUint32(at + 4, true);
-  into.bid = v.getFloat64(at + 8, true);
-  into.ask = v.getFloat64(at + 16, true);
-  into.sentMs = v.getFloat64(at + 24, true);
-  return into;
-}
-
-export function writeOrder(out: DataView, o: Order): void {
-  out.setUint32(0, o.orderId, true);
-  out.setUint32(4, o.symbol, true);
-  out.setUint32(8, o.side, true);
-  out.setUint32(12, o.qty, true);
-  out.setFloat64(16, o.price, true);
-  out.setFloat64(24, o.sentMs, true);
-}
-
-/** Decodes an order in place (see readTick). */
-export function readOrder(v: DataView, at: number, into: Order): Order {
-  into.orderId = v.getUint32(at, true);
-  into.symbol = v.getUint32(at + 4, true);
-  into.side = v.getUint32(at + 8, true);
-  into.qty = v.getUint32(at + 12, true);
-  into.price = v.getFloat64(at + 16, true);
-  into.sentMs = v.getFloat64(at + 24, true);
-  return into;
-}
-
-export function writeAck(out: DataView, a: Ack): void {
-  out.setUint32(0, a.orderId, true);
-  out.setUint32(4, a.status, true);
-  out.setFloat64(8, a.orderSentMs, true);
-  out.setFloat64(16, a.ackedMs, true);
-}
-
-/** Decodes an ack in place (see readTick). */
-export function readAck(v: DataView, at: number, into: Ack): Ack {
-  into.orderId = v.getUint32(at, true);
-  into.status = v.getUint32(at + 4, true);
-  into.orderSentMs = v.getFloat64(at + 8, true);
-  into.ackedMs = v.getFloat64(at + 16, true);
-  return into;
-}
-
 
 /**
  * An example process's command line, `[busRoot] <name...> [--flag value...]`: the bus root is

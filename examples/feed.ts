@@ -8,7 +8,7 @@
  * Prints one JSON summary line on exit (SIGTERM/SIGINT or after --duration).
  */
 import { BusLayout, Queue } from "../src/index.ts";
-import { MsgType, TICK_SIZE, commandLine, flag, stopSignal, wallClockMs, writeTick, type Tick } from "./codec.ts";
+import { Tick, commandLine, flag, stopSignal, wallClockMs } from "./codec.ts";
 
 const { root, flags: rest } = commandLine("usage: bun run examples/feed.ts [busRoot] [--symbols N] [--rate ticksPerSecond] [--duration ms]", 0);
 const symbols = flag(rest, "symbols", 16);
@@ -16,9 +16,7 @@ const rate = flag(rest, "rate", 20_000);
 const stop = stopSignal(flag(rest, "duration", Infinity));
 
 const writer = Queue.openPublisher(new BusLayout(root).feed(), { segmentSize: 1 << 20, autoCleanup: true, readerTtlMs: 5_000 });
-const bytes = new Uint8Array(TICK_SIZE);
-const out = new DataView(bytes.buffer);
-const tick: Tick = { symbol: 0, seq: 0, bid: 0, ask: 0, sentMs: 0 };
+const tick = Tick.encoder();
 const prices = Float64Array.from({ length: symbols }, (_, i) => 100 + i);
 const perMs = rate / 1000;
 const started = performance.now();
@@ -31,13 +29,14 @@ while (!stop.stopped) {
     const symbol = published % symbols;
     const price = prices[symbol]! + (Math.random() - 0.5) * 0.01;
     prices[symbol] = price;
+    // The tick is written in place in the queue's mapping: no buffer, no copy, no allocation.
+    tick.claim(writer);
     tick.symbol = symbol;
     tick.seq = published;
     tick.bid = price - 0.01;
     tick.ask = price + 0.01;
     tick.sentMs = wallClockMs();
-    writeTick(out, tick);
-    writer.append(MsgType.TICK, bytes);
+    tick.commit();
   }
   await Promise.race([Bun.sleep(1), stop.promise]);
 }

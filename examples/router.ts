@@ -9,23 +9,23 @@
  * Prints each discovery event as a JSON line (stamped with the wall-clock ms at which it was
  * applied), and one JSON summary line on exit.
  */
-import { StrategyRouter } from "../src/index.ts";
-import {
-  ACK_SIZE, BUSY_WAIT_MS, MsgType, ORDER_SIZE, commandLine, flag, idleUntil, readOrder, eventLoopTurn, stopSignal, wallClockMs, writeAck, type Ack, type Order,
-} from "./codec.ts";
+import { RecordMismatch, StrategyRouter, type MessageView } from "../src/index.ts";
+import { Ack, BUSY_WAIT_MS, Order, commandLine, flag, idleUntil, eventLoopTurn, stopSignal, wallClockMs } from "./codec.ts";
 
 const { root, flags: rest } = commandLine("usage: bun run examples/router.ts [busRoot] [--duration ms]", 0);
 const stop = stopSignal(flag(rest, "duration", Infinity));
 // The waits wake for discovery's inotify events; the rescan (default 1 s) only recovers missed ones.
 const router = new StrategyRouter(root, "router");
 
-const ackBytes = new Uint8Array(ACK_SIZE);
-const ackOut = new DataView(ackBytes.buffer);
-const order: Order = { orderId: 0, symbol: 0, side: 0, qty: 0, price: 0, sentMs: 0 };
-const ack: Ack = { orderId: 0, status: 1, orderSentMs: 0, ackedMs: 0 };
+// reply() takes a payload: the ack encoder writes into one reused buffer.
+const ackBytes = new Uint8Array(Ack.size);
+const ack = Ack.encoder().wrapBytes(ackBytes);
+ack.status = 1;
+const order = Order.view();
 const perStrategy: Record<string, number> = {};
 const events: string[] = [];
 let routed = 0;
+let malformed = 0;
 
 while (!stop.stopped) {
   for (const ev of router.sync()) {
@@ -36,13 +36,11 @@ while (!stop.stopped) {
   let worked = false;
   for (let m = router.next(); m !== null; m = router.next()) {
     worked = true;
-    if (m.message.typeId !== MsgType.ORDER || m.message.length !== ORDER_SIZE) continue;
-    readOrder(m.message.data, m.message.payloadOffset, order);
+    if (!wrapOrder(m.message)) continue;
     ack.orderId = order.orderId;
     ack.orderSentMs = order.sentMs;
     ack.ackedMs = wallClockMs();
-    writeAck(ackOut, ack);
-    router.reply(m.strategy, MsgType.ACK, ackBytes);
+    router.reply(m.strategy, Ack.typeId, ackBytes);
     perStrategy[m.strategy] = (perStrategy[m.strategy] ?? 0) + 1;
     routed++;
   }
@@ -57,5 +55,16 @@ while (!stop.stopped) {
 }
 const attached = router.strategies;
 router.close();
-console.log(JSON.stringify({ process: "router", routed, perStrategy, events, attached }));
+console.log(JSON.stringify({ process: "router", routed, malformed, perStrategy, events, attached }));
 process.exit(0);
+
+/** Points `order` at an order; false for other records, and for an order of an impossible length (counted, not fatal). */
+function wrapOrder(m: MessageView): boolean {
+  try {
+    return order.wrap(m);
+  } catch (e) {
+    if (!(e instanceof RecordMismatch)) throw e;
+    malformed++;
+    return false;
+  }
+}

@@ -9,7 +9,7 @@
  * Sends one order per --every ticks of its symbols. Prints one JSON summary line on exit.
  */
 import { BusLayout, ChronicleError, FanInReader, Queue, isQueueDirectory, markReady, writeLease } from "../src/index.ts";
-import { ACK_SIZE, MsgType, ORDER_SIZE, commandLine, flag, percentile, readAck, readTick, eventLoopTurn, stopSignal, wallClockMs, writeOrder, type Ack, type Order, type Tick } from "./codec.ts";
+import { Ack, Order, Tick, commandLine, flag, percentile, eventLoopTurn, stopSignal, wallClockMs } from "./codec.ts";
 
 const {
   root,
@@ -34,11 +34,11 @@ const inputs = new FanInReader();
 const FEED = inputs.addReader(Queue.openSubscriber(layout.feed(), `strategy-${id}`, { start: "latest", openTimeoutMs: 5000 }));
 let acksAttached = false;
 
-const orderBytes = new Uint8Array(ORDER_SIZE);
-const orderOut = new DataView(orderBytes.buffer);
-const tick: Tick = { symbol: 0, seq: 0, bid: 0, ask: 0, sentMs: 0 };
-const order: Order = { orderId: 0, symbol: 0, side: 1, qty: 1, price: 0, sentMs: 0 };
-const ack: Ack = { orderId: 0, status: 0, orderSentMs: 0, ackedMs: 0 };
+// Reusable flyweights: views re-pointed at each message, an encoder that writes orders in place.
+const tick = Tick.view();
+const ack = Ack.view();
+const order = Order.encoder();
+let orderId = 0;
 const ackLatencyUs: number[] = [];
 let ticksSeen = 0;
 let relevant = 0;
@@ -57,21 +57,21 @@ while (!stop.stopped) {
     worked = true;
     const msg = m.message;
     if (m.sourceId !== FEED) {
-      if (msg.typeId !== MsgType.ACK || msg.length !== ACK_SIZE) continue;
-      readAck(msg.data, msg.payloadOffset, ack);
-      ackLatencyUs.push((wallClockMs() - ack.orderSentMs) * 1000);
+      if (ack.wrap(msg)) ackLatencyUs.push((wallClockMs() - ack.orderSentMs) * 1000);
       continue;
     }
+    if (!tick.wrap(msg)) continue;
     ticksSeen++;
-    readTick(msg.data, msg.payloadOffset, tick);
     if (!trades(tick.symbol) || ++relevant % every !== 0) continue;
-    order.orderId++;
+    const side = ++orderId % 2 === 0 ? 1 : 2;
+    order.claim(orders);
+    order.orderId = orderId;
     order.symbol = tick.symbol;
-    order.side = order.orderId % 2 === 0 ? 1 : 2;
-    order.price = order.side === 1 ? tick.ask : tick.bid;
+    order.side = side;
+    order.qty = 1;
+    order.price = side === 1 ? tick.ask : tick.bid;
     order.sentMs = wallClockMs();
-    writeOrder(orderOut, order);
-    orders.append(MsgType.ORDER, orderBytes);
+    order.commit();
   }
   if (worked) inputs.commitAll();
   // A dedicated process waits on the futex (spin, then sleep) rather than through the event
@@ -85,7 +85,7 @@ inputs.close();
 orders.close();
 ackLatencyUs.sort((a, b) => a - b);
 console.log(JSON.stringify({
-  process: "strategy", id, ticksSeen, orders: order.orderId, acks: ackLatencyUs.length,
+  process: "strategy", id, ticksSeen, orders: orderId, acks: ackLatencyUs.length,
   ackLatencyUs: { p50: percentile(ackLatencyUs, 50), p99: percentile(ackLatencyUs, 99), max: ackLatencyUs.at(-1) ?? null },
 }));
 process.exit(0);

@@ -175,3 +175,41 @@ export class PreparerFailed extends ChronicleError {
     super("PREPARER_FAILED", path, reason);
   }
 }
+
+/**
+ * A record carries a schema's type id but a payload length that no version of the schema has
+ * (shorter than its first version, or between two versions): it is not that record.
+ */
+export class RecordMismatch extends ChronicleError {
+  /** The schema's name. */
+  readonly record: string;
+  readonly typeId: number;
+  /** The payload length found. */
+  readonly length: number;
+  /** Payload length of each version of the schema, oldest first. */
+  readonly expected: readonly number[];
+  constructor(record: string, typeId: number, length: number, expected: readonly number[]) {
+    const versions = expected.map((n, i) => `${n} (v${i + 1})`).join(", ");
+    super(
+      "RECORD_MISMATCH",
+      "",
+      `a ${length}-byte payload of type ${typeId} does not fit schema ${record}: its versions have ${versions} bytes, or more for a newer version`,
+    );
+    this.record = record;
+    this.typeId = typeId;
+    this.length = length;
+    this.expected = expected;
+  }
+}
+
+/** A value does not fit its record field (string too long or not ASCII, integer out of range, wrong type); refused, never truncated. */
+export class RecordValueError extends ChronicleError {
+  /** The schema's name. */
+  readonly record: string;
+  readonly field: string;
+  constructor(record: string, field: string, reason: string) {
+    super("RECORD_VALUE", "", `${record}.${field}: ${reason}`);
+    this.record = record;
+    this.field = field;
+  }
+}

@@ -12,3 +12,4 @@ export { MessageView, type Message } from "./queue/messageView.ts";
 export type { FormatVersion } from "./queue/layout/index.ts";
 export * from "./errors.ts";
 export * from "./bus/index.ts";
+export * from "./records/index.ts";

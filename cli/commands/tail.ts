@@ -1,9 +1,10 @@
 import { PositionLost, Queue, type MessageView, type QueueReader } from "../../src/index.ts";
 import { PollSet, POLLERR, POLLHUP } from "../../src/ffi/index.ts";
-import { colour, intFlag, parseArgs, UsageError } from "../output.ts";
+import { PayloadDecoder, shownText, shownValue } from "../decode.ts";
+import { colour, intFlag, json, parseArgs, UsageError } from "../output.ts";
 import { queueDir } from "../queueArg.ts";
 
-export const tailHelp = `usage: chronicle tail <queue> [-f] [--from <where>] [-n N] [--type <id>] [--limit N] [--json]
+export const tailHelp = `usage: chronicle tail <queue> [-f] [--from <where>] [-n N] [--type <id>] [--limit N] [--json] [--decode <module>]
 
 Prints records: seq, timestamp (ISO and ns), type, length and the payload (UTF-8 when it is
 printable text, otherwise a hex + ASCII dump). Reads anonymously: creates no reader file.
@@ -18,13 +19,18 @@ printable text, otherwise a hex + ASCII dump). Reads anonymously: creates no rea
   -n N           the last N records, as tail -n (then exits, unless -f); same as --from -N
   --type id      only records of this type
   --limit N      stop after N records
-  --json         one JSON object per line`;
+  --json         one JSON object per line
+  --decode mod   show payloads through a module: its decode(view) export (a value to print;
+                 undefined: shown as usual), or the record schemas it exports (defineRecord),
+                 matched by type id. A record it fails on is reported on stderr and shown as
+                 usual; tail goes on and exits 1.
+A payload holding a JSON object or array is shown as JSON (parsed), not as an escaped string.`;
 
 /** Where `--from` / `-n` start the reader. */
 type From = { kind: "earliest" | "latest" } | { kind: "seq"; seq: number } | { kind: "last"; n: number } | { kind: "time"; ns: bigint };
 
 export async function tail(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ["--from", "-n", "--type", "--limit"], ["-f", "--follow", "--json"], 1);
+  const args = parseArgs(argv, ["--from", "-n", "--type", "--limit", "--decode"], ["-f", "--follow", "--json"], 1);
   const dir = queueDir(args.positional[0], "tail");
   if (args.flags.has("--from") && args.flags.has("-n")) throw new UsageError("tail: give --from or -n, not both");
   const from: From = args.flags.has("-n") ? { kind: "last", n: intFlag(args, "-n", 0) } : parseFrom(args.flags.get("--from") as string | undefined);
@@ -32,6 +38,7 @@ export async function tail(argv: string[]): Promise<number> {
   const limit = args.flags.has("--limit") ? intFlag(args, "--limit", 0) : Infinity;
   const follow = args.flags.has("-f") || args.flags.has("--follow");
   const format = args.flags.has("--json") ? toJson : toText;
+  const decoder = args.flags.has("--decode") ? await PayloadDecoder.load(args.flags.get("--decode") as string) : null;
 
   const reader = Queue.openAnonymous(dir, { start: from.kind === "latest" ? "latest" : "earliest" });
   const out = new Output();
@@ -55,7 +62,7 @@ export async function tail(argv: string[]): Promise<number> {
         continue;
       }
       if (type >= 0 && m.typeId !== type) continue;
-      await out.line(format(m));
+      await out.line(format(m, decoder));
       printed++;
     }
   } catch (e) {
@@ -66,7 +73,7 @@ export async function tail(argv: string[]): Promise<number> {
     process.off("SIGTERM", stop);
     reader.close();
   }
-  return 0;
+  return decoder !== null && decoder.failures > 0 ? 1 : 0;
 }
 
 /** The `--from` value: earliest, latest, a seq, -N or an ISO-8601 time. */
@@ -194,7 +201,7 @@ function nsToIso(ns: bigint): string {
   return Number.isNaN(d.getTime()) ? "-" : d.toISOString();
 }
 
-/** How a payload is shown: the one place that decides it (text when printable UTF-8, otherwise bytes). */
+/** How a payload is shown without a decoder: text when printable UTF-8, otherwise bytes. */
 type PayloadForm = { text: string } | { hex: string; bytes: Uint8Array };
 
 function payloadForm(m: MessageView): PayloadForm {
@@ -202,22 +209,28 @@ function payloadForm(m: MessageView): PayloadForm {
   return isPrintable(p) ? { text: new TextDecoder().decode(p) } : { hex: Buffer.from(p).toString("hex"), bytes: p };
 }
 
-function toText(m: MessageView): string {
+function toText(m: MessageView, decoder: PayloadDecoder | null): string {
   const ns = m.timestampNs;
   const head = `${colour("bold", String(m.seq))}  ${nsToIso(ns)}  ${ns}  type ${m.typeId}  len ${m.length}`;
+  const shown = shownValue(m, decoder);
+  if (shown !== null) return `${head}  ${shownText(shown)}`;
   if (m.length === 0) return head;
   const form = payloadForm(m);
   return "text" in form ? `${head}  ${JSON.stringify(form.text)}` : `${head}\n${hexDump(form.bytes)}`;
 }
 
-function toJson(m: MessageView): string {
-  const form = payloadForm(m);
-  return JSON.stringify({
+function toJson(m: MessageView, decoder: PayloadDecoder | null): string {
+  return json({
     seq: m.seq,
     timestampNs: m.timestampNs.toString(),
     time: nsToIso(m.timestampNs),
     typeId: m.typeId,
     length: m.length,
-    ...("text" in form ? { text: form.text } : { hex: form.hex }),
-  });
+    ...(shownValue(m, decoder) ?? plainPayload(m)),
+  }, 0);
+}
+
+function plainPayload(m: MessageView): { text: string } | { hex: string } {
+  const form = payloadForm(m);
+  return "text" in form ? { text: form.text } : { hex: form.hex };
 }
