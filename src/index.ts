@@ -5,6 +5,7 @@ export { QueueReader, type ReaderOptions, type SubscriberOptions, type StartPosi
 export type { WaitOptions, WaitStrategy } from "./queue/wait.ts";
 export { FanInReader, type FanInMessage, type FanInOptions } from "./queue/fanIn.ts";
 export { inspectQueue, type QueueInfo } from "./queue/inspect.ts";
+export { QueueStats, RootStats, findQueues, type QueueSample, type ReaderSample, type RootSample } from "./queue/stats.ts";
 export { readerStatuses, type ReaderStatus, type ReaderState, type RetentionPolicy } from "./queue/retention.ts";
 export { MessageView, type Message } from "./queue/messageView.ts";
 export type { FormatVersion } from "./queue/layout/index.ts";

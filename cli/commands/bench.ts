@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Queue } from "../../src/index.ts";
 import { intFlag, json, parseArgs, table } from "../output.ts";
+import type { Command } from "../command.ts";
 
 export const benchHelp = `usage: chronicle bench [--size N] [--count N] [--json]
 
@@ -90,3 +91,6 @@ async function latencyWriter(dir: string): Promise<number> {
   }
   return 0;
 }
+
+/** `chronicle bench`. */
+export const command: Command = { name: "bench", summary: "local throughput and latency smoke test", usage: benchHelp, run: bench };

@@ -1,6 +1,7 @@
 import { Queue, type MessageView } from "../../src/index.ts";
 import { colour, intFlag, parseArgs, UsageError } from "../output.ts";
 import { queueDir } from "../queueArg.ts";
+import type { Command } from "../command.ts";
 
 export const tailHelp = `usage: chronicle tail <queue> [-f] [--from earliest|latest|<seq>] [--type <id>] [--limit N] [--json]
 
@@ -104,3 +105,6 @@ function toJson(m: MessageView): string {
     ...(text !== null ? { text } : { hex: Buffer.from(p).toString("hex") }),
   });
 }
+
+/** `chronicle tail`. */
+export const command: Command = { name: "tail", summary: "print records (-f to follow)", usage: tailHelp, run: tail };
