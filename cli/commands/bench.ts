@@ -24,7 +24,11 @@ export async function bench(argv: string[]): Promise<number> {
   const count = intFlag(args, "--count", 1_000_000, 1);
   const dir = mkdtempSync(join(tmpdir(), "chronicle-bench-"));
   try {
-    const results = { size, count, ...throughput(join(dir, "tp"), size, count), ...(await latency(join(dir, "lat"))) };
+    // Progress on stderr, so that stdout (the table or the JSON) stays clean for a pipe.
+    process.stderr.write(`bench: append and read ${count} messages of ${size} B...\n`);
+    const rates = throughput(join(dir, "tp"), size, count);
+    process.stderr.write(`bench: one-way latency, ${LATENCY_SAMPLES} samples from a writer process...\n`);
+    const results = { size, count, ...rates, ...(await latency(join(dir, "lat"))) };
     if (args.flags.has("--json")) console.log(json(results));
     else {
       console.log(`payload ${size} B, ${count} messages; latency over ${LATENCY_SAMPLES} samples\n`);
