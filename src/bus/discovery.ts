@@ -1,5 +1,5 @@
 /**
- * Router-side discovery of strategy endpoints (SPEC section 9): watch first (inotify on the
+ * Router-side discovery of strategy endpoints (docs/FORMAT.md, Bus layout): watch first (inotify on the
  * strategies directory, on each strategy directory and on each orders_out directory, since READY
  * lives two levels down), then scan. The scan is the truth: a watch event only makes the next
  * poll re-check the strategy it names (or everything, after a queue overflow), and a periodic

@@ -1,4 +1,4 @@
-/** Where things live under a bus root (SPEC section 9). Pure path logic, validated. */
+/** Where things live under a bus root (docs/FORMAT.md, Bus layout). Pure path logic, validated. */
 import { tmpdir } from "node:os";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { UnsafePath } from "../errors.ts";

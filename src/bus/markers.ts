@@ -1,4 +1,4 @@
-/** READY and LEASE markers of a bus endpoint (SPEC section 9). Both are written temp + rename. */
+/** READY and LEASE markers of a bus endpoint (docs/FORMAT.md, Bus layout). Both are written temp + rename. */
 import { join } from "node:path";
 import { lstatSync } from "node:fs";
 import { InvalidArgument } from "../errors.ts";

@@ -6,7 +6,7 @@
  * (fdWatch.ts) turns into one more futex word. The asynchronous wait has its sleeping done by
  * another helper thread (asyncWait.ts) and keeps the event loop free.
  *
- * Protocol (SPEC section 8): a sleeper reads notify_seq, checks for a record, and sleeps on the
+ * Protocol (docs/FORMAT.md, Protocols: Wait): a sleeper reads notify_seq, checks for a record, and sleeps on the
  * futex only while notify_seq still has the value it read; the writer bumps notify_seq after
  * every commit and roll. In format v2 a sleeper first registers in waiters_pending and the writer
  * skips the wake-up syscall while nobody is registered (v1 writers always wake). Every wake
