@@ -38,6 +38,8 @@ const tick: Tick = { symbol: 0, seq: 0, bid: 0, ask: 0, sentMs: 0 };
 const order: Order = { orderId: 0, symbol: 0, side: 1, qty: 1, price: 0, sentMs: 0 };
 const ack: Ack = { orderId: 0, status: 0, orderSentMs: 0, ackedMs: 0 };
 const ackLatencyUs: number[] = [];
+/** How old each tick was when this strategy read it: how far behind the feed it ran. */
+const tickAgeUs: number[] = [];
 let ticksSeen = 0;
 let relevant = 0;
 
@@ -62,6 +64,7 @@ while (!stop.stopped) {
     }
     ticksSeen++;
     readTick(msg.data, msg.payloadOffset, tick);
+    tickAgeUs.push((wallClockMs() - tick.sentMs) * 1000);
     if (!trades(tick.symbol) || ++relevant % every !== 0) continue;
     order.orderId++;
     order.symbol = tick.symbol;
@@ -82,9 +85,11 @@ clearInterval(lease);
 inputs.close();
 orders.close();
 ackLatencyUs.sort((a, b) => a - b);
+tickAgeUs.sort((a, b) => a - b);
 console.log(JSON.stringify({
   process: "strategy", id, ticksSeen, orders: order.orderId, acks: ackLatencyUs.length,
   ackLatencyUs: { p50: percentile(ackLatencyUs, 50), p99: percentile(ackLatencyUs, 99), max: ackLatencyUs.at(-1) ?? null },
+  tickAgeUs: { p50: percentile(tickAgeUs, 50), p99: percentile(tickAgeUs, 99), max: tickAgeUs.at(-1) ?? null },
 }));
 process.exit(0);
 
