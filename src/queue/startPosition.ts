@@ -10,6 +10,7 @@ import { findTail } from "./scan.ts";
 import { listSegmentIds } from "./segment.ts";
 import { READERS_DIR, RECORD_ALIGN, SEGMENT_HEADER_SIZE } from "./layout/index.ts";
 
+/** Where a reader starts: "resume" (its committed position; earliest for a new reader), "earliest" (the oldest segment), "latest" (the tail). */
 export type StartPosition = "resume" | "earliest" | "latest";
 
 /** A reader position: a segment id and a byte offset in it (a record boundary). */

@@ -20,8 +20,10 @@ import type { ControlBlock } from "./control.ts";
 import { FdWatch } from "./fdWatch.ts";
 import { SLEEPER_HEARTBEAT_MS, SLEEP_SLICE_MS, UNREGISTERED_POLL_MS } from "./layout/index.ts";
 
+/** "hybrid": spin, then sleep on the futex; "spin": never sleep. */
 export type WaitStrategy = "spin" | "hybrid";
 
+/** How a reader waits for records. */
 export interface WaitOptions {
   /** "hybrid" (default): spin for `spinMicros`, then sleep on the futex. "spin": never sleep (100% CPU, lowest latency). */
   strategy?: WaitStrategy;

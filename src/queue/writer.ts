@@ -150,6 +150,7 @@ export class QueueWriter implements Disposable {
     return this.offset;
   }
 
+  /** True once close() was called. */
   get isClosed(): boolean {
     return this.closed;
   }
@@ -297,6 +298,7 @@ export class QueueWriter implements Disposable {
     }
   }
 
+  /** Same as close(), for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }
