@@ -70,7 +70,7 @@ class Latencies {
   report(): string[] {
     const line = (values: Float64Array): string => {
       const sorted = values.slice().sort();
-      return `p50 ${percentile(sorted, 50).toFixed(1)}  p99 ${percentile(sorted, 99).toFixed(1)}  max ${sorted[sorted.length - 1].toFixed(1)}`;
+      return `p50 ${percentile(sorted, 50).toFixed(1)}  p99 ${percentile(sorted, 99).toFixed(1)}  max ${(sorted.at(-1) ?? NaN).toFixed(1)}`;
     };
     return [
       `latency, writer append -> reader next(), µs:`,
