@@ -667,7 +667,7 @@ describe("bench", () => {
     expect(p50).toBeGreaterThan(0);
     expect(p99).toBeGreaterThanOrEqual(p50);
     expect(max).toBeGreaterThanOrEqual(p99);
-  });
+  }, 30_000);
 });
 
 describe("arguments and paths", () => {

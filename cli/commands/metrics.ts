@@ -1,4 +1,5 @@
-import type { QueueSample, ReaderSample, RootSample } from "../../src/index.ts";
+import type { Server } from "bun";
+import type { QueueSample, ReaderSample, RootSample, RootStats } from "../../src/index.ts";
 import type { Command } from "../command.ts";
 import { UsageError } from "../output.ts";
 import { statsSource } from "./stat.ts";
@@ -47,7 +48,7 @@ function expose(families: Family[]): string {
 const STATES = ["live", "dead", "lagging", "corrupt"] as const;
 
 /** The metric families of one sample; see docs/METRICS.md. */
-export function metricFamilies(s: RootSample, scrapeSeconds: number): Family[] {
+function metricFamilies(s: RootSample, scrapeSeconds: number): Family[] {
   const families: Family[] = [];
   const queueFamily = (name: string, type: Family["type"], help: string, value: (q: QueueSample) => number | null): void => {
     families.push({ name, type, help, samples: s.queues.flatMap((q) => { const v = value(q); return v === null ? [] : [{ labels: { queue: q.dir }, value: v }]; }) });
@@ -90,18 +91,7 @@ function parseListen(v: string): { hostname: string; port: number } {
 async function metrics(argv: string[]): Promise<number> {
   const { stats, args } = statsSource(argv, ["--listen"], [], "metrics");
   const listen = parseListen(String(args.flags.get("--listen") ?? DEFAULT_LISTEN));
-  const server = Bun.serve({
-    ...listen,
-    fetch(req): Response {
-      const path = new URL(req.url).pathname;
-      if (path === "/") return new Response(`chronicle metrics for ${stats.root}: see /metrics\n`);
-      if (path !== "/metrics") return new Response("not found\n", { status: 404 });
-      const t0 = performance.now();
-      const sample = stats.sample();
-      const body = expose(metricFamilies(sample, (performance.now() - t0) / 1000));
-      return new Response(body, { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });
-    },
-  });
+  const server = serve(listen, stats);
   console.log(`listening on ${new URL("/metrics", server.url).href}`);
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
@@ -109,6 +99,26 @@ async function metrics(argv: string[]): Promise<number> {
   });
   await server.stop();
   return 0;
+}
+
+/** The HTTP server; an address that cannot be bound is a one-line error, not a stack trace. */
+function serve(listen: { hostname: string; port: number }, stats: RootStats): Server<undefined> {
+  try {
+    return Bun.serve({
+      ...listen,
+      fetch(req): Response {
+        const path = new URL(req.url).pathname;
+        if (path === "/") return new Response(`chronicle metrics for ${stats.root}: see /metrics\n`);
+        if (path !== "/metrics") return new Response("not found\n", { status: 404 });
+        const t0 = performance.now();
+        const sample = stats.sample();
+        const body = expose(metricFamilies(sample, (performance.now() - t0) / 1000));
+        return new Response(body, { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });
+      },
+    });
+  } catch (e) {
+    throw new UsageError(`metrics: cannot listen on ${listen.hostname}:${listen.port} (${(e as { code?: string }).code ?? (e as Error).message})`);
+  }
 }
 
 /** `chronicle metrics`. */

@@ -1,7 +1,7 @@
 import { basename, relative, resolve } from "node:path";
 import { RootStats, type QueueSample, type RootSample } from "../../src/index.ts";
 import type { Command } from "../command.ts";
-import { age, bytes, colour, durationFlag, intFlag, parseArgs, table, UsageError, type ParsedArgs } from "../output.ts";
+import { age, bytes, colour, durationFlag, intFlag, jsonLine, parseArgs, table, UsageError, type ParsedArgs } from "../output.ts";
 import { checkDirectory } from "../queueArg.ts";
 
 const usage = `usage: chronicle stat <root|queue> [--once] [--json] [--interval 1s] [--ttl ms] [--max-lag bytes]
@@ -56,7 +56,7 @@ async function stat(argv: string[]): Promise<number> {
       sample = stats.sample();
     }
     for (;;) {
-      if (asJson) console.log(JSON.stringify(sample, (_k, v) => (typeof v === "bigint" ? v.toString() : typeof v === "number" && !Number.isFinite(v) ? null : v)));
+      if (asJson) console.log(jsonLine(sample));
       else console.log(`${tty ? "\x1b[H\x1b[2J" : ""}${render(stats.root, sample, intervalMs, once)}${tty ? "" : "\n"}`);
       if (once || !running) break;
       await Promise.race([Bun.sleep(intervalMs), stopped]);
