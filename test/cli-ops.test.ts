@@ -34,6 +34,12 @@ function expectUsageError(r: Finished, message: RegExp): void {
   expect(lines[0]).toMatch(message);
 }
 
+/** Runs every case at once; each must be a usage error matching its pattern. */
+async function expectUsageErrors(cases: [string[], RegExp][]): Promise<void> {
+  const runs = await Promise.all(cases.map(([args]) => cli(args)));
+  runs.forEach((r, i) => expectUsageError(r, cases[i]![1]));
+}
+
 /**
  * root/orders: 150 records over 3 segments, readers at seq 0 ("start"), at the end of segment 0
  * ("boundary") and 10 behind the head ("near"); root/sub/fills: 3 records, no reader; root/empty
@@ -106,8 +112,7 @@ describe("registry", () => {
       [["zzzzzzzz"], /^chronicle: unknown command "zzzzzzzz" \(try --help\)$/],
       [["help", "stat", "more"], /help: unexpected argument "more"/],
     ];
-    const runs = await Promise.all(cases.map(([args]) => cli(args)));
-    runs.forEach((r, i) => expectUsageError(r, cases[i]![1]));
+    await expectUsageErrors(cases);
   }, 30_000);
 });
 
@@ -250,8 +255,7 @@ describe("stat", () => {
       [["metrics", tmp.path, "--listen", "9464"], /--listen must be host:port/],
       [["metrics", tmp.path, "--listen", "localhost:70000"], /--listen must be host:port/],
     ];
-    const runs = await Promise.all(cases.map(([args]) => cli(args)));
-    runs.forEach((r, i) => expectUsageError(r, cases[i]![1]));
+    await expectUsageErrors(cases);
   }, 30_000);
 });
 
