@@ -5,7 +5,7 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { isRecordType, type MessageView, type RecordFields, type RecordView } from "../src/index.ts";
-import { json, UsageError } from "./output.ts";
+import { jsonLine, UsageError } from "./output.ts";
 
 /** A payload shown as a value: what a decoder returned (`record` names the schema), or parsed JSON. */
 export type Shown = { record?: string; decoded: unknown } | { json: unknown };
@@ -96,7 +96,7 @@ export function shownValue(m: MessageView, decoder: PayloadDecoder | null): Show
 
 /** The text form: a decoder's string as it is, anything else as one line of JSON (after the schema's name). */
 export function shownText(shown: Shown): string {
-  if ("json" in shown) return json(shown.json, 0);
-  const value = typeof shown.decoded === "string" ? shown.decoded : json(shown.decoded, 0);
+  if ("json" in shown) return jsonLine(shown.json);
+  const value = typeof shown.decoded === "string" ? shown.decoded : jsonLine(shown.decoded);
   return shown.record === undefined ? value : `${shown.record} ${value}`;
 }

@@ -1,47 +1,52 @@
 #!/usr/bin/env bun
-/** chronicle: command-line tool for queues on disk (inspect, tail, pub, doctor, bench). */
+/** chronicle: command-line tool for queues on disk. The commands are the modules in cli/commands/. */
+import pkg from "../package.json" with { type: "json" };
 import { ChronicleError } from "../src/index.ts";
-import { bench, benchHelp } from "./commands/bench.ts";
-import { doctor, doctorHelp } from "./commands/doctor.ts";
-import { inspect, inspectHelp } from "./commands/inspect.ts";
-import { pub, pubHelp } from "./commands/pub.ts";
-import { tail, tailHelp } from "./commands/tail.ts";
+import type { Command } from "./command.ts";
 import { UsageError } from "./output.ts";
+import { loadCommands, suggestions } from "./registry.ts";
 
-const commands: Record<string, { run: (argv: string[]) => number | Promise<number>; help: string }> = {
-  inspect: { run: inspect, help: inspectHelp },
-  tail: { run: tail, help: tailHelp },
-  pub: { run: pub, help: pubHelp },
-  doctor: { run: doctor, help: doctorHelp },
-  bench: { run: bench, help: benchHelp },
-};
-
-const usage = `usage: chronicle <command> [options]
+function usage(commands: Command[]): string {
+  const width = Math.max(...commands.map((c) => c.name.length), "help <command>".length);
+  const rows = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  return `usage: chronicle <command> [options]
 
 commands:
-  inspect <queue>   state of one queue: writer, head, segments, readers
-  tail <queue>      print records (-f to follow, --from a seq, time or -N, -n N)
-  pub <queue>       append records from arguments or stdin lines (testing by hand)
-  doctor <root>     find problems in every queue under a directory (--fix for safe repairs)
-  bench             local throughput and latency smoke test
+${rows.join("\n")}
+  ${"help <command>".padEnd(width)}  the help of one command (also: chronicle <command> --help)
 
-Every command takes --help; all but pub take --json (for pub it means the messages are JSON).`;
+chronicle --version prints the version. Commands take --help, most take --json.`;
+}
+
+function find(commands: Command[], name: string): Command {
+  const command = commands.find((c) => c.name === name);
+  if (command !== undefined) return command;
+  const near = suggestions(name, commands.map((c) => c.name));
+  const hint = near.length > 0 ? `did you mean ${near.map((n) => `"${n}"`).join(" or ")}? ` : "";
+  throw new UsageError(`unknown command "${name}" (${hint}try --help)`);
+}
 
 async function main(argv: string[]): Promise<number> {
+  const commands = await loadCommands();
   const [name, ...rest] = argv;
   if (name === undefined) {
     // A bad invocation: the usage is the error message, on stderr.
-    console.error(usage);
+    console.error(usage(commands));
     return 2;
   }
-  if (name === "--help" || name === "-h" || name === "help") {
-    console.log(usage);
+  if (name === "--version" || name === "-V" || name === "version") {
+    console.log(`chronicle ${pkg.version}`);
     return 0;
   }
-  const command = commands[name];
-  if (command === undefined) throw new UsageError(`unknown command "${name}" (try --help)`);
+  if (name === "--help" || name === "-h" || name === "help") {
+    const [topic, ...extra] = rest;
+    if (extra.length > 0) throw new UsageError(`help: unexpected argument ${JSON.stringify(extra[0])}`);
+    console.log(topic === undefined ? usage(commands) : find(commands, topic).usage);
+    return 0;
+  }
+  const command = find(commands, name);
   if (rest.includes("--help") || rest.includes("-h")) {
-    console.log(command.help);
+    console.log(command.usage);
     return 0;
   }
   return command.run(rest);

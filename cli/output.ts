@@ -45,9 +45,16 @@ export function age(ms: number): string {
   return `${Math.round(ms / 3_600_000)} h`;
 }
 
-/** JSON with Infinity/NaN as null and bigint as string (nanosecond times are bigints: a double would round them); `indent` 0 for one line. */
-export function json(value: unknown, indent = 2): string {
-  return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : typeof v === "number" && !Number.isFinite(v) ? null : v), indent);
+const jsonValue = (_k: string, v: unknown): unknown => (typeof v === "bigint" ? v.toString() : typeof v === "number" && !Number.isFinite(v) ? null : v);
+
+/** JSON with Infinity/NaN as null and bigint as string (nanosecond times are bigints: a double would round them). */
+export function json(value: unknown): string {
+  return JSON.stringify(value, jsonValue, 2);
+}
+
+/** {@link json} on one line, for a stream of objects (one per line). */
+export function jsonLine(value: unknown): string {
+  return JSON.stringify(value, jsonValue);
 }
 
 export interface ParsedArgs {

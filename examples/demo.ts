@@ -67,15 +67,26 @@ const routerSummary = last(routerRecords);
 
 console.log("\nprocess          messages");
 console.log(`feed             ${feedSummary.ticks} ticks published`);
+type Percentiles = { p50: number | null; p99: number | null; max: number | null };
+const us = (p: Percentiles): string => `p50 ${p.p50?.toFixed(1) ?? "-"} p99 ${p.p99?.toFixed(1) ?? "-"} max ${p.max?.toFixed(1) ?? "-"}`;
 for (const id of ["alpha", "beta", "gamma"]) {
-  const s = summaries[id] as { ticksSeen: number; orders: number; acks: number; ackLatencyUs: { p50: number; p99: number; max: number } };
-  const lat = s.ackLatencyUs;
-  console.log(
-    `strategy ${id.padEnd(7)} ${s.ticksSeen} ticks read, ${s.orders} orders sent, ${s.acks} acks; order->ack µs p50 ${lat.p50?.toFixed(1)} p99 ${lat.p99?.toFixed(1)} max ${lat.max?.toFixed(1)}`,
-  );
+  const s = summaries[id] as { ticksSeen: number; orders: number; acks: number; ackLatencyUs: Percentiles; tickAgeUs: Percentiles };
+  console.log(`strategy ${id.padEnd(7)} ${s.ticksSeen} ticks read, ${s.orders} orders sent, ${s.acks} acks`);
+  console.log(`                 order->ack µs ${us(s.ackLatencyUs)}; tick age at read µs ${us(s.tickAgeUs)}`);
 }
 console.log(`router           ${routerSummary.routed} orders routed ${JSON.stringify(routerSummary.perStrategy)}`);
 console.log(`discovery events ${(routerSummary.events as string[]).join(", ")}`);
+console.log(`
+How to read the latencies: order->ack is the time from a strategy appending an order to it
+reading the router's ack, through two queues and two other processes. It includes queueing:
+a strategy reads acks merged with the feed's ticks in timestamp order, so an ack waits until
+every earlier tick is processed, and the router waits its turn for a core too (five processes
+and ${navigator.hardwareConcurrency} cores here; the feed publishes 20,000 ticks/s). "Tick age at read" is how far behind
+the feed a strategy ran: when its p99 is close to the order->ack p99, the tail is that backlog,
+not wake-up latency. A strategy that starts or stops mid-run (gamma, beta) also reads a burst
+of messages at once. The wake-up latency of a reader that is waiting is measured alone, with
+its spread, by bun run bench:latency (docs/BENCHMARKS.md).
+`);
 
 const events = routerSummary.events as string[];
 const ok =

@@ -40,6 +40,8 @@ const ack = Ack.view();
 const order = Order.encoder();
 let orderId = 0;
 const ackLatencyUs: number[] = [];
+/** How old each tick was when this strategy read it: how far behind the feed it ran. */
+const tickAgeUs: number[] = [];
 let ticksSeen = 0;
 let relevant = 0;
 
@@ -62,6 +64,7 @@ while (!stop.stopped) {
     }
     if (!tick.wrap(msg)) continue;
     ticksSeen++;
+    tickAgeUs.push((wallClockMs() - tick.sentMs) * 1000);
     if (!trades(tick.symbol) || ++relevant % every !== 0) continue;
     const side = ++orderId % 2 === 0 ? 1 : 2;
     order.claim(orders);
@@ -84,9 +87,11 @@ clearInterval(lease);
 inputs.close();
 orders.close();
 ackLatencyUs.sort((a, b) => a - b);
+tickAgeUs.sort((a, b) => a - b);
 console.log(JSON.stringify({
   process: "strategy", id, ticksSeen, orders: orderId, acks: ackLatencyUs.length,
   ackLatencyUs: { p50: percentile(ackLatencyUs, 50), p99: percentile(ackLatencyUs, 99), max: ackLatencyUs.at(-1) ?? null },
+  tickAgeUs: { p50: percentile(tickAgeUs, 50), p99: percentile(tickAgeUs, 99), max: tickAgeUs.at(-1) ?? null },
 }));
 process.exit(0);
 

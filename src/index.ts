@@ -4,10 +4,12 @@ export { QueueWriter, type WriterOptions, type PublisherOptions } from "./queue/
 export {
   QueueReader, type ReaderOptions, type SubscriberOptions, type StartPosition, type SeekStart, type SeekResult, type WriterStatus,
 } from "./queue/reader.ts";
-export type { WaitOptions, WaitStrategy } from "./queue/wait.ts";
+export type { AsyncWaitArg, WaitOptions, WaitStrategy } from "./queue/wait.ts";
+export type { ReaderPosition } from "./queue/readerMeta.ts";
 export { FanInReader, type FanInMessage, type FanInOptions } from "./queue/fanIn.ts";
 export { inspectQueue, type QueueInfo } from "./queue/inspect.ts";
-export { readerStatuses, type ReaderStatus, type ReaderState, type RetentionPolicy } from "./queue/retention.ts";
+export { QueueStats, RootStats, findQueues, type QueueSample, type ReaderSample, type RootSample } from "./queue/stats.ts";
+export { readerStatuses, type Head, type ReaderStatus, type ReaderState, type RetentionPolicy } from "./queue/retention.ts";
 export { MessageView, type Message } from "./queue/messageView.ts";
 export type { FormatVersion } from "./queue/layout/index.ts";
 export * from "./errors.ts";

@@ -384,6 +384,9 @@ describe("the demo", () => {
       expect(ackLatencyUs.p99).toBeGreaterThanOrEqual(ackLatencyUs.p50);
       expect(ackLatencyUs.max).toBeGreaterThanOrEqual(ackLatencyUs.p99);
     }
+    // The printed summary says what the latencies include, with each strategy's backlog beside them.
+    expect(stdout).toContain("How to read the latencies: order->ack is the time");
+    expect(stdout.match(/^ +order->ack µs p50 (-|[\d.]+) p99 (-|[\d.]+) max (-|[\d.]+); tick age at read µs p50 [\d.]+ p99 [\d.]+ max [\d.]+$/gm)).toHaveLength(3);
     expect(s.router.routed).toBeGreaterThan(0);
     expect(s.router.perStrategy.alpha).toBeGreaterThan(0);
     expect(s.router.perStrategy.gamma).toBeGreaterThan(0);

@@ -646,16 +646,19 @@ describe("doctor", () => {
 
 describe("bench", () => {
   test("--size 64 --count 20000 prints a table; --json gives the measures", async () => {
-    const human = await cli(["bench", "--size", "64", "--count", "20000"]);
+    const [human, json] = await Promise.all([cli(["bench", "--size", "64", "--count", "20000"]), cli(["bench", "--size", "64", "--count", "20000", "--json"])]);
     expect(human.code).toBe(0);
-    expect(human.stderr).toBe("");
+    // A line per phase on stderr as it starts; stdout holds only the results.
+    expect(human.stderr).toBe("bench: append and read 20000 messages of 64 B...\nbench: one-way latency, 2000 samples from a writer process...\n");
     expect(human.stdout).toStartWith("payload 64 B, 20000 messages");
     expect(human.stdout).toMatch(/^measure\s+value$/m);
     expect(human.stdout).toMatch(/^append\s+\d+\.\d\d M msg\/s\s+\d+ MB\/s$/m);
     expect(human.stdout).toMatch(/^read \(CRC checked\)\s+\d+\.\d\d M msg\/s\s+\d+ MB\/s$/m);
     for (const p of ["p50", "p99", "max"]) expect(human.stdout).toMatch(new RegExp(`^one-way latency ${p}\\s+\\d+\\.\\d µs$`, "m"));
 
-    const report = await cliJson(["bench", "--size", "64", "--count", "20000"]);
+    expect(json.code).toBe(0);
+    expect(json.stderr).toBe(human.stderr);
+    const report = JSON.parse(json.stdout);
     expect(Object.keys(report).sort()).toEqual(["appendPerSec", "count", "latencyUs", "readPerSec", "size"]);
     expect(report).toMatchObject({ size: 64, count: 20000 });
     expect(report.appendPerSec).toBeGreaterThan(0);
@@ -664,7 +667,7 @@ describe("bench", () => {
     expect(p50).toBeGreaterThan(0);
     expect(p99).toBeGreaterThanOrEqual(p50);
     expect(max).toBeGreaterThanOrEqual(p99);
-  });
+  }, 30_000);
 });
 
 describe("arguments and paths", () => {

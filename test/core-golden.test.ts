@@ -11,7 +11,7 @@ import {
 import { TempDir } from "./helpers/tmp.ts";
 import { v1Segment } from "./helpers/v1Queue.ts";
 
-/** The dump of SPEC section 2 as (offset, bytes) runs; everything else in the segment is zero. */
+/** The dump of FORMAT.md, Golden bytes, as (offset, bytes) runs; everything else in the segment is zero. */
 function expectedSegment(): Uint8Array {
   const seg = new Uint8Array(V1_SEGMENT_SIZE);
   const put = (off: number, bytes: number[]): void => seg.set(bytes, off);
@@ -27,7 +27,7 @@ function expectedSegment(): Uint8Array {
   return seg;
 }
 
-/** A v1 writer on `dir` after the three reference appends of SPEC section 2 (still open). */
+/** A v1 writer on `dir` after the three reference appends of FORMAT.md, Golden bytes (still open). */
 function referenceWriter(dir: string): QueueWriter {
   const writer = Queue.openPublisher(dir, { formatVersion: 1 });
   writer.append(7, new TextEncoder().encode("hello"), 0x1122334455667788n);
@@ -36,7 +36,7 @@ function referenceWriter(dir: string): QueueWriter {
   return writer;
 }
 
-describe("golden bytes (SPEC section 2, format v1)", () => {
+describe("golden bytes (FORMAT.md, format v1)", () => {
   test("segment 0 after the three reference appends is byte-identical to the dump", () => {
     using tmp = new TempDir();
     referenceWriter(tmp.path).close();

@@ -113,7 +113,7 @@ describe("FanInReader ordering", () => {
   });
 });
 
-describe("FanInReader commits (SPEC defect 9)", () => {
+describe("FanInReader commits (FORMAT.md defect 9)", () => {
   test("commitAll then a crash: each source resumes at its first undelivered record, never past a read-ahead head", async () => {
     using tmp = new TempDir();
     const N = 200;

@@ -144,7 +144,7 @@ describe("timeouts", () => {
   }, TEST_MS);
 });
 
-describe("a record in a new segment wakes waiters (SPEC defect 4)", () => {
+describe("a record in a new segment wakes waiters (FORMAT.md defect 4)", () => {
   const SMALL = 65536;
   // Segments of 64 KiB: a 30,000-byte record leaves too little room for a 40,000-byte one, and a
   // 65,408-byte record (the largest) fills segment 0 exactly, leaving the readers at its very end.

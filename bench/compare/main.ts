@@ -20,7 +20,7 @@
  *
  * --write   also writes bench/results/<preset>.json, the block between `<!-- <preset>:begin -->`
  *           and `<!-- <preset>:end -->` in docs/BENCHMARKS.md, and for compare the chart
- *           docs/compare-latency.svg (with --report-only: the block and the chart, from the JSON).
+ *           docs/compare.svg (with --report-only: the block and the chart, from the JSON).
  *           Publish figures from a quiet machine only.
  *
  * Every measurement is a fresh pair of processes (A measures, its child B sends or echoes; see
@@ -38,7 +38,7 @@ import { GC_LOG_ENV, gcStats, withoutGcLog, type GcStats } from "./gc.ts";
 import { measuresOf, PRESETS, type Preset, type PresetId } from "./presets.ts";
 import { MEASURE_NAMES, num, renderDocBlock, renderMarkdown, updateDoc } from "./report.ts";
 import { summarize, type CompareResults, type Machine, type Method, type RunRecord, type Series, type TransportInfo } from "./results.ts";
-import { renderLatencyChart } from "./svg.ts";
+import { renderCompareChart } from "./svg.ts";
 import { TRANSPORTS } from "./transports/index.ts";
 import { supports, type MeasureId, type RunSpec, type Service, type Transport } from "./types.ts";
 
@@ -277,7 +277,7 @@ function writeReport(preset: Preset, results: CompareResults): void {
   const written = [`${DOC} (${preset.id} block)`];
   if (preset.chart !== null) {
     const chart = join(REPO, "docs", preset.chart);
-    writeFileSync(chart, renderLatencyChart(results));
+    writeFileSync(chart, renderCompareChart(results));
     written.push(chart);
   }
   updateDoc(DOC, preset.id, renderDocBlock(results, preset.chart));

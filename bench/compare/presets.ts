@@ -89,7 +89,7 @@ const compare: Preset = {
   // iterations); short ones make the fast transports look several times slower than they are.
   full: method(3, SIZES, { oneWay: [2_000, 500], roundTrip: [2_000, 2_000], throughput: [500_000, 50_000] }),
   quick: method(2, SIZES, { oneWay: [300, 50], roundTrip: [500, 100], throughput: [20_000, 2_000] }),
-  chart: "compare-latency.svg",
+  chart: "compare.svg",
   detail: false,
   ratios: { baseline: "uds", keys: ["p50"], perRun: false },
   targets: [],

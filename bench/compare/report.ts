@@ -326,7 +326,7 @@ export function renderMarkdown(results: CompareResults, chart: string | null): s
   return [
     method(results),
     "",
-    ...(chart === null ? [] : [`![One-way latency percentiles per transport, log scale](${chart})`, ""]),
+    ...(chart === null ? [] : [`![One-way latency, round trip and throughput per transport, log scales](${chart})`, ""]),
     renderTables(results),
     "",
     ...(presetOf(results).gcTable ? [gcTable(results), ""] : []),

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Queue } from "../../src/index.ts";
 import { intFlag, json, parseArgs, table } from "../output.ts";
+import type { Command } from "../command.ts";
 
 export const benchHelp = `usage: chronicle bench [--size N] [--count N] [--json]
 
@@ -23,7 +24,11 @@ export async function bench(argv: string[]): Promise<number> {
   const count = intFlag(args, "--count", 1_000_000, 1);
   const dir = mkdtempSync(join(tmpdir(), "chronicle-bench-"));
   try {
-    const results = { size, count, ...throughput(join(dir, "tp"), size, count), ...(await latency(join(dir, "lat"))) };
+    // Progress on stderr, so that stdout (the table or the JSON) stays clean for a pipe.
+    process.stderr.write(`bench: append and read ${count} messages of ${size} B...\n`);
+    const rates = throughput(join(dir, "tp"), size, count);
+    process.stderr.write(`bench: one-way latency, ${LATENCY_SAMPLES} samples from a writer process...\n`);
+    const results = { size, count, ...rates, ...(await latency(join(dir, "lat"))) };
     if (args.flags.has("--json")) console.log(json(results));
     else {
       console.log(`payload ${size} B, ${count} messages; latency over ${LATENCY_SAMPLES} samples\n`);
@@ -90,3 +95,6 @@ async function latencyWriter(dir: string): Promise<number> {
   }
   return 0;
 }
+
+/** `chronicle bench`. */
+export const command: Command = { name: "bench", summary: "local throughput and latency smoke test", usage: benchHelp, run: bench };

@@ -1,9 +1,9 @@
-import { lstatSync, readdirSync, rmSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { ChronicleError, inspectQueue, isQueueDirectory, type QueueInfo } from "../../src/index.ts";
-import { READERS_DIR } from "../../src/queue/layout/index.ts";
+import { rmSync } from "node:fs";
+import { resolve } from "node:path";
+import { ChronicleError, findQueues, inspectQueue, type QueueInfo } from "../../src/index.ts";
 import { colour, durationFlag, intFlag, json, parseArgs, table, UsageError } from "../output.ts";
 import { checkDirectory } from "../queueArg.ts";
+import type { Command } from "../command.ts";
 
 export const doctorHelp = `usage: chronicle doctor <root> [--fix [--prune-readers-older-than <duration>]] [--json] [--ttl ms] [--max-lag bytes]
 
@@ -101,30 +101,6 @@ export function doctor(argv: string[]): number {
   return remaining.length > 0 ? 1 : 0;
 }
 
-/** Queue directories under `root` (included), sorted. */
-function findQueues(root: string): string[] {
-  const out: string[] = [];
-  const walk = (dir: string): void => {
-    let names: string[];
-    try {
-      names = readdirSync(dir);
-    } catch {
-      return;
-    }
-    if (isQueueDirectory(dir)) out.push(dir);
-    for (const name of names) {
-      const p = join(dir, name);
-      try {
-        if (lstatSync(p).isDirectory() && name !== READERS_DIR) walk(p); // lstat: a directory link (or a loop of them) is not followed
-      } catch {
-        // Raced with a deletion: nothing to examine there.
-      }
-    }
-  };
-  walk(root);
-  return out.sort();
-}
-
 function examine(dir: string, opts: Options): Finding[] {
   const findings: Finding[] = [];
   const problem = (kind: Kind, detail: string, action: string, path?: string): Finding => {
@@ -192,3 +168,6 @@ function examine(dir: string, opts: Options): Finding[] {
   }
   return findings;
 }
+
+/** `chronicle doctor`. */
+export const command: Command = { name: "doctor", summary: "find problems in every queue under a directory (--fix for safe repairs)", usage: doctorHelp, run: doctor };

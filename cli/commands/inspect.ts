@@ -1,6 +1,7 @@
 import { inspectQueue, type QueueInfo } from "../../src/index.ts";
 import { age, bytes, colour, intFlag, json, parseArgs, table } from "../output.ts";
 import { queueDir } from "../queueArg.ts";
+import type { Command } from "../command.ts";
 
 export const inspectHelp = `usage: chronicle inspect <queue> [--json] [--ttl ms] [--max-lag bytes]
 
@@ -65,3 +66,6 @@ function render(q: QueueInfo): string {
   }
   return lines.join("\n");
 }
+
+/** `chronicle inspect`. */
+export const command: Command = { name: "inspect", summary: "state of one queue: writer, head, segments, readers", usage: inspectHelp, run: inspect };

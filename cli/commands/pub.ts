@@ -4,6 +4,7 @@ import { Queue, WriterAlreadyActive, type QueueWriter } from "../../src/index.ts
 import { MAX_TYPE_ID } from "../../src/queue/layout/index.ts";
 import { intFlag, parseArgs, UsageError } from "../output.ts";
 import { queueDir } from "../queueArg.ts";
+import type { Command } from "../command.ts";
 
 export const pubHelp = `usage: chronicle pub <queue> [--type N] [--json | --hex | --file F] [--create] [message...]
 
@@ -101,3 +102,6 @@ async function* stdinLines(): AsyncGenerator<string> {
   buffered += decoder.decode();
   if (buffered !== "") yield buffered;
 }
+
+/** `chronicle pub`. */
+export const command: Command = { name: "pub", summary: "append records from arguments or stdin lines (testing by hand)", usage: pubHelp, run: pub };

@@ -1,8 +1,9 @@
 import { PositionLost, Queue, type MessageView, type QueueReader } from "../../src/index.ts";
 import { PollSet, POLLERR, POLLHUP } from "../../src/ffi/index.ts";
 import { PayloadDecoder, shownText, shownValue } from "../decode.ts";
-import { colour, intFlag, json, parseArgs, UsageError } from "../output.ts";
+import { colour, intFlag, jsonLine, parseArgs, UsageError } from "../output.ts";
 import { queueDir } from "../queueArg.ts";
+import type { Command } from "../command.ts";
 
 export const tailHelp = `usage: chronicle tail <queue> [-f] [--from <where>] [-n N] [--type <id>] [--limit N] [--json] [--decode <module>]
 
@@ -220,17 +221,20 @@ function toText(m: MessageView, decoder: PayloadDecoder | null): string {
 }
 
 function toJson(m: MessageView, decoder: PayloadDecoder | null): string {
-  return json({
+  return jsonLine({
     seq: m.seq,
     timestampNs: m.timestampNs.toString(),
     time: nsToIso(m.timestampNs),
     typeId: m.typeId,
     length: m.length,
     ...(shownValue(m, decoder) ?? plainPayload(m)),
-  }, 0);
+  });
 }
 
 function plainPayload(m: MessageView): { text: string } | { hex: string } {
   const form = payloadForm(m);
   return "text" in form ? { text: form.text } : { hex: form.hex };
 }
+
+/** `chronicle tail`. */
+export const command: Command = { name: "tail", summary: "print records (-f to follow, --from a seq, time or -N, -n N, --decode)", usage: tailHelp, run: tail };

@@ -1,5 +1,5 @@
 /**
- * Router-side discovery of strategy endpoints (SPEC section 9): watch first (inotify on the
+ * Router-side discovery of strategy endpoints (docs/FORMAT.md, Bus layout): watch first (inotify on the
  * strategies directory, on each strategy directory and on each orders_out directory, since READY
  * lives two levels down), then scan. The scan is the truth: a watch event only makes the next
  * poll re-check the strategy it names (or everything, after a queue overflow), and a periodic
@@ -18,12 +18,14 @@ import { dirModeFor } from "../queue/access.ts";
 import { busLayout, type BusLayout, refuseSymlinkBelowRoot, symlinkBelowRoot, validateStrategyId, type StrategyEndpoints } from "./layout.ts";
 import { readyVersion, SUPPORTED_READY_VERSION } from "./markers.ts";
 
+/** What discovery reports: a strategy's READY endpoint appeared (added), went away (removed), or is of a newer version than supported. */
 export type DiscoveryEvent =
   | { kind: "added"; strategy: string; ordersOut: string; ordersIn: string }
   | { kind: "removed"; strategy: string }
   /** Reported once per strategy and version: its READY is newer than this library supports. */
   | { kind: "unsupported"; strategy: string; version: number };
 
+/** Options of {@link RouterDiscovery} (and of a router's discovery). */
 export interface DiscoveryOptions {
   /** Full rescan period even without watch events (default 1000 ms). */
   rescanIntervalMs?: number | undefined;
@@ -43,6 +45,7 @@ export function checkDiscoveryOptions(options: DiscoveryOptions | undefined, roo
   return opts;
 }
 
+/** Finds the strategies of a bus root: inotify watches first, scans second, a periodic rescan; yields {@link DiscoveryEvent}s in strategy-id order. */
 export class RouterDiscovery implements Disposable, AsyncIterable<DiscoveryEvent> {
   readonly layout: BusLayout;
   private readonly rescanIntervalMs: number;
@@ -271,6 +274,7 @@ export class RouterDiscovery implements Disposable, AsyncIterable<DiscoveryEvent
     this.watchPaths.set(wd, path);
   }
 
+  /** Stops watching: removes the inotify watches and stops the helper thread. Idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -279,6 +283,7 @@ export class RouterDiscovery implements Disposable, AsyncIterable<DiscoveryEvent
     this.inotify.close();
   }
 
+  /** Same as close(), for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -1,4 +1,4 @@
-/** Where things live under a bus root (SPEC section 9). Pure path logic, validated. */
+/** Where things live under a bus root (docs/FORMAT.md, Bus layout). Pure path logic, validated. */
 import { tmpdir } from "node:os";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { UnsafePath } from "../errors.ts";
@@ -10,6 +10,7 @@ import { validateComponent, validateDirPath } from "../queue/names.ts";
 /** Longest strategy id accepted (a single path component). */
 export const MAX_STRATEGY_ID_BYTES = 128;
 
+/** The two queue directories of one strategy. */
 export interface StrategyEndpoints {
   /** Strategy to router (the strategy writes). */
   ordersOut: string;
@@ -17,6 +18,7 @@ export interface StrategyEndpoints {
   ordersIn: string;
 }
 
+/** Options of {@link BusLayout}. */
 export interface BusLayoutOptions {
   /** Use a bus root owned by another user or writable by group/others (default false: UnsafePath). */
   allowShared?: boolean | undefined;
@@ -24,6 +26,7 @@ export interface BusLayoutOptions {
   mode?: number | undefined;
 }
 
+/** Where everything lives under a bus root (pure path logic; ids are checked so nothing escapes the root). */
 export class BusLayout {
   readonly root: string;
   readonly allowShared: boolean;
@@ -57,6 +60,7 @@ export class BusLayout {
     return join(this.strategiesDir, validateStrategyId(id, this.root));
   }
 
+  /** A strategy's orders_out (strategy to router) and orders_in (router to strategy) queue directories. */
   strategyEndpoints(id: string): StrategyEndpoints {
     const dir = this.strategyDir(id);
     return { ordersOut: join(dir, "orders_out"), ordersIn: join(dir, "orders_in") };

@@ -1,4 +1,4 @@
-/** READY and LEASE markers of a bus endpoint (SPEC section 9). Both are written temp + rename. */
+/** READY and LEASE markers of a bus endpoint (docs/FORMAT.md, Bus layout). Both are written temp + rename. */
 import { join } from "node:path";
 import { lstatSync } from "node:fs";
 import { InvalidArgument } from "../errors.ts";
@@ -8,7 +8,9 @@ import { validateDirPath } from "../queue/names.ts";
 import { tempPath } from "../queue/layout/files.ts";
 import { fromNodeError, readSmallFile, realtimeNs, writeFileAtomic, isProcessAlive } from "../ffi/index.ts";
 
+/** Name of the marker file that makes an endpoint ready for discovery. */
 export const READY_FILE = "READY";
+/** Name of the file with the endpoint owner's lease. */
 export const LEASE_FILE = "LEASE";
 /** Highest READY version this library understands. */
 export const SUPPORTED_READY_VERSION = 1;
@@ -44,6 +46,7 @@ export function readyVersion(endpointDir: string): number | null {
   return m ? Number(m[1]) : Number.NaN;
 }
 
+/** An endpoint owner's lease: its pid, its writer epoch and when it was last refreshed (wall-clock ns). */
 export interface Lease {
   pid: number;
   epoch: number;

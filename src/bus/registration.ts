@@ -31,6 +31,7 @@ function hookProcessExit(): void {
   }
 }
 
+/** A named reader whose meta file is removed when it is closed or the process exits cleanly (a signal too), so a reader that goes away holds no segments. */
 export class ReaderRegistration implements Disposable {
   readonly reader: QueueReader;
   private readonly metaPath: string;
@@ -52,10 +53,12 @@ export class ReaderRegistration implements Disposable {
     unlinkPath(this.metaPath);
   }
 
+  /** Same as unregister(). */
   close(): void {
     this.unregister();
   }
 
+  /** Same as unregister(), for `using`. */
   [Symbol.dispose](): void {
     this.unregister();
   }

@@ -25,12 +25,14 @@ import { validateWriterOptions } from "../queue/writerOptions.ts";
 import { checkDiscoveryOptions, RouterDiscovery, type DiscoveryEvent, type DiscoveryOptions } from "./discovery.ts";
 import { busLayout, refuseSymlinkBelowRoot, validateStrategyId, type BusLayout } from "./layout.ts";
 
+/** An order from a strategy: its id, its fan-in source id and the record (valid until the next call). */
 export interface RoutedMessage {
   strategy: string;
   sourceId: number;
   message: MessageView;
 }
 
+/** Options of {@link StrategyRouter}. */
 export interface StrategyRouterOptions {
   discovery?: DiscoveryOptions | undefined;
   /**
@@ -57,6 +59,7 @@ interface Attached {
 /** Strategies one router attaches at most: the waits' words, less discovery's. */
 export const MAX_STRATEGIES = MAX_ASYNC_QUEUES - 1;
 
+/** Reads the orders of every strategy discovery finds, merged in timestamp order, and writes replies to each strategy's orders_in. */
 export class StrategyRouter implements Disposable {
   readonly discovery: RouterDiscovery;
   readonly fanIn = new FanInReader();
@@ -181,6 +184,7 @@ export class StrategyRouter implements Disposable {
     if (a !== undefined) this.fanIn.commit(a.sourceId);
   }
 
+  /** Persists every strategy's position after its last delivered order. */
   commitAll(): void {
     this.fanIn.commitAll();
   }
@@ -224,6 +228,7 @@ export class StrategyRouter implements Disposable {
     a.replies?.close();
   }
 
+  /** Closes the readers, the reply writers and discovery. Does not commit. Idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -236,6 +241,7 @@ export class StrategyRouter implements Disposable {
     this.discovery.close();
   }
 
+  /** Same as close(), for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }

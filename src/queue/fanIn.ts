@@ -38,6 +38,7 @@ export interface FanInOptions {
   spinMicros?: number | undefined;
 }
 
+/** Merges several readers into one stream ordered by (timestamp, source id), with commits that never pass an undelivered record. */
 export class FanInReader implements Disposable {
   private sources: Source[] = [];
   /** The sources' control blocks, a new array at every change (the waits rebuild their futex sets on that). */
@@ -198,6 +199,7 @@ export class FanInReader implements Disposable {
     for (const listener of this.closeListeners) listener();
   }
 
+  /** Same as close(), for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -11,6 +11,7 @@ import { findTail, scanSegment } from "./scan.ts";
 import { listSegmentIds, segmentPath, withSegment } from "./segment.ts";
 import { isSetAsideFileName, isTempFileName, READERS_DIR, SEGMENT_HEADER_SIZE, type FormatVersion } from "./layout/index.ts";
 
+/** A snapshot of a queue for tools (`chronicle inspect`, `doctor`): writer, head, segments, readers, leftovers. */
 export interface QueueInfo {
   dir: string;
   formatVersion: FormatVersion;

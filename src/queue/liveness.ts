@@ -15,6 +15,7 @@ export function heartbeatAgeMs(heartbeatNs: number | bigint, nowMs = wallClockMs
   return heartbeatNs > 0 ? Math.max(0, nowMs - Number(heartbeatNs) / 1e6) : Infinity;
 }
 
+/** Whether a queue's writer is alive, and what is known of the last one. */
 export interface WriterStatus {
   /** True while a writer holds the queue's lock. */
   alive: boolean;

@@ -38,7 +38,7 @@ export class MessageView implements Message {
   /** Byte offset of the payload in `buffer` / `data`. */
   payloadOffset = 0;
 
-  /** Views the reader's segment window. */
+  /** Views the reader's segment window. @internal */
   constructor(window: Mapping) {
     this.buffer = window.u8;
     this.data = window.data;
@@ -54,10 +54,12 @@ export class MessageView implements Message {
     this.payloadView = null;
   }
 
+  /** The record's sequence number. */
   get seq(): number {
     return recordSeq(this.u32, this.offset);
   }
 
+  /** The record's type id (0 to 65534). */
   get typeId(): number {
     return recordTypeId(this.u32, this.offset);
   }

@@ -368,6 +368,7 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
     return { segment: this.segmentId, offset: this.offset };
   }
 
+  /** True once close() was called. */
   get isClosed(): boolean {
     return this.closed;
   }
@@ -393,6 +394,7 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
     this.control.close();
   }
 
+  /** Same as close(), for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -3,6 +3,7 @@ import { checkAtLeast, checkBoolean, checkOptions } from "./args.ts";
 import type { StartPosition } from "./startPosition.ts";
 import { checkWaitOptions, type WaitOptions } from "./wait.ts";
 
+/** Options of a reader (`Queue.openSubscriber`, `Queue.openAnonymous`). */
 export interface ReaderOptions {
   /**
    * resume (default): the committed position, or earliest for a new reader; earliest: the oldest

@@ -73,7 +73,7 @@ function setAsideStrays(dir: string, control: ControlBlock, epoch: number, size:
  * The id of the first segment when no segment file exists. With segments on disk the next id is
  * always the newest's + 1 (or the writer continues in the newest), whatever the hints say: ids
  * only grow and retention never deletes the newest file, so every id retention deleted is below
- * the newest and newest + 1 is fresh (SPEC section 10, defect 2). A hint beyond newest + 1 is
+ * the newest and newest + 1 is fresh (FORMAT.md defect 2). A hint beyond newest + 1 is
  * damage (a wild control block field or checkpoint) or newest files removed by hand, which cannot
  * be told apart; following it would skip ids (readers report the gap as lost segments) or jump to
  * ids near 2^32, so it is not followed. With no file at all, a previous writer's segments were

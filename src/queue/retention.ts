@@ -13,6 +13,7 @@ import { readRegular } from "./regularFile.ts";
 import { listSegmentIds, segmentPath } from "./segment.ts";
 import { READERS_DIR, READER_META_EXT } from "./layout/index.ts";
 
+/** When readers stop holding segments. */
 export interface RetentionPolicy {
   /** A reader whose heartbeat is older than this, and whose process is gone, is dead (default 60 s). */
   readerTtlMs: number;
@@ -33,8 +34,10 @@ export function retentionPolicy(options: OptionalFields<RetentionPolicy> | undef
   };
 }
 
+/** A reader's verdict: "live" holds segments; "dead" (heartbeat past the TTL, not open) and "lagging" (past maxReaderLagBytes) do not; "corrupt": no valid meta slot. */
 export type ReaderState = "live" | "dead" | "lagging" | "corrupt";
 
+/** One reader meta of a queue with its verdict. */
 export interface ReaderStatus {
   name: string;
   path: string;
@@ -49,6 +52,7 @@ export interface ReaderStatus {
   state: ReaderState;
 }
 
+/** The head of a queue as readerStatuses takes it: segment, offset and the segment size. */
 export interface Head {
   segment: number;
   offset: number;

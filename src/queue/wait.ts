@@ -6,7 +6,7 @@
  * (fdWatch.ts) turns into one more futex word. The asynchronous wait has its sleeping done by
  * another helper thread (asyncWait.ts) and keeps the event loop free.
  *
- * Protocol (SPEC section 8): a sleeper reads notify_seq, checks for a record, and sleeps on the
+ * Protocol (docs/FORMAT.md, Protocols: Wait): a sleeper reads notify_seq, checks for a record, and sleeps on the
  * futex only while notify_seq still has the value it read; the writer bumps notify_seq after
  * every commit and roll. In format v2 a sleeper first registers in waiters_pending and the writer
  * skips the wake-up syscall while nobody is registered (v1 writers always wake). Every wake
@@ -20,8 +20,10 @@ import type { ControlBlock } from "./control.ts";
 import { FdWatch } from "./fdWatch.ts";
 import { SLEEPER_HEARTBEAT_MS, SLEEP_SLICE_MS, UNREGISTERED_POLL_MS } from "./layout/index.ts";
 
+/** "hybrid": spin, then sleep on the futex; "spin": never sleep. */
 export type WaitStrategy = "spin" | "hybrid";
 
+/** How a reader waits for records. */
 export interface WaitOptions {
   /** "hybrid" (default): spin for `spinMicros`, then sleep on the futex. "spin": never sleep (100% CPU, lowest latency). */
   strategy?: WaitStrategy | undefined;

@@ -151,6 +151,7 @@ export class QueueWriter implements Disposable {
     return this.offset;
   }
 
+  /** True once close() was called. */
   get isClosed(): boolean {
     return this.closed;
   }
@@ -298,6 +299,7 @@ export class QueueWriter implements Disposable {
     }
   }
 
+  /** Same as close(), for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -1,11 +1,11 @@
-/** BusLayout is pure path logic (SPEC section 9): no file is touched. */
+/** BusLayout is pure path logic (FORMAT.md, Bus layout): no file is touched. */
 import { describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
 import { BusLayout, InvalidArgument, MAX_STRATEGY_ID_BYTES } from "../../src/index.ts";
 import { thrown } from "../helpers/errors.ts";
 
 describe("BusLayout", () => {
-  test("strategy endpoints follow SPEC section 9: <root>/orders/queue/<id>/orders_out and orders_in", () => {
+  test("strategy endpoints follow FORMAT.md, Bus layout: <root>/orders/queue/<id>/orders_out and orders_in", () => {
     const layout = new BusLayout("/srv/bus");
     expect(layout.root).toBe("/srv/bus");
     expect(layout.strategiesDir).toBe("/srv/bus/orders/queue");

@@ -1,4 +1,4 @@
-/** CRC-32/ISO-HDLC (SPEC section 2): the reference vectors, over a copy and in place. */
+/** CRC-32/ISO-HDLC (FORMAT.md, Record): the reference vectors, over a copy and in place. */
 import { describe, expect, test } from "bun:test";
 import { IN_PLACE_CRC_MAX, crc32, crc32Words } from "../../src/queue/crc32.ts";
 import { PAYLOAD_OFF } from "../../src/queue/layout/index.ts";

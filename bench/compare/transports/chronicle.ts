@@ -71,7 +71,7 @@ export function chronicle(mode: Mode): Transport {
     label: m.label,
     short: m.short,
     guarantees: `${COMMON} ${m.wait}`,
-    settings: "chronicle: 64 MiB segments, defaults otherwise, a named subscriber per reader",
+    settings: "chronicle: 64 MiB segments, defaults otherwise, a named reader per receiver",
     async openA(spec: RunSpec, spawnPeer) {
       const a2b = join(spec.dir, "a2b");
       const b2a = join(spec.dir, "b2a");

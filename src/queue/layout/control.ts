@@ -3,6 +3,7 @@
 export const CONTROL_SIZE = 512;
 export const CONTROL_MAGIC = 0x4348524e;
 export const SUPPORTED_FORMAT_VERSIONS = [1, 2] as const;
+/** On-disk format: 1 (compatible with the Rust reference, 1 MiB segments) or 2 (this project's extension). */
 export type FormatVersion = (typeof SUPPORTED_FORMAT_VERSIONS)[number];
 
 export const CTL_MAGIC_OFF = 0;
