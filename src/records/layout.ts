@@ -29,9 +29,9 @@ export type FieldType = ScalarType | StringType | ArrayType;
 export interface FieldOptions {
   readonly type: FieldType;
   /** Schema version that added the field (default 1); later versions only append fields. */
-  readonly since?: number;
+  readonly since?: number | undefined;
   /** Value read from records of older versions (default zero, false or ""); arrays: every element. */
-  readonly default?: number | bigint | boolean | string;
+  readonly default?: number | bigint | boolean | string | undefined;
 }
 
 /** A field: a type name, or options for a field added in a later version. */

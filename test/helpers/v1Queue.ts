@@ -1,5 +1,5 @@
 /**
- * Format v1 queue directories built byte by byte from SPEC sections 2-4, as the Rust reference
+ * Format v1 queue directories built byte by byte from docs/FORMAT.md (Segment, Record, Control block), as the Rust reference
  * writes them, without this library's writer or layout descriptor: readers are checked against the
  * spec, not against our own writer. Literal offsets on purpose (they are the spec's numbers).
  */
@@ -17,12 +17,12 @@ export interface V1Record {
 /** v1 segments are always 1 MiB. */
 export const V1_SEGMENT_BYTES = 1 << 20;
 
-/** `record_len = align_up(64 + payload_len, 64)` (SPEC section 2). */
+/** `record_len = align_up(64 + payload_len, 64)` (FORMAT.md, Record). */
 export function v1RecordLength(payloadLength: number): number {
   return Math.ceil((64 + payloadLength) / 64) * 64;
 }
 
-/** The bytes of segment `id` holding `records` from offset 64 (SPEC sections 2 and 3). */
+/** The bytes of segment `id` holding `records` from offset 64 (FORMAT.md, Segment and Record). */
 export function v1Segment(id: number, records: V1Record[], sealed: boolean): Uint8Array {
   const seg = new Uint8Array(V1_SEGMENT_BYTES);
   const v = new DataView(seg.buffer);
@@ -48,7 +48,7 @@ export function v1Segment(id: number, records: V1Record[], sealed: boolean): Uin
 /**
  * Writes into the empty directory `dir` the v1 queue a reference writer leaves after appending
  * `records` in order and exiting: a new 1 MiB segment whenever the next record does not fit, every
- * full segment sealed, control.meta (SPEC section 4) naming the last one. Returns the segment count.
+ * full segment sealed, control.meta (FORMAT.md, Control block) naming the last one. Returns the segment count.
  */
 export function writeV1Queue(dir: string, records: V1Record[]): number {
   const segments: V1Record[][] = [[]];
