@@ -218,13 +218,32 @@ export function decodeSection(dv: DataView, u8: Uint8Array, at: number, ctx: Dec
     if (version >= ctx.fromVersion) {
       const typeAt = p + EVENT_HEADER_SIZE;
       const dataAt = typeAt + typeLen;
-      const type = fromUtf8.decode(u8.subarray(typeAt, dataAt));
+      const type = typeName(u8, typeAt, typeLen);
       const data = ctx.codec.decode(u8.subarray(dataAt, dataAt + dataLen));
       const base = { stream: ctx.stream, version, type, data, globalSeq: ctx.firstGlobal + i, timestampNs: ctx.timestampNs };
       out.push(metaLen < 0 ? base : { ...base, metadata: ctx.codec.decode(u8.subarray(dataAt + dataLen, dataAt + dataLen + metaLen)) });
     }
     p += EVENT_HEADER_SIZE + typeLen + dataLen + Math.max(0, metaLen);
   }
+}
+
+/** Recently decoded type names with their bytes: a store has few types, and decoding each costs a subarray. */
+const TYPE_CACHE = 32;
+const typeBytes: Uint8Array[] = [];
+const typeStrings: string[] = [];
+let typeNext = 0;
+
+function typeName(u8: Uint8Array, at: number, length: number): string {
+  for (let i = 0; i < typeBytes.length; i++) {
+    const b = typeBytes[i]!;
+    if (b.length === length && sameBytes(u8, at, b)) return typeStrings[i]!;
+  }
+  const bytes = u8.slice(at, at + length);
+  const name = fromUtf8.decode(bytes);
+  typeBytes[typeNext] = bytes;
+  typeStrings[typeNext] = name;
+  typeNext = (typeNext + 1) % TYPE_CACHE;
+  return name;
 }
 
 /** Decodes every event of a validated batch, in order (for subscriptions). */

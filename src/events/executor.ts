@@ -33,6 +33,8 @@ export interface CommandStore {
   readonly root: string;
   readStream<E>(stream: string): StreamRead<E>;
   append(writes: readonly AppendWrite[]): AppendResult;
+  /** Optional: hold the store's writer until the next append (EventStore.takeWriter), called before each retry. */
+  takeWriter?(): void;
 }
 
 /** Retries after version conflicts: delay before retry n (1-based) is baseDelayMs * 2^(n-1), ± jitter. */
@@ -100,6 +102,8 @@ export async function execute<S, E = unknown>(store: CommandStore, command: Comm
 
   for (let attempt = 1; ; attempt++) {
     trace?.({ kind: "attempt", attempt });
+    // A retry reads and writes while holding the writer: other processes cannot make it conflict again.
+    if (attempt > 1) store.takeWriter?.();
     const { state, scheduled, visited, versions } = readPhase(store, command, maxStreams, trace);
     const writes = checkedWrites(root, command.handle(state), versions);
     if (writes === null) return { attempts: attempt, scheduled, visited, versions, written: [] };
