@@ -22,6 +22,7 @@ import { Mapping, closeFd, fdSize, futexWait, futexWake, linkPath, pwriteAll, un
 import { AsyncWaiter } from "../queue/asyncWait.ts";
 import { openRegular } from "../queue/regularFile.ts";
 import { QueueWriter } from "../queue/writer.ts";
+import { isQueueDirectory } from "../queue/queue.ts";
 
 export const LEASE_FILE = "lease";
 /** "CEL1" as a little-endian u32, first word of the lease file. */
@@ -44,6 +45,7 @@ const leases = new Map<string, WriterLease>();
 
 /** Options the lease passes to the log's QueueWriter when it opens it. */
 export interface LeaseWriterOptions {
+  /** Segment size of the log if this process creates it (an existing log keeps its own). */
   segmentSize: number;
   /** Least time a busy holder keeps the writer once another process asks for it. */
   holdMs: number;
@@ -64,6 +66,8 @@ export class WriterLease {
   private yieldTo: number | null = null;
   /** performance.now() when this process last opened the writer. */
   private openedAt = 0;
+  /** The segment size to create the log with; null once it exists (a writer then takes the log's own). */
+  private createSize: number | null;
   /** How long the last successful open took. */
   private openMs = 0;
   /** Times this process opened the writer (a measure of hand-overs, for benchmarks and tests). */
@@ -74,6 +78,7 @@ export class WriterLease {
     this.path = join(root, LEASE_FILE);
     this.logDir = logDir;
     this.writerOptions = opts;
+    this.createSize = isQueueDirectory(logDir) ? null : opts.segmentSize;
     this.map = mapLeaseFile(this.path);
     this.words = this.map.i32;
   }
@@ -113,7 +118,7 @@ export class WriterLease {
       started = performance.now();
       const releases = Atomics.load(this.words, RELEASES_W);
       try {
-        writer = QueueWriter.open(this.logDir, { segmentSize: this.writerOptions.segmentSize, preallocate: false });
+        writer = QueueWriter.open(this.logDir, this.createSize === null ? { preallocate: false } : { segmentSize: this.createSize, preallocate: false });
         break;
       } catch (e) {
         if (!(e instanceof WriterAlreadyActive)) throw e;
@@ -124,6 +129,7 @@ export class WriterLease {
       }
     }
     this.current = writer;
+    this.createSize = null;
     this.openedAt = performance.now();
     this.openMs = this.openedAt - started;
     this.opens++;

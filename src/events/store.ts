@@ -83,6 +83,7 @@ export class EventStore implements Disposable {
   private readonly verifyCrc: boolean;
   private tailer: QueueReader;
   private closed = false;
+  private rebuilds = 0;
   /** Scratch for findSection. */
   private readonly before = [0];
 
@@ -157,6 +158,7 @@ export class EventStore implements Disposable {
     if (this.readIndexed(stream, from, events)) return { stream, version: this.index.version(stream), events: events as StoredEvent<E>[] };
     // The index named a record the log does not hold (segments removed or replaced): derive it again.
     this.rebuildIndex();
+    this.rebuilds++;
     events.length = 0;
     if (this.readIndexed(stream, from, events)) return { stream, version: this.index.version(stream), events: events as StoredEvent<E>[] };
     throw new CorruptRecord(this.logDir, -1, -1, `stream ${JSON.stringify(stream)}: a freshly built index disagrees with the log`);
@@ -237,9 +239,12 @@ export class EventStore implements Disposable {
     this.catchUp();
   }
 
-  /** Number of batches (appends) and streams indexed. */
-  get stats(): { batches: number; streams: number; lastGlobalSeq: number; writerOpens: number } {
-    return { batches: this.index.batches, streams: this.index.streamCount, lastGlobalSeq: this.index.lastGlobalSeq, writerOpens: this.lease.opens };
+  /**
+   * Batches (appends) and streams indexed, the last globalSeq, times the index was rebuilt
+   * because an entry did not match the log, and times this process opened the log's writer.
+   */
+  get stats(): { batches: number; streams: number; lastGlobalSeq: number; rebuilds: number; writerOpens: number } {
+    return { batches: this.index.batches, streams: this.index.streamCount, lastGlobalSeq: this.index.lastGlobalSeq, rebuilds: this.rebuilds, writerOpens: this.lease.opens };
   }
 
   get isClosed(): boolean {
