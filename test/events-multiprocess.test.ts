@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { EventStore, type StoredEvent } from "../src/events/index.ts";
-import { spawnFixture } from "./helpers/spawn.ts";
+import { runToEnd, spawnFixture } from "./helpers/spawn.ts";
 import { TempDir } from "./helpers/tmp.ts";
 
 describe("event store: several processes", () => {
@@ -103,5 +104,19 @@ describe("event store: kill -9", () => {
       expect(s.readStream("a").events.map((e) => e.type)).toEqual(["first", "second"]);
       expect(s.readStream("b").events.map((e) => [e.type, e.version, e.globalSeq])).toEqual([["second", 1, 3]]);
     }
+  });
+});
+
+describe("examples/orders.ts", () => {
+  test("runs with no arguments: fills written atomically, rejections, and a projection process printing the final positions", async () => {
+    const r = await runToEnd(["bun", join(import.meta.dir, "..", "examples", "orders.ts")]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split("\n");
+    expect(lines).toContain("[orders] FillOrder(1, 60): visited order-1, account-alice, instrument-ACME; wrote order-1@2 + account-alice@2 in attempt 1");
+    expect(lines).toContain("[orders] FillOrder(3) conflicted on instrument-GLOBEX; retrying");
+    expect(lines).toContain("[orders] FillOrder(3) rejected: instrument GLOBEX is not tradable");
+    expect(lines).toContain("[projection]   alice: ACME 100, GLOBEX 4");
+    expect(lines).toContain("[projection]   bob: ACME -40, INITECH 7");
   });
 });
