@@ -1,38 +1,51 @@
-/** Random access to log records for readStream: a few segments kept mapped read-only, least recently used replaced. */
+/**
+ * Random access to log records for readStream: segments stay mapped read-only once read, up to
+ * a budget of address space (the least recently used one is replaced beyond it). A stream's
+ * batches are spread over the whole log, so a small cache would map and unmap on nearly every
+ * batch; address space is cheap, and the pages are the page cache's, shared with the writer.
+ */
 import { Mapping } from "../ffi/index.ts";
 import { Segment } from "../queue/segment.ts";
 
-/** Segments kept mapped at once. */
-const SLOTS = 4;
+/** Address space the cache may keep mapped. */
+const MAPPED_BYTES = 4 * 2 ** 30;
+const MIN_SLOTS = 4;
+const MAX_SLOTS = 1024;
 
 export class SegmentCache implements Disposable {
   private readonly dir: string;
   private readonly segmentSize: number;
-  private readonly windows: Mapping[] = [];
-  private readonly ids: number[] = [];
+  private readonly slots: number;
+  /** Mapped segments by id, least recently used first (a Map keeps insertion order). */
+  private readonly mapped = new Map<number, Mapping>();
+  private lastId = -1;
+  private last: Mapping | null = null;
   private closed = false;
 
   constructor(dir: string, segmentSize: number) {
     this.dir = dir;
     this.segmentSize = segmentSize;
+    this.slots = Math.min(MAX_SLOTS, Math.max(MIN_SLOTS, Math.floor(MAPPED_BYTES / segmentSize)));
   }
 
   /** The mapping holding segment `id`, or null when the file does not exist (deleted or never written). */
   get(id: number): Mapping | null {
-    const at = this.ids.indexOf(id);
-    if (at >= 0) {
-      // Move to the front: the most recently used is kept longest.
-      if (at > 0) {
-        const w = this.windows[at]!;
-        this.ids.splice(at, 1);
-        this.windows.splice(at, 1);
-        this.ids.unshift(id);
-        this.windows.unshift(w);
-      }
-      return this.windows[0]!;
+    // Consecutive batches of a stream are often in one segment: skip the reordering then.
+    if (id === this.lastId && this.last !== null) return this.last;
+    const hit = this.mapped.get(id);
+    if (hit !== undefined) {
+      this.mapped.delete(id);
+      this.mapped.set(id, hit);
+      return this.remember(id, hit);
     }
-    const window = this.windows.length < SLOTS ? Mapping.reserve(this.segmentSize) : this.windows.pop()!;
-    if (this.ids.length === SLOTS) this.ids.pop();
+    let window: Mapping;
+    if (this.mapped.size < this.slots) {
+      window = Mapping.reserve(this.segmentSize);
+    } else {
+      const [oldest, w] = this.mapped.entries().next().value as [number, Mapping];
+      this.mapped.delete(oldest);
+      window = w;
+    }
     let seg: Segment | null;
     try {
       seg = Segment.open(this.dir, id, window, "read");
@@ -44,16 +57,22 @@ export class SegmentCache implements Disposable {
       window.unmap();
       return null;
     }
-    this.ids.unshift(id);
-    this.windows.unshift(window);
+    this.mapped.set(id, window);
+    return this.remember(id, window);
+  }
+
+  private remember(id: number, window: Mapping): Mapping {
+    this.lastId = id;
+    this.last = window;
     return window;
   }
 
   /** Forgets every mapping (after the index was rebuilt, say). */
   clear(): void {
-    for (const w of this.windows) w.unmap();
-    this.windows.length = 0;
-    this.ids.length = 0;
+    this.last = null;
+    this.lastId = -1;
+    for (const w of this.mapped.values()) w.unmap();
+    this.mapped.clear();
   }
 
   close(): void {
