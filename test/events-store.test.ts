@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { closeSync, openSync, readSync, readdirSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import {
-  EventEncodingFailed, EventStore, InvalidArgument, MAX_STREAM_ID_BYTES, PayloadTooLarge, VersionConflict,
+  CorruptRecord, EventEncodingFailed, EventStore, InvalidArgument, MAX_STREAM_ID_BYTES, PayloadTooLarge, VersionConflict,
   type AppendWrite, type EventCodec,
 } from "../src/events/index.ts";
 import { BATCH_TYPE_ID } from "../src/events/layout.ts";
@@ -232,6 +232,30 @@ describe("event store: the log and the index", () => {
     } finally {
       closeSync(fd);
     }
+  });
+});
+
+describe("event store: a log record that is not a batch", () => {
+  test("is a CorruptRecord at every read and every poll, never skipped; a store opened on it refuses to open", () => {
+    using tmp = new TempDir();
+    {
+      using first = EventStore.open(tmp.path);
+      first.append([{ stream: "a", expected: "any", events: [ev("e", 1)] }]);
+    }
+    // The log exists: this store does not take the writer until it appends.
+    using store = EventStore.open(tmp.path);
+    expect(store.readStream("a").version).toBe(1);
+    using sub = store.subscribe("p");
+    expect(sub.poll()!.data).toBe(1);
+    {
+      using writer = Queue.openPublisher(join(tmp.path, "log"));
+      writer.append(1, new TextEncoder().encode("not a batch"));
+    }
+    for (let i = 0; i < 2; i++) {
+      expect(() => store.readStream("a")).toThrow(CorruptRecord);
+      expect(() => sub.poll()).toThrow(CorruptRecord);
+    }
+    expect(() => EventStore.open(tmp.path)).toThrow(CorruptRecord);
   });
 });
 

@@ -84,6 +84,8 @@ export class EventStore implements Disposable {
   private tailer: QueueReader;
   private closed = false;
   private rebuilds = 0;
+  /** The CorruptRecord the tail of the log gave, reported until the index is rebuilt. */
+  private broken: CorruptRecord | null = null;
   /** Scratch for findSection. */
   private readonly before = [0];
 
@@ -152,7 +154,8 @@ export class EventStore implements Disposable {
   readStream<E = unknown>(stream: string, opts?: { fromVersion?: number }): StreamRead<E> {
     this.checkOpen();
     checkStreamId(this.root, stream);
-    const from = opts?.fromVersion === undefined ? 1 : checkVersion(this.root, checkOptions(opts, "read options", this.root).fromVersion, "fromVersion", 1);
+    const fromVersion = checkOptions(opts, "read options", this.root).fromVersion;
+    const from = fromVersion === undefined ? 1 : checkVersion(this.root, fromVersion, "fromVersion", 1);
     this.catchUp();
     const events: StoredEvent[] = [];
     if (this.readIndexed(stream, from, events)) return { stream, version: this.index.version(stream), events: events as StoredEvent<E>[] };
@@ -234,6 +237,7 @@ export class EventStore implements Disposable {
     const fresh = QueueReader.open(this.logDir, null, { start: "earliest", verifyCrc: this.verifyCrc });
     this.tailer.close();
     this.tailer = fresh;
+    this.broken = null;
     this.index.clear();
     this.segments.clear();
     this.catchUp();
@@ -269,11 +273,17 @@ export class EventStore implements Disposable {
 
   /** Indexes every record the log holds past the tailer's position. */
   private catchUp(): void {
+    // The tailer has moved past a record the index refused: report it at every call, never skip it.
+    if (this.broken !== null) throw this.broken;
     const t = this.tailer;
     for (let m = t.next(); m !== null; m = t.next()) {
-      if (m.typeId !== BATCH_TYPE_ID) throw new CorruptRecord(this.logDir, m.segment, m.offset, `record ${m.seq} has type ${m.typeId}, not an event batch (${BATCH_TYPE_ID})`);
-      const problem = this.index.apply(m.segment, m.offset, m.seq, m.data, m.buffer, m.payloadOffset, m.length);
-      if (problem !== null) throw new CorruptRecord(this.logDir, m.segment, m.offset, `record ${m.seq}: ${problem}`);
+      const problem = m.typeId !== BATCH_TYPE_ID
+        ? `type ${m.typeId}, not an event batch (${BATCH_TYPE_ID})`
+        : this.index.apply(m.segment, m.offset, m.seq, m.data, m.buffer, m.payloadOffset, m.length);
+      if (problem !== null) {
+        this.broken = new CorruptRecord(this.logDir, m.segment, m.offset, `record ${m.seq}: ${problem}`);
+        throw this.broken;
+      }
     }
   }
 

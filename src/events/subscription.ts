@@ -20,6 +20,7 @@ export class Subscription implements Disposable, AsyncIterable<StoredEvent> {
   private readonly codec: EventCodec;
   private readonly logDir: string;
   private batch: StoredEvent[] = [];
+  private broken: unknown = null;
   private next = 0;
   private deliveredSegment: number;
   private deliveredOffset: number;
@@ -36,9 +37,16 @@ export class Subscription implements Disposable, AsyncIterable<StoredEvent> {
   poll(): StoredEvent | null {
     if (this.next === this.batch.length) {
       if (this.reader.isClosed) throw new ClosedError(this.logDir, "subscription");
+      // The reader has moved past a record that did not decode: report it at every call, never skip it.
+      if (this.broken !== null) throw this.broken;
       const m = this.reader.next();
       if (m === null) return null;
-      this.batch = decodeRecord(this.logDir, this.codec, m);
+      try {
+        this.batch = decodeRecord(this.logDir, this.codec, m);
+      } catch (e) {
+        this.broken = e;
+        throw e;
+      }
       this.next = 0;
     }
     const e = this.batch[this.next++]!;
