@@ -171,7 +171,7 @@ function readCase(dir: string, total: number, probe: number): { indexedUs: numbe
   using store = EventStore.open(dir);
   const openMs = performance.now() - t0;
   let read = store.readStream("probe");
-  const reps = 20;
+  const reps = 200;
   const t1 = Bun.nanoseconds();
   for (let r = 0; r < reps; r++) read = store.readStream("probe");
   const indexedUs = (Bun.nanoseconds() - t1) / reps / 1000;

@@ -127,6 +127,7 @@ export function forEachSection(dv: DataView, u8: Uint8Array, base: number, lengt
   const problem = batchHeaderProblem(dv, base, length);
   if (problem !== null) return problem;
   const end = base + length;
+  const text = bufferOver(u8);
   const sections = batchSections(dv, base);
   let events = 0;
   let at = base + BATCH_HEADER_SIZE;
@@ -143,7 +144,7 @@ export function forEachSection(dv: DataView, u8: Uint8Array, base: number, lengt
     const eventsProblem = checkEvents(dv, at + sectionHeaderSize(idLen), sectionEnd, count);
     if (eventsProblem !== null) return `section ${s}: ${eventsProblem}`;
     info.at = at;
-    info.stream = fromUtf8.decode(u8.subarray(at + SECTION_ID_OFF, at + SECTION_ID_OFF + idLen));
+    info.stream = text.toString("utf8", at + SECTION_ID_OFF, at + SECTION_ID_OFF + idLen);
     info.firstVersion = firstVersion;
     info.events = count;
     fn(info);
@@ -194,6 +195,18 @@ function sameBytes(u8: Uint8Array, at: number, id: Uint8Array): boolean {
   return true;
 }
 
+const buffers = new WeakMap<Uint8Array, Buffer>();
+
+/** A Buffer over the memory of `u8`, made once per array (mappings keep theirs): text decodes without a view per field. */
+function bufferOver(u8: Uint8Array): Buffer {
+  let b = buffers.get(u8);
+  if (b === undefined) {
+    b = Buffer.from(u8.buffer, u8.byteOffset, u8.length);
+    buffers.set(u8, b);
+  }
+  return b;
+}
+
 /** What decodeSection needs besides the bytes. */
 export interface DecodeContext {
   codec: EventCodec;
@@ -210,6 +223,8 @@ export function decodeSection(dv: DataView, u8: Uint8Array, at: number, ctx: Dec
   const first = sectionFirstVersion(dv, at);
   const count = sectionEvents(dv, at);
   let p = at + sectionHeaderSize(sectionIdLength(dv, at));
+  const codec = ctx.codec;
+  const buffer = codec.decodeAt === undefined ? null : bufferOver(u8);
   for (let i = 0; i < count; i++) {
     const typeLen = eventTypeLength(dv, p);
     const dataLen = eventDataLength(dv, p);
@@ -219,9 +234,9 @@ export function decodeSection(dv: DataView, u8: Uint8Array, at: number, ctx: Dec
       const typeAt = p + EVENT_HEADER_SIZE;
       const dataAt = typeAt + typeLen;
       const type = typeName(u8, typeAt, typeLen);
-      const data = ctx.codec.decode(u8.subarray(dataAt, dataAt + dataLen));
+      const data = buffer === null ? codec.decode(u8.subarray(dataAt, dataAt + dataLen)) : codec.decodeAt!(buffer, dataAt, dataAt + dataLen);
       const base = { stream: ctx.stream, version, type, data, globalSeq: ctx.firstGlobal + i, timestampNs: ctx.timestampNs };
-      out.push(metaLen < 0 ? base : { ...base, metadata: ctx.codec.decode(u8.subarray(dataAt + dataLen, dataAt + dataLen + metaLen)) });
+      out.push(metaLen < 0 ? base : { ...base, metadata: codec.decode(u8.subarray(dataAt + dataLen, dataAt + dataLen + metaLen)) });
     }
     p += EVENT_HEADER_SIZE + typeLen + dataLen + Math.max(0, metaLen);
   }

@@ -6,6 +6,11 @@ export interface EventCodec {
   readonly name: string;
   encode(value: unknown): Uint8Array;
   decode(bytes: Uint8Array): unknown;
+  /**
+   * Optional: decodes bytes [start, end) of `buffer` in place. The store reads events out of
+   * mapped segments; with this it needs no view (an allocation) per event.
+   */
+  decodeAt?(buffer: Buffer, start: number, end: number): unknown;
 }
 
 const encoder = new TextEncoder();
@@ -22,5 +27,8 @@ export const jsonCodec: EventCodec = {
   },
   decode(bytes: Uint8Array): unknown {
     return JSON.parse(decoder.decode(bytes));
+  },
+  decodeAt(buffer: Buffer, start: number, end: number): unknown {
+    return JSON.parse(buffer.toString("utf8", start, end));
   },
 };
