@@ -55,6 +55,7 @@ export type TraceEvent =
   | { kind: "conflict"; attempt: number; error: VersionConflict; delayMs: number }
   | { kind: "written"; events: number };
 
+/** Options of {@link execute}. */
 export interface ExecuteOptions {
   retry?: RetryPolicy;
   /** Most streams one attempt may schedule (declared and discovered; default 64), then TooManyStreams. */
@@ -63,6 +64,7 @@ export interface ExecuteOptions {
   trace?: (event: TraceEvent) => void;
 }
 
+/** What {@link execute} returns for a command that succeeded. */
 export interface ExecuteResult<E = unknown> {
   /** Attempts made (1 when the first append succeeded). */
   readonly attempts: number;
@@ -76,9 +78,13 @@ export interface ExecuteResult<E = unknown> {
   readonly written: StoredEvent<E>[];
 }
 
+/** Default retries after the first attempt. */
 export const DEFAULT_MAX_RETRIES = 4;
+/** Default delay before the first retry, in ms. */
 export const DEFAULT_BASE_DELAY_MS = 10;
+/** Default relative spread of each retry delay (±20%). */
 export const DEFAULT_JITTER = 0.2;
+/** Default most streams one attempt may schedule. */
 export const DEFAULT_MAX_STREAMS = 64;
 
 /** Runs `command` against `store` (see the module comment and docs/EVENTS.md). */

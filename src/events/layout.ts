@@ -17,6 +17,7 @@ export const BATCH_TYPE_ID = 0xe5e5;
 /** "CEB1" read as a little-endian u32. */
 export const BATCH_MAGIC = 0x31424543;
 
+/** Batch header fields (byte offsets from the payload start). */
 export const BATCH_MAGIC_OFF = 0;
 export const BATCH_SECTIONS_OFF = 4;
 export const BATCH_EVENTS_OFF = 8;
@@ -24,12 +25,14 @@ export const BATCH_RESERVED_OFF = 12;
 export const BATCH_FIRST_GLOBAL_OFF = 16;
 export const BATCH_HEADER_SIZE = 24;
 
+/** Section header fields (byte offsets from the section start). */
 export const SECTION_LENGTH_OFF = 0;
 export const SECTION_FIRST_VERSION_OFF = 4;
 export const SECTION_EVENTS_OFF = 8;
 export const SECTION_ID_LENGTH_OFF = 12;
 export const SECTION_ID_OFF = 14;
 
+/** Event header fields (byte offsets from the event start). */
 export const EVENT_TYPE_LENGTH_OFF = 0;
 export const EVENT_DATA_LENGTH_OFF = 2;
 export const EVENT_META_LENGTH_OFF = 6;
@@ -54,6 +57,7 @@ export function eventSize(typeBytes: number, dataBytes: number, metaBytes: numbe
   return EVENT_HEADER_SIZE + typeBytes + dataBytes + Math.max(0, metaBytes);
 }
 
+/** Writes the batch header (first globalSeq left for setFirstGlobalSeq). */
 export function writeBatchHeader(dv: DataView, base: number, sections: number, events: number): void {
   dv.setUint32(base + BATCH_MAGIC_OFF, BATCH_MAGIC, true);
   dv.setUint32(base + BATCH_SECTIONS_OFF, sections, true);
@@ -61,19 +65,23 @@ export function writeBatchHeader(dv: DataView, base: number, sections: number, e
   dv.setUint32(base + BATCH_RESERVED_OFF, 0, true);
 }
 
+/** Sets the globalSeq of the batch's first event. */
 export function setFirstGlobalSeq(dv: DataView, base: number, seq: number): void {
   dv.setUint32(base + BATCH_FIRST_GLOBAL_OFF, seq % TWO32, true);
   dv.setUint32(base + BATCH_FIRST_GLOBAL_OFF + 4, Math.floor(seq / TWO32), true);
 }
 
+/** The globalSeq of the batch's first event. */
 export function firstGlobalSeq(dv: DataView, base: number): number {
   return dv.getUint32(base + BATCH_FIRST_GLOBAL_OFF + 4, true) * TWO32 + dv.getUint32(base + BATCH_FIRST_GLOBAL_OFF, true);
 }
 
+/** Number of sections (streams with events) in the batch. */
 export function batchSections(dv: DataView, base: number): number {
   return dv.getUint32(base + BATCH_SECTIONS_OFF, true);
 }
 
+/** Number of events in the batch. */
 export function batchEvents(dv: DataView, base: number): number {
   return dv.getUint32(base + BATCH_EVENTS_OFF, true);
 }
@@ -87,6 +95,7 @@ export function batchHeaderProblem(dv: DataView, base: number, length: number): 
   return null;
 }
 
+/** Writes a section header (first version left 0 for setSectionFirstVersion). */
 export function writeSectionHeader(dv: DataView, at: number, length: number, events: number, idBytes: number): void {
   dv.setUint32(at + SECTION_LENGTH_OFF, length, true);
   dv.setUint32(at + SECTION_FIRST_VERSION_OFF, 0, true);
@@ -94,36 +103,44 @@ export function writeSectionHeader(dv: DataView, at: number, length: number, eve
   dv.setUint16(at + SECTION_ID_LENGTH_OFF, idBytes, true);
 }
 
+/** Sets the version of the section's first event. */
 export function setSectionFirstVersion(dv: DataView, at: number, version: number): void {
   dv.setUint32(at + SECTION_FIRST_VERSION_OFF, version, true);
 }
 
+/** Bytes of the section, header included. */
 export function sectionLength(dv: DataView, at: number): number {
   return dv.getUint32(at + SECTION_LENGTH_OFF, true);
 }
 
+/** Version of the section's first event. */
 export function sectionFirstVersion(dv: DataView, at: number): number {
   return dv.getUint32(at + SECTION_FIRST_VERSION_OFF, true);
 }
 
+/** Number of events in the section. */
 export function sectionEvents(dv: DataView, at: number): number {
   return dv.getUint32(at + SECTION_EVENTS_OFF, true);
 }
 
+/** Bytes of the section's stream id. */
 export function sectionIdLength(dv: DataView, at: number): number {
   return dv.getUint16(at + SECTION_ID_LENGTH_OFF, true);
 }
 
+/** Writes an event header (metadata length -1: none). */
 export function writeEventHeader(dv: DataView, at: number, typeBytes: number, dataBytes: number, metaBytes: number): void {
   dv.setUint16(at + EVENT_TYPE_LENGTH_OFF, typeBytes, true);
   dv.setUint32(at + EVENT_DATA_LENGTH_OFF, dataBytes, true);
   dv.setUint32(at + EVENT_META_LENGTH_OFF, metaBytes + 1, true);
 }
 
+/** Bytes of the event's type name. */
 export function eventTypeLength(dv: DataView, at: number): number {
   return dv.getUint16(at + EVENT_TYPE_LENGTH_OFF, true);
 }
 
+/** Bytes of the event's data. */
 export function eventDataLength(dv: DataView, at: number): number {
   return dv.getUint32(at + EVENT_DATA_LENGTH_OFF, true);
 }

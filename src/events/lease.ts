@@ -24,6 +24,7 @@ import { openRegular } from "../queue/regularFile.ts";
 import { QueueWriter } from "../queue/writer.ts";
 import { isQueueDirectory } from "../queue/queue.ts";
 
+/** The lease file in the store root. */
 export const LEASE_FILE = "lease";
 /** "CEL1" as a little-endian u32, first word of the lease file. */
 const LEASE_MAGIC = 0x314c4543;
@@ -51,6 +52,7 @@ export interface LeaseWriterOptions {
   holdMs: number;
 }
 
+/** One root's writer in this process (see the module comment). Not thread-safe. */
 export class WriterLease {
   readonly logDir: string;
   private readonly root: string;

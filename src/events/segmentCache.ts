@@ -12,6 +12,7 @@ const MAPPED_BYTES = 4 * 2 ** 30;
 const MIN_SLOTS = 4;
 const MAX_SLOTS = 1024;
 
+/** The log's segments mapped read-only for random access, least recently used replaced. */
 export class SegmentCache implements Disposable {
   private readonly dir: string;
   private readonly segmentSize: number;

@@ -38,6 +38,7 @@ interface PendingSection {
   events: number;
 }
 
+/** Every stream's entry, the last globalSeq and the batch count, as derived from the log so far. */
 export class StreamIndex {
   private readonly streams = new Map<string, StreamEntry>();
   private readonly pending: PendingSection[] = [];
