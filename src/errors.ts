@@ -213,3 +213,63 @@ export class RecordValueError extends ChronicleError {
     this.field = field;
   }
 }
+
+/** One stream whose expected version did not hold, in a {@link VersionConflict}. */
+export interface StreamConflict {
+  readonly stream: string;
+  /** What the write expected: "no_stream", "exists" or an exact version. */
+  readonly expected: "no_stream" | "exists" | number;
+  /** The stream's version in the log when the append was checked (0: no stream). */
+  readonly actual: number;
+}
+
+/** An event-store append whose expected versions did not hold; nothing was written. */
+export class VersionConflict extends ChronicleError {
+  /** Every failing stream, in the order of the append's writes. */
+  readonly conflicts: readonly StreamConflict[];
+  constructor(path: string, conflicts: readonly StreamConflict[]) {
+    const list = conflicts.map((c) => `${JSON.stringify(c.stream)} expected ${String(c.expected)}, actual ${c.actual}`).join("; ");
+    super("VERSION_CONFLICT", path, `version conflict, nothing written: ${list}`);
+    this.conflicts = conflicts;
+  }
+}
+
+/** A command wrote to a stream it neither declared nor discovered (permanent: never retried). */
+export class UndeclaredStream extends ChronicleError {
+  readonly stream: string;
+  constructor(path: string, stream: string) {
+    super("UNDECLARED_STREAM", path, `the command writes to stream ${JSON.stringify(stream)}, which it neither declared nor discovered; declare it or return it from discoverRelatedStreams`);
+    this.stream = stream;
+  }
+}
+
+/** A command kept conflicting until its retries ran out; its last conflict is the `cause`. */
+export class ConcurrencyError extends ChronicleError {
+  /** Attempts made (1 + retries). */
+  readonly attempts: number;
+  constructor(path: string, attempts: number, cause: VersionConflict) {
+    super("CONCURRENCY", path, `command gave up after ${attempts} attempts, each ending in a version conflict (last: ${cause.message})`, { cause });
+    this.attempts = attempts;
+  }
+}
+
+/** A command's discovery scheduled more streams than the executor's `maxStreams` (permanent). */
+export class TooManyStreams extends ChronicleError {
+  readonly limit: number;
+  constructor(path: string, limit: number, stream: string) {
+    super("TOO_MANY_STREAMS", path, `discovery scheduled more than maxStreams (${limit}) streams (the next one was ${JSON.stringify(stream)}); a resolver that keeps emitting new ids never ends`);
+    this.limit = limit;
+  }
+}
+
+/** An event's data or metadata could not be encoded by the store's codec; nothing was written. */
+export class EventEncodingFailed extends ChronicleError {
+  readonly stream: string;
+  /** Index of the event in its write's `events`. */
+  readonly index: number;
+  constructor(path: string, stream: string, index: number, reason: string, cause?: unknown) {
+    super("EVENT_ENCODING_FAILED", path, `event ${index} of stream ${JSON.stringify(stream)} cannot be encoded: ${reason}; nothing was written`, { cause });
+    this.stream = stream;
+    this.index = index;
+  }
+}
