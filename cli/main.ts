@@ -1,7 +1,8 @@
 #!/usr/bin/env bun
-/** chronicle: command-line tool for queues on disk (inspect, tail, doctor, bench). */
+/** chronicle: command-line tool for queues on disk (inspect, tail, doctor, bench, bridge). */
 import { ChronicleError } from "../src/index.ts";
 import { bench, benchHelp } from "./commands/bench.ts";
+import { bridge, bridgeHelp } from "./commands/bridge.ts";
 import { doctor, doctorHelp } from "./commands/doctor.ts";
 import { inspect, inspectHelp } from "./commands/inspect.ts";
 import { tail, tailHelp } from "./commands/tail.ts";
@@ -12,6 +13,7 @@ const commands: Record<string, { run: (argv: string[]) => number | Promise<numbe
   tail: { run: tail, help: tailHelp },
   doctor: { run: doctor, help: doctorHelp },
   bench: { run: bench, help: benchHelp },
+  bridge: { run: bridge, help: bridgeHelp },
 };
 
 const usage = `usage: chronicle <command> [options]
@@ -21,6 +23,7 @@ commands:
   tail <queue>      print records (-f to follow)
   doctor <root>     find problems in every queue under a directory (--fix for safe repairs)
   bench             local throughput and latency smoke test
+  bridge out|in     replicate a queue through NATS JetStream (exactly once)
 
 Every command takes --help and --json.`;
 

@@ -1,0 +1,162 @@
+/** What both bridge directions share: header names, the source identity, connecting, stream checks, backoff. */
+import { statSync } from "node:fs";
+import { join } from "node:path";
+import { connect } from "@nats-io/transport-node";
+import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
+import { jetstreamManager, type JetStreamManager, type StreamInfo } from "@nats-io/jetstream";
+import { InvalidArgument, StreamMismatch } from "../errors.ts";
+import { CONTROL_FILE } from "../queue/layout/index.ts";
+
+/** Headers the outbound bridge puts on every message (the payload itself is the record's, unchanged). */
+export const HEADER = {
+  /** The record's type id, decimal. */
+  type: "Chronicle-Type",
+  /** The record's seq in its source queue, decimal. */
+  seq: "Chronicle-Seq",
+  /** The record's timestamp, ns since the Unix epoch, decimal. */
+  timestamp: "Chronicle-Timestamp",
+  /** The source queue incarnation (see {@link sourceIdentity}). */
+  source: "Chronicle-Source",
+  /** Where the source queue lives, `<hostname>:<directory>`: for people, never compared. */
+  origin: "Chronicle-Origin",
+} as const;
+
+/** Retry pacing while NATS or JetStream is unavailable: doubles from `initialMs` up to `maxMs`. */
+export interface BackoffOptions {
+  /** First wait (default 100 ms). */
+  initialMs?: number;
+  /** Longest wait (default 5000 ms). */
+  maxMs?: number;
+}
+
+/** Options both bridges take. */
+export interface BridgeCommonOptions {
+  /** NATS server URL(s), e.g. "nats://10.0.0.5:4222" or several of a cluster. */
+  servers: string | string[];
+  /** Name of the JetStream stream. */
+  stream: string;
+  /** Retry pacing (see {@link BackoffOptions}). */
+  backoff?: BackoffOptions;
+  /** JetStream API and publish-ack timeout in ms (default 5000). */
+  timeoutMs?: number;
+  /** More options for the NATS connection (credentials, TLS, name...); servers and reconnect handling are the bridge's. */
+  connection?: Partial<ConnectionOptions>;
+  /** Stops the bridge like {@link Bridge.stop}. */
+  signal?: AbortSignal;
+  /** Called for each retry with the error that caused it (default: none; the bridge retries silently). */
+  onRetry?: (error: unknown, delayMs: number) => void;
+}
+
+/** A running bridge. `done` settles when it stops: resolved after stop(), rejected with the error that stopped it. */
+export interface Bridge extends AsyncDisposable {
+  readonly done: Promise<void>;
+  /** Stops after the messages in flight settle; resolves when stopped (never rejects). */
+  stop(): Promise<void>;
+}
+
+/**
+ * The identity of a queue incarnation: inode and birth time (ns) of its control.meta, which is
+ * created once with the queue and never replaced. A queue deleted and re-created gets a new one;
+ * moving it within a filesystem keeps it; a copy is a new incarnation.
+ */
+export function sourceIdentity(dir: string): string {
+  const st = statSync(join(dir, CONTROL_FILE), { bigint: true });
+  if (st.birthtimeNs === 0n) {
+    throw new InvalidArgument(dir, "this filesystem reports no birth time for control.meta; pass a sourceId that is unique to this queue incarnation");
+  }
+  return `${st.ino.toString(36)}-${st.birthtimeNs.toString(36)}`;
+}
+
+/** True when NATS `subject` is captured by `pattern` (tokens split on ".", `*` one token, `>` the rest). */
+export function subjectMatches(pattern: string, subject: string): boolean {
+  const p = pattern.split(".");
+  const s = subject.split(".");
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === ">") return s.length > i;
+    if (i >= s.length || (p[i] !== "*" && p[i] !== s[i])) return false;
+  }
+  return p.length === s.length;
+}
+
+/** Errors after which retrying cannot help: the bridge stops with them. */
+export class Fatal extends Error {
+  constructor(readonly error: Error) {
+    super(error.message);
+  }
+}
+
+/** Sleeps `ms`, or less when `signal` aborts. */
+export function pause(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done);
+  });
+}
+
+/**
+ * Runs `session` until `signal` aborts: a Fatal error stops it (rethrown unwrapped), any other
+ * error is a retry after a backoff that doubles up to maxMs and resets once a session ran.
+ */
+export async function retryLoop(opts: BridgeCommonOptions, signal: AbortSignal, session: () => Promise<boolean>): Promise<void> {
+  const initial = opts.backoff?.initialMs ?? 100;
+  const max = opts.backoff?.maxMs ?? 5000;
+  let delay = initial;
+  while (!signal.aborted) {
+    try {
+      if (await session()) delay = initial;
+    } catch (e) {
+      if (e instanceof Fatal) throw e.error;
+      if (signal.aborted) return;
+      opts.onRetry?.(e, delay);
+      await pause(delay, signal);
+      delay = Math.min(max, delay * 2);
+    }
+  }
+}
+
+/** A connection with the client's own reconnects (forever), plus the JetStream manager. */
+export async function openConnection(opts: BridgeCommonOptions, name: string): Promise<{ nc: NatsConnection; jsm: JetStreamManager }> {
+  const nc = await connect({
+    name,
+    ...opts.connection,
+    servers: opts.servers,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    timeout: opts.timeoutMs ?? 5000,
+  });
+  try {
+    return { nc, jsm: await jetstreamManager(nc, { timeout: opts.timeoutMs ?? 5000 }) };
+  } catch (e) {
+    await nc.close();
+    throw e;
+  }
+}
+
+/** The stream's info; a stream that does not exist is a StreamMismatch (Fatal), anything else a retry. */
+export async function streamInfo(jsm: JetStreamManager, stream: string, path: string): Promise<StreamInfo> {
+  try {
+    return await jsm.streams.info(stream);
+  } catch (e) {
+    if (isApiError(e, 10059)) throw new Fatal(new StreamMismatch(path, stream, "the stream does not exist; create it first (e.g. nats stream add)"));
+    throw e;
+  }
+}
+
+/** True for a JetStream API error with this error code (10059: stream not found, 10014: consumer not found). */
+export function isApiError(e: unknown, code: number): boolean {
+  const info = (e as { apiError?: () => { err_code?: number } } | null)?.apiError?.();
+  return info?.err_code === code;
+}
+
+/** Checks the common options (as given by JavaScript callers too). */
+export function checkCommon(path: string, opts: BridgeCommonOptions): void {
+  const servers = Array.isArray(opts.servers) ? opts.servers : [opts.servers];
+  if (servers.length === 0 || servers.some((s) => typeof s !== "string" || s === "")) throw new InvalidArgument(path, "servers must be a non-empty string or array of strings");
+  if (typeof opts.stream !== "string" || !/^[^\s.*>]+$/.test(opts.stream)) throw new InvalidArgument(path, `stream must be a JetStream stream name (no spaces, ".", "*" or ">"), got ${String(opts.stream)}`);
+}
