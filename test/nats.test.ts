@@ -6,7 +6,7 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { connect } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager, type StreamInfo } from "@nats-io/jetstream";
 import { join } from "node:path";
 import { BridgeBindingMismatch, PayloadExceedsServerLimit, Queue, StreamMismatch, type QueueWriter } from "../src/index.ts";
 import { bridgeFromJetStream, bridgeToJetStream, HEADER, type InboundBridge } from "../src/nats/index.ts";
@@ -30,28 +30,11 @@ async function server(name: string, extra: { maxPayload?: number } = {}): Promis
   return s;
 }
 
-async function addStream(urls: string[], name: string, subjects: string[], replicas = 1): Promise<void> {
+async function addStream(urls: string[], name: string, subjects: string[], replicas = 1): Promise<StreamInfo> {
   const nc = await connect({ servers: urls });
   try {
     const jsm = await jetstreamManager(nc);
-    await jsm.streams.add({ name, subjects, num_replicas: replicas });
-  } finally {
-    await nc.close();
-  }
-}
-
-/** Every message of the stream: [Chronicle-Source, Chronicle-Seq] in stream order. */
-async function streamSeqs(urls: string[], stream: string): Promise<number[]> {
-  const nc = await connect({ servers: urls });
-  try {
-    const jsm = await jetstreamManager(nc);
-    const last = (await jsm.streams.info(stream)).state.last_seq;
-    const seqs: number[] = [];
-    for (let s = 1; s <= last; s++) {
-      const m = await jsm.streams.getMessage(stream, { seq: s });
-      if (m !== null) seqs.push(Number(m.header.get(HEADER.seq)));
-    }
-    return seqs;
+    return await jsm.streams.add({ name, subjects, num_replicas: replicas });
   } finally {
     await nc.close();
   }
@@ -68,6 +51,13 @@ function records(dir: string): { typeId: number; ts: bigint; payload: Uint8Array
   const out = [];
   for (let m = r.next(); m !== null; m = r.next()) out.push({ typeId: m.typeId, ts: m.timestampNs, payload: m.payload.slice(), seq: m.seq });
   return out;
+}
+
+function countRecords(dir: string): number {
+  using r = Queue.openAnonymous(dir, { start: "earliest" });
+  let n = 0;
+  while (r.next() !== null) n++;
+  return n;
 }
 
 /** The inbound queue holds the source's records, in order, byte for byte (type, timestamp, payload). */
@@ -88,7 +78,7 @@ async function until(what: string, cond: () => boolean | Promise<boolean>, timeo
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(20);
+    await Bun.sleep(100);
   }
 }
 
@@ -108,4 +98,146 @@ describe("round trip", () => {
     await inb.stop();
     expectReplica(src, dst);
   }, 180_000);
+});
+
+const KILLS = Number(process.env.CHRONICLE_NATS_KILLS ?? 6);
+
+/** Every message of the stream through an ordered consumer: the Chronicle-Seq headers in stream order. */
+async function streamRecordSeqs(urls: string[], stream: string): Promise<number[]> {
+  const nc = await connect({ servers: urls });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const total = (await jsm.streams.info(stream)).state.messages;
+    const seqs: number[] = [];
+    if (total === 0) return seqs;
+    const c = await jetstream(nc).consumers.get(stream);
+    const it = await c.consume();
+    for await (const m of it) {
+      seqs.push(Number(m.headers?.get(HEADER.seq)));
+      if (seqs.length === total) break;
+    }
+    return seqs;
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Starts `chronicle bridge <args>` and waits for its "ready". */
+async function cliBridge(args: string[]): Promise<Child> {
+  const c = spawnCommand(["bun", CLI, "bridge", ...args]);
+  expect(await c.line()).toBe("ready");
+  return c;
+}
+
+/** Keeps appending `perTick` records every few ms until stopped; resolves with the total. */
+function keepAppending(w: QueueWriter, perTick: number): { stop: () => Promise<number> } {
+  let running = true;
+  const loop = (async () => {
+    while (running && !w.isClosed) {
+      appendMany(w, perTick);
+      await Bun.sleep(5);
+    }
+    return w.nextSeq;
+  })();
+  return { stop: () => ((running = false), loop) };
+}
+
+const randomMs = (lo: number, hi: number): number => lo + Math.floor(Math.random() * (hi - lo));
+
+describe("kill -9", () => {
+  test(`the outbound bridge killed ${KILLS} times while the writer appends: the stream holds every record exactly once, in order`, async () => {
+    const s = await server("kill-out");
+    await addStream([s.url], "KO", ["ko"]);
+    const src = tmp.join("ko-src");
+    using w = Queue.openPublisher(src);
+    const writer = keepAppending(w, 20);
+    const args = ["out", src, "--servers", s.url, "--stream", "KO", "--subject", "ko", "--window", "64"];
+    for (let k = 0; k < KILLS; k++) {
+      const c = await cliBridge(args);
+      await Bun.sleep(randomMs(150, 600));
+      await c.killAndWait("SIGKILL");
+    }
+    const total = await writer.stop();
+    const c = await cliBridge(args);
+    await until("the stream to hold every record", async () => (await streamRecordSeqs([s.url], "KO")).length >= total, 60_000);
+    c.kill("SIGTERM");
+    expect((await c.exit()).code).toBe(0);
+    const seqs = await streamRecordSeqs([s.url], "KO");
+    expect(seqs.length).toBe(total);
+    expect(seqs.every((v, i) => v === i)).toBe(true);
+  }, 120_000);
+
+  test(`the inbound bridge killed ${KILLS} times while records keep coming: the local queue holds every message exactly once, in order`, async () => {
+    const s = await server("kill-in");
+    await addStream([s.url], "KI", ["ki"]);
+    const src = tmp.join("ki-src");
+    const dst = tmp.join("ki-dst");
+    using w = Queue.openPublisher(src);
+    const writer = keepAppending(w, 10);
+    await using out = bridgeToJetStream({ queue: src, readerName: "bridge", servers: s.url, stream: "KI", subject: "ki" });
+    const args = ["in", dst, "--servers", s.url, "--stream", "KI", "--durable", "ki"];
+    for (let k = 0; k < KILLS; k++) {
+      const c = await cliBridge(args);
+      await Bun.sleep(randomMs(200, 700));
+      await c.killAndWait("SIGKILL");
+    }
+    const total = await writer.stop();
+    await until("the outbound bridge to publish everything", () => out.stats.lastSeq === total - 1, 60_000);
+    const c = await cliBridge(args);
+    await until("the inbound queue to hold every record", () => countRecords(dst) >= total, 60_000);
+    c.kill("SIGTERM");
+    expect((await c.exit()).code).toBe(0);
+    expectReplica(src, dst);
+    // Each record's seq is its message's stream sequence: 1, 2, 3... for a stream of one source.
+    expect(records(dst).every((r, i) => r.seq === i + 1)).toBe(true);
+  }, 120_000);
+});
+
+describe("3-node cluster, R3 stream", () => {
+  test("one node killed mid-run and restarted later, then every node stopped for seconds: no loss, no duplicates, the bridges resume by themselves", async () => {
+    const nodes = await startCluster(tmp.join("cluster"));
+    servers.push(...nodes);
+    const urls = nodes.map((n) => n.url);
+    let leaderName = "";
+    await until("the R3 stream to be created", async () => {
+      try {
+        leaderName = (await addStream(urls, "CL", ["cl.>"], 3)).cluster?.leader ?? "";
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    const src = tmp.join("cl-src");
+    const dst = tmp.join("cl-dst");
+    using w = Queue.openPublisher(src);
+    const common = { servers: urls, stream: "CL", timeoutMs: 2000, backoff: { initialMs: 100, maxMs: 1000 } };
+    await using out = bridgeToJetStream({ ...common, queue: src, readerName: "bridge", subject: "cl.a" });
+    await using inb = bridgeFromJetStream({ ...common, queue: dst, durable: "cl" });
+    const writer = keepAppending(w, 10);
+    const progress = async (): Promise<void> => {
+      const [o, i] = [out.stats.lastSeq, inb.stats.appended];
+      await until("both bridges to move on", () => out.stats.lastSeq > o + 100 && inb.stats.appended > i + 100);
+    };
+    await progress();
+    // The stream's leader: the node whose loss costs an election.
+    const leader = nodes.find((n) => n.options.name === leaderName)!;
+    await leader.kill();
+    await progress();
+    leader.start();
+    await leader.ready(30_000);
+    await progress();
+    await Promise.all(nodes.map((n) => n.kill()));
+    await Bun.sleep(2000);
+    for (const n of nodes) n.start();
+    await Promise.all(nodes.map((n) => n.ready(30_000)));
+    await progress();
+    const total = await writer.stop();
+    await until("everything to be replicated", () => inb.stats.lastStreamSeq > 0 && out.stats.lastSeq === total - 1 && countRecords(dst) >= total, 60_000);
+    expect(out.stats.retries).toBeGreaterThan(0);
+    const seqs = await streamRecordSeqs(urls, "CL");
+    expect(seqs.length).toBe(total);
+    expect(seqs.every((v, i) => v === i)).toBe(true);
+    await inb.stop();
+    expectReplica(src, dst);
+  }, 120_000);
 });

@@ -52,6 +52,9 @@ export interface InboundBridge extends Bridge {
   readonly stats: Readonly<InboundStats>;
 }
 
+/** Pull requests expire after this (ms); the client expects a heartbeat every half of it. */
+const PULL_EXPIRES_MS = 2000;
+
 /** What the binding file holds: the stream, and its creation time (a re-created stream is another one). */
 interface Binding {
   stream: string;
@@ -102,9 +105,19 @@ export function bridgeFromJetStream(options: InboundOptions): InboundBridge {
       ...(options.filterSubject !== undefined ? { filter_subject: options.filterSubject } : {}),
     });
     const consumer = await jetstream(nc, { timeout: options.timeoutMs ?? 5000 }).consumers.get(options.stream, options.durable);
-    const messages = await consumer.consume({ max_messages: options.batch ?? 256 });
+    // Short pull expiry: heartbeats every few seconds, so a lost consumer leader is noticed soon.
+    const messages = await consumer.consume({ max_messages: options.batch ?? 256, expires: PULL_EXPIRES_MS });
     stopIterator = () => messages.stop();
     if (stop.signal.aborted) messages.stop();
+    let stalled: string | null = null;
+    void (async () => {
+      for await (const s of messages.status()) {
+        if ((s.type === "heartbeats_missed" && s.count >= 2) || s.type === "consumer_deleted" || s.type === "consumer_not_found") {
+          stalled = s.type;
+          messages.stop();
+        }
+      }
+    })();
     let delivery = 0;
     for await (const m of messages) {
       // A delivery that never reached us could be a message after `last`: start again from the queue.
@@ -127,7 +140,7 @@ export function bridgeFromJetStream(options: InboundOptions): InboundBridge {
     stopIterator = null;
     if (!stop.signal.aborted) {
       stats.retries++;
-      throw new Error("the consumer's message iterator ended");
+      throw new Error(`the consumer's messages stopped (${stalled ?? "iterator ended"})`);
     }
     return true;
   };
