@@ -7,9 +7,10 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type StreamInfo } from "@nats-io/jetstream";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { BridgeBindingMismatch, PayloadExceedsServerLimit, Queue, StreamMismatch, type QueueWriter } from "../src/index.ts";
-import { bridgeFromJetStream, bridgeToJetStream, HEADER, type InboundBridge } from "../src/nats/index.ts";
+import { bridgeFromJetStream, bridgeToJetStream, HEADER } from "../src/nats/index.ts";
 import { startCluster, startServer, stopAll, freePort, NatsServer } from "./helpers/nats.ts";
 import { appendNext } from "./helpers/queue.ts";
 import { spawnCommand, type Child } from "./helpers/spawn.ts";
@@ -24,17 +25,17 @@ afterAll(async () => {
   tmp[Symbol.dispose]();
 });
 
-async function server(name: string, extra: { maxPayload?: number } = {}): Promise<NatsServer> {
+async function server(name: string, extra: { maxPayload?: number; port?: number } = {}): Promise<NatsServer> {
   const s = await startServer(tmp.join(name), extra);
   servers.push(s);
   return s;
 }
 
-async function addStream(urls: string[], name: string, subjects: string[], replicas = 1): Promise<StreamInfo> {
+async function addStream(urls: string[], name: string, subjects: string[], replicas = 1, duplicateWindowMs = 120_000): Promise<StreamInfo> {
   const nc = await connect({ servers: urls });
   try {
     const jsm = await jetstreamManager(nc);
-    return await jsm.streams.add({ name, subjects, num_replicas: replicas });
+    return await jsm.streams.add({ name, subjects, num_replicas: replicas, duplicate_window: duplicateWindowMs * 1e6 });
   } finally {
     await nc.close();
   }
@@ -145,9 +146,10 @@ function keepAppending(w: QueueWriter, perTick: number): { stop: () => Promise<n
 const randomMs = (lo: number, hi: number): number => lo + Math.floor(Math.random() * (hi - lo));
 
 describe("kill -9", () => {
-  test(`the outbound bridge killed ${KILLS} times while the writer appends: the stream holds every record exactly once, in order`, async () => {
+  test(`the outbound bridge killed ${KILLS} times while the writer appends (duplicate window 100 ms): the stream holds every record exactly once, in order`, async () => {
     const s = await server("kill-out");
-    await addStream([s.url], "KO", ["ko"]);
+    // A 100 ms duplicate window (the least the server takes): the server's de-duplication cannot hide a record published twice.
+    await addStream([s.url], "KO", ["ko"], 1, 100);
     const src = tmp.join("ko-src");
     using w = Queue.openPublisher(src);
     const writer = keepAppending(w, 20);
@@ -194,7 +196,7 @@ describe("kill -9", () => {
 });
 
 describe("3-node cluster, R3 stream", () => {
-  test("one node killed mid-run and restarted later, then every node stopped for seconds: no loss, no duplicates, the bridges resume by themselves", async () => {
+  test("one node killed mid-run and restarted later, then every node frozen for 3 s: no loss, no duplicates, the bridges resume by themselves", async () => {
     const nodes = await startCluster(tmp.join("cluster"));
     servers.push(...nodes);
     const urls = nodes.map((n) => n.url);
@@ -226,10 +228,10 @@ describe("3-node cluster, R3 stream", () => {
     leader.start();
     await leader.ready(30_000);
     await progress();
-    await Promise.all(nodes.map((n) => n.kill()));
-    await Bun.sleep(2000);
-    for (const n of nodes) n.start();
-    await Promise.all(nodes.map((n) => n.ready(30_000)));
+    // Every node frozen (SIGSTOP): connections stay up but nothing answers, the harder case for a client.
+    for (const n of nodes) n.signal("SIGSTOP");
+    await Bun.sleep(3000);
+    for (const n of nodes) n.signal("SIGCONT");
     await progress();
     const total = await writer.stop();
     await until("everything to be replicated", () => inb.stats.lastStreamSeq > 0 && out.stats.lastSeq === total - 1 && countRecords(dst) >= total, 60_000);
@@ -240,4 +242,120 @@ describe("3-node cluster, R3 stream", () => {
     await inb.stop();
     expectReplica(src, dst);
   }, 120_000);
+});
+
+/** The messages of a stream: payload and headers, in stream order (for small streams). */
+async function streamMessages(url: string, stream: string): Promise<{ data: Uint8Array; source: string; seq: string }[]> {
+  const nc = await connect({ servers: url });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const last = (await jsm.streams.info(stream)).state.last_seq;
+    const out = [];
+    for (let q = 1; q <= last; q++) {
+      const m = await jsm.streams.getMessage(stream, { seq: q });
+      if (m !== null) out.push({ data: m.data, source: m.header.get(HEADER.source), seq: m.header.get(HEADER.seq) });
+    }
+    return out;
+  } finally {
+    await nc.close();
+  }
+}
+
+const bytes = (n: number, fill: number): Uint8Array => new Uint8Array(n).fill(fill);
+
+describe("identity and bad input", () => {
+  test("a queue deleted and re-created publishes under a new identity: its records do not collide with its predecessor's", async () => {
+    const s = await server("incarnation");
+    await addStream([s.url], "INC", ["inc"]);
+    const dir = tmp.join("inc");
+    for (const fill of [1, 2]) {
+      rmSync(dir, { recursive: true, force: true });
+      using w = Queue.openPublisher(dir);
+      for (let i = 0; i < 3; i++) w.append(1, bytes(10, fill));
+      await using b = bridgeToJetStream({ queue: dir, readerName: "bridge", servers: s.url, stream: "INC", subject: "inc" });
+      await until("three records published", () => b.stats.published === 3);
+    }
+    const msgs = await streamMessages(s.url, "INC");
+    expect(msgs.map((m) => [m.data[0], m.seq])).toEqual([[1, "0"], [1, "1"], [1, "2"], [2, "0"], [2, "1"], [2, "2"]]);
+    expect(msgs[0]!.source).not.toBe(msgs[3]!.source);
+  });
+
+  test("servers unreachable at start: the bridge waits, retrying with backoff, and publishes once a server comes up", async () => {
+    const port = freePort();
+    const dir = tmp.join("late");
+    using w = Queue.openPublisher(dir);
+    for (let i = 0; i < 100; i++) w.append(3, bytes(i, i));
+    let retries = 0;
+    await using b = bridgeToJetStream({
+      queue: dir, readerName: "bridge", servers: `nats://127.0.0.1:${port}`, stream: "LATE", subject: "late",
+      backoff: { initialMs: 50, maxMs: 200 }, onRetry: () => retries++,
+    });
+    await until("a few retries", () => retries >= 3);
+    expect(b.stats.published).toBe(0);
+    const s = await server("late", { port });
+    await addStream([s.url], "LATE", ["late"]);
+    await until("everything published", () => b.stats.published === 100);
+    expect((await streamMessages(s.url, "LATE")).map((m) => m.data.length)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+  });
+
+  test("a stream that does not exist, or whose subjects do not capture the bridge's subject: StreamMismatch, nothing published", async () => {
+    const s = await server("subjects");
+    await addStream([s.url], "WS", ["other.>"]);
+    const dir = tmp.join("ws");
+    using w = Queue.openPublisher(dir);
+    w.append(1, bytes(5, 5));
+    const wrong = bridgeToJetStream({ queue: dir, readerName: "bridge", servers: s.url, stream: "WS", subject: "ws.a" });
+    expect(wrong.done).rejects.toThrow(StreamMismatch);
+    await wrong.done.catch((e: StreamMismatch) => expect(e.message).toContain("do not capture ws.a"));
+    const missing = bridgeToJetStream({ queue: dir, readerName: "bridge", servers: s.url, stream: "NOPE", subject: "ws.a" });
+    expect(missing.done).rejects.toThrow(StreamMismatch);
+    const inbound = bridgeFromJetStream({ queue: tmp.join("ws-in"), durable: "d", servers: s.url, stream: "NOPE" });
+    expect(inbound.done).rejects.toThrow(StreamMismatch);
+    await inbound.done.catch(() => {});
+    expect((await streamMessages(s.url, "WS")).length).toBe(0);
+  });
+
+  test("a record larger than the server's max_payload: PayloadExceedsServerLimit naming it; the bridge stops before it and its position stays there", async () => {
+    const s = await server("maxpayload", { maxPayload: 8192 });
+    await addStream([s.url], "MP", ["mp"]);
+    const dir = tmp.join("mp");
+    using w = Queue.openPublisher(dir);
+    w.append(1, bytes(100, 1));
+    w.append(1, bytes(100, 2));
+    w.append(1, bytes(9000, 3));
+    w.append(1, bytes(100, 4));
+    const b = bridgeToJetStream({ queue: dir, readerName: "bridge", servers: s.url, stream: "MP", subject: "mp" });
+    const error = await b.done.then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(PayloadExceedsServerLimit);
+    expect((error as PayloadExceedsServerLimit).seq).toBe(2);
+    expect((error as PayloadExceedsServerLimit).maxPayload).toBe(8192);
+    expect((await streamMessages(s.url, "MP")).map((m) => m.data[0])).toEqual([1, 2]);
+    using r = Queue.openSubscriber(dir, "bridge");
+    expect(r.next()?.seq).toBe(2);
+  });
+
+  test("inbound: a queue holding records it did not write is refused (BridgeBindingMismatch); foreign messages are appended with type 0 and their JetStream time", async () => {
+    const s = await server("foreign");
+    await addStream([s.url], "FO", ["fo.>"]);
+    const taken = tmp.join("fo-taken");
+    using tw = Queue.openPublisher(taken);
+    tw.append(1, bytes(1, 1));
+    tw.close();
+    const refused = bridgeFromJetStream({ queue: taken, durable: "d", servers: s.url, stream: "FO" });
+    expect(refused.done).rejects.toThrow(BridgeBindingMismatch);
+    await refused.done.catch(() => {});
+    const nc = await connect({ servers: s.url });
+    const js = jetstream(nc);
+    await js.publish("fo.x", bytes(7, 9));
+    await js.publish("fo.y", new Uint8Array(0));
+    await nc.close();
+    const dst = tmp.join("fo-dst");
+    await using inb = bridgeFromJetStream({ queue: dst, durable: "d", servers: s.url, stream: "FO" });
+    await until("two foreign messages appended", () => inb.stats.appended === 2);
+    expect(inb.stats.foreign).toBe(2);
+    await inb.stop();
+    const got = records(dst);
+    expect(got.map((r) => [r.seq, r.typeId, r.payload.length])).toEqual([[1, 0, 7], [2, 0, 0]]);
+    expect(got[0]!.ts > 0n).toBe(true);
+  });
 });

@@ -27,17 +27,20 @@ export interface NatsServerOptions {
   cluster?: { port: number; routes: number[] };
   /** Server max_payload in bytes (default the server's, 1 MiB). */
   maxPayload?: number;
+  /** Client port (default: a free one). */
+  port?: number;
 }
 
 /** One nats-server process; `restart()` starts it again on the same ports and store. */
 export class NatsServer {
-  readonly port = freePort();
+  readonly port: number;
   readonly monitorPort = freePort();
   readonly url: string;
   private proc: Subprocess | null = null;
   private readonly config: string;
 
   constructor(readonly options: NatsServerOptions) {
+    this.port = options.port ?? freePort();
     this.url = `nats://127.0.0.1:${this.port}`;
     mkdirSync(options.dir, { recursive: true });
     this.config = join(options.dir, "server.conf");
@@ -84,6 +87,11 @@ export class NatsServer {
       if (Date.now() > deadline) throw new Error(`nats-server ${this.options.name} not healthy after ${timeoutMs} ms`);
       await Bun.sleep(50);
     }
+  }
+
+  /** Sends `signal` by pid without waiting (SIGSTOP / SIGCONT freeze and thaw the server). */
+  signal(signal: NodeJS.Signals): void {
+    if (this.proc !== null && this.running) process.kill(this.proc.pid, signal);
   }
 
   /** Sends `signal` (default SIGKILL) by pid and waits for the process to go. */
