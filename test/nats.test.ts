@@ -11,7 +11,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { BridgeBindingMismatch, PayloadExceedsServerLimit, Queue, StreamMismatch, type QueueWriter } from "../src/index.ts";
 import { bridgeFromJetStream, bridgeToJetStream, HEADER } from "../src/nats/index.ts";
-import { startCluster, startServer, stopAll, freePort, NatsServer } from "./helpers/nats.ts";
+import { startCluster, startServer, stopAll, NatsServer } from "./helpers/nats.ts";
 import { appendNext } from "./helpers/queue.ts";
 import { spawnCommand, type Child } from "./helpers/spawn.ts";
 import { TempDir } from "./helpers/tmp.ts";
@@ -25,7 +25,7 @@ afterAll(async () => {
   tmp[Symbol.dispose]();
 });
 
-async function server(name: string, extra: { maxPayload?: number; port?: number } = {}): Promise<NatsServer> {
+async function server(name: string, extra: { maxPayload?: number } = {}): Promise<NatsServer> {
   const s = await startServer(tmp.join(name), extra);
   servers.push(s);
   return s;
@@ -278,25 +278,27 @@ describe("identity and bad input", () => {
     const msgs = await streamMessages(s.url, "INC");
     expect(msgs.map((m) => [m.data[0], m.seq])).toEqual([[1, "0"], [1, "1"], [1, "2"], [2, "0"], [2, "1"], [2, "2"]]);
     expect(msgs[0]!.source).not.toBe(msgs[3]!.source);
-  });
+  }, 30_000);
 
-  test("servers unreachable at start: the bridge waits, retrying with backoff, and publishes once a server comes up", async () => {
-    const port = freePort();
+  test("servers unreachable at start: the bridge waits, retrying with backoff, and publishes once the server is back", async () => {
+    // The server (and its stream) exist but are down when the bridge starts.
+    const s = await server("late");
+    await addStream([s.url], "LATE", ["late"]);
+    await s.kill();
     const dir = tmp.join("late");
     using w = Queue.openPublisher(dir);
     for (let i = 0; i < 100; i++) w.append(3, bytes(i, i));
     let retries = 0;
     await using b = bridgeToJetStream({
-      queue: dir, readerName: "bridge", servers: `nats://127.0.0.1:${port}`, stream: "LATE", subject: "late",
+      queue: dir, readerName: "bridge", servers: s.url, stream: "LATE", subject: "late",
       backoff: { initialMs: 50, maxMs: 200 }, onRetry: () => retries++,
     });
     await until("a few retries", () => retries >= 3);
     expect(b.stats.published).toBe(0);
-    const s = await server("late", { port });
-    await addStream([s.url], "LATE", ["late"]);
+    await s.start().ready();
     await until("everything published", () => b.stats.published === 100);
     expect((await streamMessages(s.url, "LATE")).map((m) => m.data.length)).toEqual(Array.from({ length: 100 }, (_, i) => i));
-  });
+  }, 30_000);
 
   test("a stream that does not exist, or whose subjects do not capture the bridge's subject: StreamMismatch, nothing published", async () => {
     const s = await server("subjects");
@@ -313,7 +315,7 @@ describe("identity and bad input", () => {
     expect(inbound.done).rejects.toThrow(StreamMismatch);
     await inbound.done.catch(() => {});
     expect((await streamMessages(s.url, "WS")).length).toBe(0);
-  });
+  }, 30_000);
 
   test("a record larger than the server's max_payload: PayloadExceedsServerLimit naming it; the bridge stops before it and its position stays there", async () => {
     const s = await server("maxpayload", { maxPayload: 8192 });
@@ -332,7 +334,7 @@ describe("identity and bad input", () => {
     expect((await streamMessages(s.url, "MP")).map((m) => m.data[0])).toEqual([1, 2]);
     using r = Queue.openSubscriber(dir, "bridge");
     expect(r.next()?.seq).toBe(2);
-  });
+  }, 30_000);
 
   test("inbound: a queue holding records it did not write is refused (BridgeBindingMismatch); foreign messages are appended with type 0 and their JetStream time", async () => {
     const s = await server("foreign");
@@ -357,5 +359,5 @@ describe("identity and bad input", () => {
     const got = records(dst);
     expect(got.map((r) => [r.seq, r.typeId, r.payload.length])).toEqual([[1, 0, 7], [2, 0, 0]]);
     expect(got[0]!.ts > 0n).toBe(true);
-  });
+  }, 30_000);
 });

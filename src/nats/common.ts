@@ -48,10 +48,55 @@ export interface BridgeCommonOptions {
 }
 
 /** A running bridge. `done` settles when it stops: resolved after stop(), rejected with the error that stopped it. */
-export interface Bridge extends AsyncDisposable {
+export interface Bridge<Stats> extends AsyncDisposable {
   readonly done: Promise<void>;
+  /** Counters since the bridge started. */
+  readonly stats: Readonly<Stats>;
   /** Stops after the messages in flight settle; resolves when stopped (never rejects). */
   stop(): Promise<void>;
+}
+
+/** The bridge's NATS connection and JetStream manager (opened once, reconnecting by itself). */
+export interface Connection {
+  nc: NatsConnection;
+  jsm: JetStreamManager;
+}
+
+/**
+ * Runs a bridge: `session` again and again through {@link retryLoop} on one lazily opened
+ * connection, until stop(), `options.signal` or a Fatal error. `stopping` runs when a stop is
+ * asked for (to end a session's wait), `closed` after the connection is closed.
+ */
+export function runBridge<Stats>(
+  options: BridgeCommonOptions,
+  clientName: string,
+  stats: Stats,
+  session: (connection: Connection, signal: AbortSignal) => Promise<boolean>,
+  hooks: { stopping?: () => void; closed?: () => void } = {},
+): Bridge<Stats> {
+  const stop = new AbortController();
+  let connection: Connection | null = null;
+  const onAbort = (): void => {
+    stop.abort();
+    hooks.stopping?.();
+  };
+  options.signal?.addEventListener("abort", onAbort);
+  if (options.signal?.aborted) onAbort();
+  const done = (async () => {
+    try {
+      await retryLoop(options, stop.signal, async () => session((connection ??= await openConnection(options, clientName)), stop.signal));
+    } finally {
+      options.signal?.removeEventListener("abort", onAbort);
+      await (connection as Connection | null)?.nc.close();
+      hooks.closed?.();
+    }
+  })();
+  done.catch(() => {});
+  const stopBridge = async (): Promise<void> => {
+    onAbort();
+    await done.catch(() => {});
+  };
+  return { done, stats, stop: stopBridge, [Symbol.asyncDispose]: stopBridge };
 }
 
 /**
@@ -103,7 +148,7 @@ export function pause(ms: number, signal: AbortSignal): Promise<void> {
  * Runs `session` until `signal` aborts: a Fatal error stops it (rethrown unwrapped), any other
  * error is a retry after a backoff that doubles up to maxMs and resets once a session ran.
  */
-export async function retryLoop(opts: BridgeCommonOptions, signal: AbortSignal, session: () => Promise<boolean>): Promise<void> {
+async function retryLoop(opts: BridgeCommonOptions, signal: AbortSignal, session: () => Promise<boolean>): Promise<void> {
   const initial = opts.backoff?.initialMs ?? 100;
   const max = opts.backoff?.maxMs ?? 5000;
   let delay = initial;
@@ -121,7 +166,7 @@ export async function retryLoop(opts: BridgeCommonOptions, signal: AbortSignal, 
 }
 
 /** A connection with the client's own reconnects (forever), plus the JetStream manager. */
-export async function openConnection(opts: BridgeCommonOptions, name: string): Promise<{ nc: NatsConnection; jsm: JetStreamManager }> {
+async function openConnection(opts: BridgeCommonOptions, name: string): Promise<Connection> {
   const nc = await connect({
     name,
     ...opts.connection,
@@ -138,13 +183,25 @@ export async function openConnection(opts: BridgeCommonOptions, name: string): P
   }
 }
 
-/** The stream's info; a stream that does not exist is a StreamMismatch (Fatal), anything else a retry. */
-export async function streamInfo(jsm: JetStreamManager, stream: string, path: string): Promise<StreamInfo> {
-  try {
-    return await jsm.streams.info(stream);
-  } catch (e) {
-    if (isApiError(e, 10059)) throw new Fatal(new StreamMismatch(path, stream, "the stream does not exist; create it first (e.g. nats stream add)"));
-    throw e;
+/**
+ * Looks the stream up for a session. A stream that does not exist when the bridge first asks is
+ * a StreamMismatch (Fatal); once a session has seen it, "not found" is a retry: a cluster that is
+ * still recovering after a restart answers so for a while.
+ */
+export class StreamLookup {
+  private seen = false;
+
+  constructor(private readonly stream: string, private readonly path: string) {}
+
+  async info(jsm: JetStreamManager): Promise<StreamInfo> {
+    try {
+      const info = await jsm.streams.info(this.stream);
+      this.seen = true;
+      return info;
+    } catch (e) {
+      if (!this.seen && isApiError(e, 10059)) throw new Fatal(new StreamMismatch(this.path, this.stream, "the stream does not exist; create it first (e.g. nats stream add)"));
+      throw e;
+    }
   }
 }
 

@@ -1,13 +1,12 @@
 /** Inbound bridge: a durable JetStream consumer appending every message to a local queue, exactly once. */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { NatsConnection } from "@nats-io/nats-core";
-import { AckPolicy, DeliverPolicy, jetstream, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy, jetstream, type JsMsg } from "@nats-io/jetstream";
 import { BridgeBindingMismatch, InvalidArgument } from "../errors.ts";
 import { Queue } from "../queue/queue.ts";
 import type { QueueWriter, WriterOptions } from "../queue/writer.ts";
 import { MAX_TYPE_ID } from "../queue/layout/index.ts";
-import { Fatal, HEADER, checkCommon, isApiError, openConnection, retryLoop, streamInfo, type Bridge, type BridgeCommonOptions } from "./common.ts";
+import { Fatal, HEADER, checkCommon, isApiError, runBridge, StreamLookup, type Bridge, type BridgeCommonOptions, type Connection } from "./common.ts";
 
 /** File in the inbound queue's directory naming the stream it replicates (side data, see docs/DISTRIBUTED.md). */
 export const BINDING_FILE = "jetstream-binding.json";
@@ -48,9 +47,7 @@ export interface InboundStats {
 }
 
 /** A running inbound bridge. */
-export interface InboundBridge extends Bridge {
-  readonly stats: Readonly<InboundStats>;
-}
+export type InboundBridge = Bridge<InboundStats>;
 
 /** Pull requests expire after this (ms); the client expects a heartbeat every half of it. */
 const PULL_EXPIRES_MS = 2000;
@@ -74,21 +71,12 @@ interface Binding {
 export function bridgeFromJetStream(options: InboundOptions): InboundBridge {
   const dir = resolve(checkOptions(options).queue);
   const writer = Queue.openPublisher(dir, options.writer);
-  const stop = new AbortController();
   const stats: InboundStats = { appended: 0, duplicates: 0, foreign: 0, retries: 0, lastStreamSeq: 0 };
-  let conn: { nc: NatsConnection; jsm: JetStreamManager } | null = null;
   let stopIterator: (() => void) | null = null;
-  const onAbort = (): void => {
-    stop.abort();
-    stopIterator?.();
-  };
-  options.signal?.addEventListener("abort", onAbort);
-  if (options.signal?.aborted) stop.abort();
 
-  const session = async (): Promise<boolean> => {
-    conn ??= await openConnection(options, "chronicle-bridge-in");
-    const { nc, jsm } = conn;
-    const info = await streamInfo(jsm, options.stream, dir);
+  const lookup = new StreamLookup(options.stream, dir);
+  const session = async ({ nc, jsm }: Connection, stop: AbortSignal): Promise<boolean> => {
+    const info = await lookup.info(jsm);
     bind(dir, writer, { stream: options.stream, created: info.created });
     let last = Math.max(0, writer.nextSeq - 1);
     stats.lastStreamSeq = last;
@@ -108,7 +96,7 @@ export function bridgeFromJetStream(options: InboundOptions): InboundBridge {
     // Short pull expiry: heartbeats every few seconds, so a lost consumer leader is noticed soon.
     const messages = await consumer.consume({ max_messages: options.batch ?? 256, expires: PULL_EXPIRES_MS });
     stopIterator = () => messages.stop();
-    if (stop.signal.aborted) messages.stop();
+    if (stop.aborted) messages.stop();
     let stalled: string | null = null;
     void (async () => {
       for await (const s of messages.status()) {
@@ -138,29 +126,19 @@ export function bridgeFromJetStream(options: InboundOptions): InboundBridge {
       m.ack();
     }
     stopIterator = null;
-    if (!stop.signal.aborted) {
+    if (!stop.aborted) {
       stats.retries++;
       throw new Error(`the consumer's messages stopped (${stalled ?? "iterator ended"})`);
     }
     return true;
   };
 
-  const done = (async () => {
-    try {
-      await retryLoop(options, stop.signal, session);
-    } finally {
-      options.signal?.removeEventListener("abort", onAbort);
-      const c = conn as { nc: NatsConnection } | null;
-      await c?.nc.close();
-      writer.close();
-    }
-  })();
-  done.catch(() => {});
-  const stopBridge = async (): Promise<void> => {
-    onAbort();
-    await done.catch(() => {});
-  };
-  return { done, stats, stop: stopBridge, [Symbol.asyncDispose]: stopBridge };
+  try {
+    return runBridge(options, "chronicle-bridge-in", stats, session, { stopping: () => stopIterator?.(), closed: () => writer.close() });
+  } catch (e) {
+    writer.close();
+    throw e;
+  }
 }
 
 /** Appends `m` with the seq of its stream sequence; false for a skipped foreign message. */

@@ -2,13 +2,13 @@
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/nats-core";
-import { jetstream, type JetStreamClient, type JetStreamManager, type PubAck } from "@nats-io/jetstream";
+import { jetstream, type JetStreamClient, type PubAck } from "@nats-io/jetstream";
 import { InvalidArgument, PayloadExceedsServerLimit, StreamMismatch } from "../errors.ts";
 import { Queue } from "../queue/queue.ts";
 import type { QueueReader } from "../queue/reader.ts";
 import {
-  Fatal, HEADER, checkCommon, openConnection, retryLoop, sourceIdentity, streamInfo, subjectMatches,
-  type Bridge, type BridgeCommonOptions,
+  Fatal, HEADER, checkCommon, runBridge, sourceIdentity, StreamLookup, subjectMatches,
+  type Bridge, type BridgeCommonOptions, type Connection,
 } from "./common.ts";
 
 /** Options of {@link bridgeToJetStream}. */
@@ -38,9 +38,7 @@ export interface OutboundStats {
 }
 
 /** A running outbound bridge. */
-export interface OutboundBridge extends Bridge {
-  readonly stats: Readonly<OutboundStats>;
-}
+export type OutboundBridge = Bridge<OutboundStats>;
 
 /** How often (acknowledged records) the reader position is committed while publishing. */
 const COMMIT_EVERY = 64;
@@ -73,19 +71,12 @@ interface Pending {
 export function bridgeToJetStream(options: OutboundOptions): OutboundBridge {
   const dir = resolve(checkOptions(options).queue);
   const sourceId = options.sourceId ?? sourceIdentity(dir);
-  const stop = new AbortController();
   const stats: OutboundStats = { published: 0, alreadyInStream: 0, retries: 0, lastSeq: -1 };
   const origin = `${hostname()}:${dir}`;
-  let conn: { nc: NatsConnection; jsm: JetStreamManager } | null = null;
 
-  const onAbort = (): void => stop.abort();
-  options.signal?.addEventListener("abort", onAbort);
-  if (options.signal?.aborted) stop.abort();
-
-  const session = async (): Promise<boolean> => {
-    conn ??= await openConnection(options, "chronicle-bridge-out");
-    const { nc, jsm } = conn;
-    const info = await streamInfo(jsm, options.stream, dir);
+  const lookup = new StreamLookup(options.stream, dir);
+  const session = async ({ nc, jsm }: Connection, stop: AbortSignal): Promise<boolean> => {
+    const info = await lookup.info(jsm);
     const subjects = info.config.subjects ?? [options.stream];
     if (!subjects.some((p) => subjectMatches(p, options.subject))) {
       throw new Fatal(new StreamMismatch(dir, options.stream, `its subjects (${subjects.join(", ")}) do not capture ${options.subject}`));
@@ -94,11 +85,11 @@ export function bridgeToJetStream(options: OutboundOptions): OutboundBridge {
     const lastOfOurs = last !== null && last.header.get(HEADER.source) === sourceId ? Number(last.header.get(HEADER.seq)) : -1;
     if (lastOfOurs > stats.lastSeq) stats.lastSeq = lastOfOurs;
     using reader = Queue.openSubscriber(dir, options.readerName, { start: "resume" });
-    await publishSession(reader, jetstream(nc, { timeout: options.timeoutMs ?? 5000 }), nc, last?.seq ?? 0, lastOfOurs);
+    await publishSession(reader, jetstream(nc, { timeout: options.timeoutMs ?? 5000 }), nc, stop, last?.seq ?? 0, lastOfOurs);
     return true;
   };
 
-  const publishSession = async (reader: QueueReader, js: JetStreamClient, nc: NatsConnection, subjectSeq: number, after: number): Promise<void> => {
+  const publishSession = async (reader: QueueReader, js: JetStreamClient, nc: NatsConnection, stop: AbortSignal, subjectSeq: number, after: number): Promise<void> => {
     const window = options.window ?? 256;
     const maxPayload = nc.info?.max_payload ?? Infinity;
     const pending: Pending[] = [];
@@ -129,13 +120,13 @@ export function bridgeToJetStream(options: OutboundOptions): OutboundBridge {
       if (pending.length > 0 && pending[0]!.state === 2) failure = pending[0]!.error;
     };
     try {
-      while (!stop.signal.aborted && failure === null) {
+      while (!stop.aborted && failure === null) {
         const m = reader.next();
         if (m === null) {
           if (pending.length > 0) await settleHead();
           else {
             commit();
-            await reader.waitAsync({ timeoutMs: 250, signal: stop.signal }).catch(() => false);
+            await reader.waitAsync({ timeoutMs: 250, signal: stop }).catch(() => false);
           }
           continue;
         }
@@ -184,21 +175,7 @@ export function bridgeToJetStream(options: OutboundOptions): OutboundBridge {
     }
   };
 
-  const done = (async () => {
-    try {
-      await retryLoop(options, stop.signal, session);
-    } finally {
-      options.signal?.removeEventListener("abort", onAbort);
-      const c = conn as { nc: NatsConnection } | null;
-      await c?.nc.close();
-    }
-  })();
-  done.catch(() => {});
-  const stopBridge = async (): Promise<void> => {
-    stop.abort();
-    await done.catch(() => {});
-  };
-  return { done, stats, stop: stopBridge, [Symbol.asyncDispose]: stopBridge };
+  return runBridge(options, "chronicle-bridge-out", stats, session);
 }
 
 function publishEntry(ack: Promise<PubAck>, seq: number, reader: QueueReader): Pending {

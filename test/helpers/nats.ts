@@ -27,20 +27,17 @@ export interface NatsServerOptions {
   cluster?: { port: number; routes: number[] };
   /** Server max_payload in bytes (default the server's, 1 MiB). */
   maxPayload?: number;
-  /** Client port (default: a free one). */
-  port?: number;
 }
 
 /** One nats-server process; `restart()` starts it again on the same ports and store. */
 export class NatsServer {
-  readonly port: number;
+  readonly port = freePort();
   readonly monitorPort = freePort();
   readonly url: string;
   private proc: Subprocess | null = null;
   private readonly config: string;
 
   constructor(readonly options: NatsServerOptions) {
-    this.port = options.port ?? freePort();
     this.url = `nats://127.0.0.1:${this.port}`;
     mkdirSync(options.dir, { recursive: true });
     this.config = join(options.dir, "server.conf");
