@@ -23,7 +23,12 @@ export async function bridge(argv: string[]): Promise<number> {
   const servers = flag("--servers").split(",");
   const stream = flag("--stream");
   // Loaded here: the other commands never load the NATS client.
-  const nats = await import("../../src/nats/index.ts");
+  let nats: typeof import("../../src/nats/index.ts");
+  try {
+    nats = await import("../../src/nats/index.ts");
+  } catch (e) {
+    throw new UsageError(`bridge needs the packages @nats-io/jetstream and @nats-io/transport-node (bun add @nats-io/jetstream @nats-io/transport-node): ${String(e)}`);
+  }
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();
   process.once("SIGINT", onSignal);
