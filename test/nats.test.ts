@@ -1,15 +1,16 @@
 /**
  * The JetStream bridges against real nats-server processes: round trip byte for byte, kill -9 of
- * either bridge while records keep coming, a 3-node R3 cluster losing a node and then all of
- * them, and bad input. CHRONICLE_NATS_RECORDS sets the round trip's size (default 10,000; the
- * full 100,000 run: `CHRONICLE_NATS_RECORDS=100000 bun test test/nats.test.ts -t "round trip"`).
+ * either bridge while records keep coming, a 3-node R3 cluster losing its stream leader and then
+ * freezing every node, and bad input. CHRONICLE_NATS_RECORDS sets the round trip's size (default 10,000; the
+ * full 100,000 run: `CHRONICLE_NATS_RECORDS=100000 bun test test/nats.test.ts -t "round trip"`);
+ * CHRONICLE_NATS_KILLS the kill -9 count (default 6). `bun run test:nats:full` runs 100,000 and 20.
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type StreamInfo } from "@nats-io/jetstream";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { BridgeBindingMismatch, PayloadExceedsServerLimit, Queue, StreamMismatch, type QueueWriter } from "../src/index.ts";
+import { BridgeBindingMismatch, PayloadExceedsServerLimit, Queue, ReaderAlreadyActive, StreamMismatch, type QueueWriter } from "../src/index.ts";
 import { bridgeFromJetStream, bridgeToJetStream, HEADER } from "../src/nats/index.ts";
 import { startCluster, startServer, stopAll, NatsServer } from "./helpers/nats.ts";
 import { appendNext } from "./helpers/queue.ts";
@@ -280,7 +281,7 @@ describe("identity and bad input", () => {
     expect(msgs[0]!.source).not.toBe(msgs[3]!.source);
   }, 30_000);
 
-  test("servers unreachable at start: the bridge waits, retrying with backoff, and publishes once the server is back", async () => {
+  test("servers unreachable at start: the bridge waits, retrying with backoff, and publishes once the server is back; a second bridge on its reader name is refused", async () => {
     // The server (and its stream) exist but are down when the bridge starts.
     const s = await server("late");
     await addStream([s.url], "LATE", ["late"]);
@@ -298,6 +299,10 @@ describe("identity and bad input", () => {
     await s.start().ready();
     await until("everything published", () => b.stats.published === 100);
     expect((await streamMessages(s.url, "LATE")).map((m) => m.data.length)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    // A second bridge under the same reader name while this one runs: refused, not retried.
+    const twin = bridgeToJetStream({ queue: dir, readerName: "bridge", servers: s.url, stream: "LATE", subject: "late" });
+    expect(twin.done).rejects.toThrow(ReaderAlreadyActive);
+    await twin.done.catch(() => {});
   }, 30_000);
 
   test("a stream that does not exist, or whose subjects do not capture the bridge's subject: StreamMismatch, nothing published", async () => {

@@ -3,7 +3,7 @@ import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/nats-core";
 import { jetstream, type JetStreamClient, type PubAck } from "@nats-io/jetstream";
-import { InvalidArgument, PayloadExceedsServerLimit, StreamMismatch } from "../errors.ts";
+import { InvalidArgument, PayloadExceedsServerLimit, ReaderAlreadyActive, StreamMismatch } from "../errors.ts";
 import { Queue } from "../queue/queue.ts";
 import type { QueueReader } from "../queue/reader.ts";
 import {
@@ -84,7 +84,7 @@ export function bridgeToJetStream(options: OutboundOptions): OutboundBridge {
     const last = await jsm.streams.getMessage(options.stream, { last_by_subj: options.subject });
     const lastOfOurs = last !== null && last.header.get(HEADER.source) === sourceId ? Number(last.header.get(HEADER.seq)) : -1;
     if (lastOfOurs > stats.lastSeq) stats.lastSeq = lastOfOurs;
-    using reader = Queue.openSubscriber(dir, options.readerName, { start: "resume" });
+    using reader = openReader(dir, options.readerName);
     await publishSession(reader, jetstream(nc, { timeout: options.timeoutMs ?? 5000 }), nc, stop, last?.seq ?? 0, lastOfOurs);
     return true;
   };
@@ -176,6 +176,15 @@ export function bridgeToJetStream(options: OutboundOptions): OutboundBridge {
   };
 
   return runBridge(options, "chronicle-bridge-out", stats, session);
+}
+
+/** The bridge's reader; its name in use by another open reader (a second bridge) is Fatal. */
+function openReader(dir: string, name: string): QueueReader {
+  try {
+    return Queue.openSubscriber(dir, name, { start: "resume" });
+  } catch (e) {
+    throw e instanceof ReaderAlreadyActive ? new Fatal(e) : e;
+  }
 }
 
 function publishEntry(ack: Promise<PubAck>, seq: number, reader: QueueReader): Pending {
