@@ -67,7 +67,7 @@ export interface Connection {
  * connection, until stop(), `options.signal` or a Fatal error. `stopping` runs when a stop is
  * asked for (to end a session's wait), `closed` after the connection is closed.
  */
-export function runBridge<Stats>(
+export function runBridge<Stats extends { retries: number }>(
   options: BridgeCommonOptions,
   clientName: string,
   stats: Stats,
@@ -84,7 +84,7 @@ export function runBridge<Stats>(
   if (options.signal?.aborted) onAbort();
   const done = (async () => {
     try {
-      await retryLoop(options, stop.signal, async () => session((connection ??= await openConnection(options, clientName)), stop.signal));
+      await retryLoop(options, stop.signal, stats, async () => session((connection ??= await openConnection(options, clientName)), stop.signal));
     } finally {
       options.signal?.removeEventListener("abort", onAbort);
       await (connection as Connection | null)?.nc.close();
@@ -148,7 +148,7 @@ export function pause(ms: number, signal: AbortSignal): Promise<void> {
  * Runs `session` until `signal` aborts: a Fatal error stops it (rethrown unwrapped), any other
  * error is a retry after a backoff that doubles up to maxMs and resets once a session ran.
  */
-async function retryLoop(opts: BridgeCommonOptions, signal: AbortSignal, session: () => Promise<boolean>): Promise<void> {
+async function retryLoop(opts: BridgeCommonOptions, signal: AbortSignal, stats: { retries: number }, session: () => Promise<boolean>): Promise<void> {
   const initial = opts.backoff?.initialMs ?? 100;
   const max = opts.backoff?.maxMs ?? 5000;
   let delay = initial;
@@ -158,6 +158,7 @@ async function retryLoop(opts: BridgeCommonOptions, signal: AbortSignal, session
     } catch (e) {
       if (e instanceof Fatal) throw e.error;
       if (signal.aborted) return;
+      stats.retries++;
       opts.onRetry?.(e, delay);
       await pause(delay, signal);
       delay = Math.min(max, delay * 2);

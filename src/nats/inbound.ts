@@ -2,7 +2,7 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { AckPolicy, DeliverPolicy, jetstream, type JsMsg } from "@nats-io/jetstream";
-import { BridgeBindingMismatch, InvalidArgument } from "../errors.ts";
+import { BridgeBindingMismatch, InvalidArgument, PayloadTooLarge } from "../errors.ts";
 import { Queue } from "../queue/queue.ts";
 import type { QueueWriter, WriterOptions } from "../queue/writer.ts";
 import { MAX_TYPE_ID } from "../queue/layout/index.ts";
@@ -40,7 +40,7 @@ export interface InboundStats {
   duplicates: number;
   /** Foreign messages (no bridge headers), appended or skipped. */
   foreign: number;
-  /** Sessions restarted after an error. */
+  /** Retries: sessions ended by an error (connection, JetStream, a lost delivery, missed heartbeats). */
   retries: number;
   /** Stream sequence of the newest message in the local queue (0: none). */
   lastStreamSeq: number;
@@ -66,7 +66,8 @@ interface Binding {
  * the sequence after the queue's last record, checks that deliveries arrive without a gap, and
  * acks each message after its append; redeliveries of appended messages are acked and dropped.
  * Retries with backoff forever on connection and JetStream errors. Stops (done rejects) on
- * StreamMismatch and BridgeBindingMismatch.
+ * StreamMismatch, BridgeBindingMismatch and PayloadTooLarge (a message the queue's segments
+ * cannot hold: give the queue larger segments through `writer`).
  */
 export function bridgeFromJetStream(options: InboundOptions): InboundBridge {
   const dir = resolve(checkOptions(options).queue);
@@ -107,29 +108,26 @@ export function bridgeFromJetStream(options: InboundOptions): InboundBridge {
       }
     })();
     let delivery = 0;
-    for await (const m of messages) {
-      // A delivery that never reached us could be a message after `last`: start again from the queue.
-      if (m.info.deliverySequence !== delivery + 1) {
-        messages.stop();
-        stats.retries++;
-        throw new Error(`consumer delivery ${m.info.deliverySequence} follows ${delivery}: a delivery was lost`);
-      }
-      delivery = m.info.deliverySequence;
-      if (m.seq <= last) {
-        stats.duplicates++;
+    try {
+      for await (const m of messages) {
+        // A delivery that never reached us could be a message after `last`: start again from the queue.
+        if (m.info.deliverySequence !== delivery + 1) throw new Error(`consumer delivery ${m.info.deliverySequence} follows ${delivery}: a delivery was lost`);
+        delivery = m.info.deliverySequence;
+        if (m.seq <= last) {
+          stats.duplicates++;
+          m.ack();
+          continue;
+        }
+        if (appendMessage(writer, m, options, stats)) stats.appended++;
+        last = m.seq;
+        stats.lastStreamSeq = last;
         m.ack();
-        continue;
       }
-      if (appendMessage(writer, m, options, stats)) stats.appended++;
-      last = m.seq;
-      stats.lastStreamSeq = last;
-      m.ack();
+    } finally {
+      stopIterator = null;
+      messages.stop();
     }
-    stopIterator = null;
-    if (!stop.aborted) {
-      stats.retries++;
-      throw new Error(`the consumer's messages stopped (${stalled ?? "iterator ended"})`);
-    }
+    if (!stop.aborted) throw new Error(`the consumer's messages stopped (${stalled ?? "iterator ended"})`);
     return true;
   };
 
@@ -141,8 +139,19 @@ export function bridgeFromJetStream(options: InboundOptions): InboundBridge {
   }
 }
 
-/** Appends `m` with the seq of its stream sequence; false for a skipped foreign message. */
+/**
+ * Appends `m` with the seq of its stream sequence; false for a skipped foreign message. A message
+ * larger than the queue's segments hold stops the bridge (PayloadTooLarge, Fatal): no retry fixes it.
+ */
 function appendMessage(writer: QueueWriter, m: JsMsg, options: InboundOptions, stats: InboundStats): boolean {
+  try {
+    return appendOne(writer, m, options, stats);
+  } catch (e) {
+    throw e instanceof PayloadTooLarge ? new Fatal(e) : e;
+  }
+}
+
+function appendOne(writer: QueueWriter, m: JsMsg, options: InboundOptions, stats: InboundStats): boolean {
   const h = m.headers;
   const type = h?.get(HEADER.type) ?? "";
   const ts = h?.get(HEADER.timestamp) ?? "";

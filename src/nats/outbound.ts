@@ -31,7 +31,7 @@ export interface OutboundStats {
   published: number;
   /** Records found already in the stream when a session started, and not published again. */
   alreadyInStream: number;
-  /** Sessions restarted after an error (connection, timeout, no quorum, a broken ack chain). */
+  /** Retries: sessions ended by an error (unreachable servers, timeouts, no quorum, a broken ack chain). */
   retries: number;
   /** Seq of the newest record known to be in the stream (-1: none). */
   lastSeq: number;
@@ -65,8 +65,8 @@ interface Pending {
  * first publish of a session expects that message as the subject's last and every later one the
  * previous message id as the stream's last, so nothing lands after a lost message: the chain
  * breaks, and the next session resumes after what is really there. Unreachable servers, timeouts
- * and lost quorum are retried with backoff forever. Stops (done rejects) on StreamMismatch and
- * PayloadExceedsServerLimit.
+ * and lost quorum are retried with backoff forever. Stops (done rejects) on StreamMismatch,
+ * PayloadExceedsServerLimit and ReaderAlreadyActive.
  */
 export function bridgeToJetStream(options: OutboundOptions): OutboundBridge {
   const dir = resolve(checkOptions(options).queue);
@@ -155,8 +155,10 @@ export function bridgeToJetStream(options: OutboundOptions): OutboundBridge {
           size += k.length + Buffer.byteLength(v) + 4;
         }
         if (size > maxPayload) {
+          // Stop only once everything before it is in: a failure on the way is an ordinary retry.
           while (pending.length > 0 && failure === null) await settleHead();
-          throw new Fatal(new PayloadExceedsServerLimit(dir, m.seq, size, maxPayload));
+          if (failure === null) throw new Fatal(new PayloadExceedsServerLimit(dir, m.seq, size, maxPayload));
+          break;
         }
         prevId = id;
         pending.push(publishEntry(js.publish(options.subject, m.payload.slice(), { headers: h }), m.seq, reader));
@@ -169,10 +171,7 @@ export function bridgeToJetStream(options: OutboundOptions): OutboundBridge {
       await Promise.all(pending.map((p) => p.settled));
       commit();
     }
-    if (failure !== null) {
-      stats.retries++;
-      throw failure;
-    }
+    if (failure !== null) throw failure;
   };
 
   return runBridge(options, "chronicle-bridge-out", stats, session);
