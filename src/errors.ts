@@ -273,3 +273,42 @@ export class EventEncodingFailed extends ChronicleError {
     this.index = index;
   }
 }
+
+/**
+ * A JetStream bridge cannot work with the stream as it is: it does not exist, or its subjects do
+ * not capture the bridge's subject. The bridge stops; nothing was published or appended for it.
+ */
+export class StreamMismatch extends ChronicleError {
+  readonly stream: string;
+  constructor(path: string, stream: string, reason: string) {
+    super("STREAM_MISMATCH", path, `JetStream stream ${stream}: ${reason}`);
+    this.stream = stream;
+  }
+}
+
+/**
+ * A record is larger than the NATS server accepts (its max_payload, headers included). The
+ * outbound bridge stops at it: it is neither published nor skipped, and the reader's position
+ * stays before it.
+ */
+export class PayloadExceedsServerLimit extends ChronicleError {
+  readonly seq: number;
+  readonly length: number;
+  readonly maxPayload: number;
+  constructor(path: string, seq: number, length: number, maxPayload: number) {
+    super("PAYLOAD_EXCEEDS_SERVER_LIMIT", path, `record seq ${seq} (${length} bytes with its headers) exceeds the NATS server's max_payload of ${maxPayload} bytes; the bridge stopped before it`);
+    this.seq = seq;
+    this.length = length;
+    this.maxPayload = maxPayload;
+  }
+}
+
+/**
+ * The inbound bridge's local queue does not belong to this stream: it holds records the bridge
+ * did not write, it was bound to another stream, or the stream was deleted and re-created.
+ */
+export class BridgeBindingMismatch extends ChronicleError {
+  constructor(path: string, reason: string) {
+    super("BRIDGE_BINDING_MISMATCH", path, reason);
+  }
+}

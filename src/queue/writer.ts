@@ -177,6 +177,30 @@ export class QueueWriter implements Disposable {
   }
 
   /**
+   * Appends one record with a chosen `seq` (at least {@link nextSeq}; later appends continue from
+   * `seq + 1`), for a replica whose seqs come from elsewhere, such as the JetStream bridge that
+   * stores each message's stream sequence as the seq of the record it becomes. Seqs stay strictly
+   * increasing but may skip values (readers never depend on them being contiguous). A failed
+   * append leaves `nextSeq` as it was. {@link append} is unchanged by this method.
+   */
+  appendWithSeq(seq: number, typeId: number, payload: Uint8Array, timestampNs?: bigint): number {
+    this.checkUsable();
+    if (!Number.isSafeInteger(seq) || seq < this.nextSeq) {
+      throw new InvalidArgument(this.dir, `seq must be an integer >= nextSeq (${this.nextSeq}), got ${String(seq)}`);
+    }
+    const { seqLo, seqHi } = this;
+    this.seqHi = Math.floor(seq / TWO32);
+    this.seqLo = seq - this.seqHi * TWO32;
+    try {
+      return this.append(typeId, payload, timestampNs);
+    } catch (e) {
+      this.seqLo = seqLo;
+      this.seqHi = seqHi;
+      throw e;
+    }
+  }
+
+  /**
    * Reserves space for a `length`-byte payload and returns a view of it to fill in place.
    * Publish it with {@link commitClaim} (or drop it with {@link abortClaim}) before any other
    * append. The view is valid only until then.
