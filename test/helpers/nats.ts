@@ -66,6 +66,7 @@ export class NatsServer {
 
   /** Starts the process (returns at once; see {@link ready}). */
   start(): this {
+    if (!haveNatsServer()) throw new Error("nats-server is not on PATH (Debian: apt-get install nats-server; .ci/run installs it)");
     this.proc = Bun.spawn(["nats-server", "-c", this.config], { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
     return this;
   }
