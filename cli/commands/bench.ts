@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Queue } from "../../src/index.ts";
+import { monotonicNs } from "../../src/ffi/index.ts";
 import { intFlag, json, parseArgs, table } from "../output.ts";
 import type { Command } from "../command.ts";
 
@@ -73,7 +74,7 @@ async function latency(dir: string): Promise<{ latencyUs: { p50: number; p99: nu
       continue;
     }
     const sent = new DataView(m.payload.buffer, m.payload.byteOffset, 8).getFloat64(0, true);
-    samples[n++] = (performance.timeOrigin + performance.now() - sent) * 1000;
+    samples[n++] = (monotonicNs() - sent) / 1000;
   }
   await proc.exited;
   samples.sort();
@@ -89,7 +90,8 @@ async function latencyWriter(dir: string): Promise<number> {
   for (let i = 0; i < LATENCY_SAMPLES; i++) {
     const until = performance.now() + 0.2;
     while (performance.now() < until);
-    view.setFloat64(0, performance.timeOrigin + performance.now(), true);
+    // CLOCK_MONOTONIC is one clock for both processes; each process's timeOrigin is its own estimate.
+    view.setFloat64(0, monotonicNs(), true);
     writer.append(1, payload);
     if (i % 100 === 99) await Bun.sleep(0);
   }
