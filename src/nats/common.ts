@@ -5,6 +5,7 @@ import { connect } from "@nats-io/transport-node";
 import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager, type JetStreamManager, type StreamInfo } from "@nats-io/jetstream";
 import { InvalidArgument, StreamMismatch } from "../errors.ts";
+import { checkAtLeast, checkOptions, checkSignal, describe } from "../queue/args.ts";
 import { CONTROL_FILE } from "../queue/layout/index.ts";
 
 /** Headers the outbound bridge puts on every message (the payload itself is the record's, unchanged). */
@@ -212,9 +213,24 @@ export function isApiError(e: unknown, code: number): boolean {
   return info?.err_code === code;
 }
 
-/** Checks the common options (as given by JavaScript callers too). */
-export function checkCommon(path: string, opts: BridgeCommonOptions): void {
+/**
+ * Checks what both bridges take (as given by JavaScript callers too): an options object naming a
+ * queue, the servers and stream, and the optional pacing, timeout, signal and retry hook.
+ * Returns the queue directory as given.
+ */
+export function checkCommon(opts: BridgeCommonOptions & { queue: string }, fn: string): string {
+  if (typeof opts !== "object" || opts === null || Array.isArray(opts)) throw new InvalidArgument("", `${fn} takes an options object, got ${describe(opts)}`);
+  const path = opts.queue;
+  if (typeof path !== "string" || path === "") throw new InvalidArgument("", `queue must be a queue directory, got ${describe(path)}`);
   const servers = Array.isArray(opts.servers) ? opts.servers : [opts.servers];
   if (servers.length === 0 || servers.some((s) => typeof s !== "string" || s === "")) throw new InvalidArgument(path, "servers must be a non-empty string or array of strings");
   if (typeof opts.stream !== "string" || !/^[^\s.*>]+$/.test(opts.stream)) throw new InvalidArgument(path, `stream must be a JetStream stream name (no spaces, ".", "*" or ">"), got ${String(opts.stream)}`);
+  const backoff = checkOptions(opts.backoff, "backoff", path);
+  checkAtLeast(backoff.initialMs, "backoff.initialMs", 1, path);
+  checkAtLeast(backoff.maxMs, "backoff.maxMs", 1, path);
+  checkAtLeast(opts.timeoutMs, "timeoutMs", 1, path);
+  checkOptions(opts.connection, "connection", path);
+  checkSignal(opts.signal, path);
+  if (opts.onRetry !== undefined && typeof opts.onRetry !== "function") throw new InvalidArgument(path, `onRetry must be a function, got ${describe(opts.onRetry)}`);
+  return path;
 }

@@ -198,9 +198,7 @@ function bind(dir: string, writer: QueueWriter, binding: Binding): void {
 }
 
 function checkOptions(options: InboundOptions): InboundOptions {
-  if (typeof options !== "object" || options === null) throw new InvalidArgument("", "bridgeFromJetStream takes an options object");
-  if (typeof options.queue !== "string" || options.queue === "") throw new InvalidArgument("", "queue must be a queue directory");
-  checkCommon(options.queue, options);
+  checkCommon(options, "bridgeFromJetStream");
   if (typeof options.durable !== "string" || !/^[^\s.*>]+$/.test(options.durable)) throw new InvalidArgument(options.queue, `durable must be a consumer name (no spaces, ".", "*" or ">"), got ${String(options.durable)}`);
   if (options.foreign !== undefined && options.foreign !== "append" && options.foreign !== "skip") throw new InvalidArgument(options.queue, `foreign must be "append" or "skip", got ${String(options.foreign)}`);
   const t = options.foreignTypeId;

@@ -203,9 +203,10 @@ function settledEntry(seq: number, reader: QueueReader): Pending {
 }
 
 function checkOptions(options: OutboundOptions): OutboundOptions {
-  if (typeof options !== "object" || options === null) throw new InvalidArgument("", "bridgeToJetStream takes an options object");
-  if (typeof options.queue !== "string" || options.queue === "") throw new InvalidArgument("", "queue must be a queue directory");
-  checkCommon(options.queue, options);
+  checkCommon(options, "bridgeToJetStream");
+  if (options.sourceId !== undefined && (typeof options.sourceId !== "string" || options.sourceId === "")) {
+    throw new InvalidArgument(options.queue, `sourceId must be a non-empty string, got ${String(options.sourceId)}`);
+  }
   if (typeof options.readerName !== "string" || options.readerName === "") throw new InvalidArgument(options.queue, "readerName must be a non-empty string");
   if (typeof options.subject !== "string" || !/^[^\s*>]+$/.test(options.subject)) throw new InvalidArgument(options.queue, `subject must be a NATS subject without wildcards, got ${String(options.subject)}`);
   const w = options.window;

@@ -49,3 +49,31 @@ describe("subjectMatches", () => {
     expect(subjectMatches(">", "anything.at.all")).toBe(true);
   });
 });
+
+describe("bridge options from JavaScript callers", () => {
+  const base = { queue: "/tmp/chronicle-no-such-queue", servers: "nats://127.0.0.1:1", stream: "S", subject: "s.x", readerName: "r", durable: "d" };
+  const bad: Array<[string, unknown]> = [
+    ["a number for the options", 5],
+    ["no queue", { ...base, queue: undefined }],
+    ["servers not strings", { ...base, servers: [4222] }],
+    ["a stream with a dot", { ...base, stream: "a.b" }],
+    ["backoff not an object", { ...base, backoff: 100 }],
+    ["backoff.initialMs negative", { ...base, backoff: { initialMs: -1 } }],
+    ["timeoutMs NaN", { ...base, timeoutMs: Number.NaN }],
+    ["signal not an AbortSignal", { ...base, signal: {} }],
+    ["onRetry not a function", { ...base, onRetry: "log" }],
+  ];
+  for (const [what, options] of bad) {
+    test(`${what}: InvalidArgument from both bridges, before anything is opened`, async () => {
+      const { bridgeFromJetStream, bridgeToJetStream } = await import("../../src/nats/index.ts");
+      const { InvalidArgument } = await import("../../src/errors.ts");
+      expect(() => bridgeToJetStream(options as never)).toThrow(InvalidArgument);
+      expect(() => bridgeFromJetStream(options as never)).toThrow(InvalidArgument);
+    });
+  }
+  test("sourceId that is not a non-empty string: InvalidArgument from the outbound bridge", async () => {
+    const { bridgeToJetStream } = await import("../../src/nats/index.ts");
+    const { InvalidArgument } = await import("../../src/errors.ts");
+    expect(() => bridgeToJetStream({ ...base, sourceId: 7 } as never)).toThrow(InvalidArgument);
+  });
+});
