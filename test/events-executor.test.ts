@@ -261,4 +261,11 @@ describe("execute: write barrier and retries", () => {
     }
     expect(counting.reads.size).toBe(0);
   });
+
+  test("a store that is not one (a path, a number, null) is InvalidArgument", async () => {
+    const command: Command<number> = { streams: ["c"], init: () => 0, apply: (s) => s, handle: () => [] };
+    for (const store of ["/tmp/x", 5, null, { root: "/tmp/x" }]) {
+      expect(await execute(store as never, command).catch((x: unknown) => x)).toBeInstanceOf(InvalidArgument);
+    }
+  });
 });

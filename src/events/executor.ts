@@ -89,7 +89,7 @@ export const DEFAULT_MAX_STREAMS = 64;
 
 /** Runs `command` against `store` (see the module comment and docs/EVENTS.md). */
 export async function execute<S, E = unknown>(store: CommandStore, command: Command<S, E>, options?: ExecuteOptions): Promise<ExecuteResult<E>> {
-  const root = store.root;
+  const root = checkStore(store);
   const opts = checkOptions(options, "execute options", root);
   const retry = checkOptions(opts.retry, "retry", root);
   checkAtLeast(retry.maxRetries, "retry.maxRetries", 0, root, true);
@@ -187,6 +187,15 @@ function checkedWrites<E>(root: string, writes: unknown, versions: ReadonlyMap<s
   const out: AppendWrite<E>[] = [];
   for (const [stream, version] of versions) out.push({ stream, expected: version, events: events.get(stream) ?? [] });
   return out;
+}
+
+/** The store's root, once it is something execute can read from and append to. */
+function checkStore(store: unknown): string {
+  const s = store as Partial<CommandStore> | null;
+  if (typeof s !== "object" || s === null || typeof s.root !== "string" || typeof s.readStream !== "function" || typeof s.append !== "function") {
+    throw new InvalidArgument("", `execute takes a store (an EventStore, or an object with root, readStream and append), got ${describe(store)}`);
+  }
+  return s.root;
 }
 
 function checkCommand(root: string, command: unknown): void {

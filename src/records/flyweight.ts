@@ -9,7 +9,7 @@
  * length, `$v` the version the record was written by.
  */
 import { InvalidArgument, RecordMismatch, RecordValueError } from "../errors.ts";
-import type { QueueWriter } from "../queue/writer.ts";
+import { QueueWriter } from "../queue/writer.ts";
 import { versionOf, type FieldLayout, type RecordLayout, type ScalarType } from "./layout.ts";
 import { HAS_NUL, LONE_SURROGATE, NOT_ASCII, copyText, encodeText, measureText, readText, textEquals } from "./text.ts";
 
@@ -274,7 +274,11 @@ export function generateFlyweights(info: SchemaInfo): Flyweights {
     class View extends FlyweightBase {
       constructor() { super(T); ${arrayInits.join(" ")} }
       wrap(m) {
-        if (m.typeId !== ${info.typeId}) return false;
+        if (m?.typeId !== ${info.typeId}) {
+          // Checked off the matching path: a fan-in message or anything else would read as "another type".
+          if (typeof m?.typeId !== "number") throw new InvalidArgument("", ${JSON.stringify(`${info.name}: wrap takes a MessageView (of a fan-in message: its .message)`)});
+          return false;
+        }
         const n = m.length;
         this.$v = n >= ${size} ? ${newest} : this.$version(n);
         this.$d = m.data; this.$u = m.buffer; this.$o = m.payloadOffset; this.$n = n;
@@ -293,6 +297,7 @@ export function generateFlyweights(info: SchemaInfo): Flyweights {
         return this;
       }
       claim(w) {
+        if (!(w instanceof QueueWriter)) throw new InvalidArgument("", ${JSON.stringify(`${info.name}: claim takes a QueueWriter`)});
         const at = w.claimAt(${info.typeId}, ${size});
         this.$d = w.claimData; this.$u = w.claimBuffer; this.$o = at; this.$n = ${size}; this.$v = ${newest}; this.$w = w;
         return this;
@@ -315,7 +320,7 @@ export function generateFlyweights(info: SchemaInfo): Flyweights {
       ${setters.join("\n")}
     }
     return { View, Encoder };`;
-  const helpers = { FlyweightBase, ArrayBase, InvalidArgument, readText, writeString, set64, EMPTY, EMPTY_DATA, T: info, D: defaults, DH: hi, DL: lo };
+  const helpers = { FlyweightBase, ArrayBase, InvalidArgument, QueueWriter, readText, writeString, set64, EMPTY, EMPTY_DATA, T: info, D: defaults, DH: hi, DL: lo };
   const names = Object.keys(helpers);
   return new Function(...names, source)(...names.map((n) => helpers[n as keyof typeof helpers])) as Flyweights;
 }

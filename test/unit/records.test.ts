@@ -245,3 +245,17 @@ describe("schema mistakes are InvalidArgument at definition", () => {
     expect(thrown(() => e.commit())).toBeInstanceOf(InvalidArgument);
   });
 });
+
+describe("misuse from JavaScript callers", () => {
+  const R = defineRecord("Misuse", 11, { a: "u32" });
+  test("wrap of something that is not a message (a fan-in message, a number, null) is InvalidArgument, not false", () => {
+    const v = R.view();
+    for (const m of [5, null, undefined, { message: {}, sourceId: 0 }]) expect(() => v.wrap(m as never)).toThrow(InvalidArgument);
+  });
+  test("claim and append without a QueueWriter are InvalidArgument", () => {
+    for (const w of [5, null, {}]) {
+      expect(() => R.encoder().claim(w as never)).toThrow(InvalidArgument);
+      expect(() => R.append(w as never, { a: 1 })).toThrow(InvalidArgument);
+    }
+  });
+});
