@@ -20,7 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Queue, type MessageView } from "../src/index.ts";
 import { Mapping } from "../src/ffi/index.ts";
-import { crc32Words, IN_PLACE_CRC_MAX } from "../src/queue/crc32.ts";
+import { payloadCrc } from "../src/queue/crc32.ts";
 import { listSegmentIds, segmentPath } from "../src/queue/segment.ts";
 import { COMMIT_W, CRC_W, PAYLOAD_OFF, SEGMENT_HEADER_SIZE, recordLength } from "../src/queue/layout/index.ts";
 import { Progress, note, printTable } from "./output.ts";
@@ -69,7 +69,7 @@ function bareLoop(dir: string): number {
         if (c === 0) break;
         const length = c - 1;
         const p = o + PAYLOAD_OFF;
-        const crc = length <= IN_PLACE_CRC_MAX ? crc32Words(u32, u8, p, length) : Bun.hash.crc32(u8.subarray(p, p + length));
+        const crc = payloadCrc(u32, u8, p, length);
         if (crc !== u32[(o >> 2) + CRC_W]) throw new Error("crc");
         sink += data.getFloat64(p, true) + data.getUint32(p + 8, true);
         n++;

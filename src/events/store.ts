@@ -15,9 +15,9 @@ import { isQueueDirectory } from "../queue/queue.ts";
 import { QueueReader } from "../queue/reader.ts";
 import type { MessageView } from "../queue/messageView.ts";
 import {
-  TIMESTAMP_OFF, committedLength, maxPayloadLength, payloadOffset, recordCrc, recordSeq, recordTypeId,
+  committedLength, maxPayloadLength, payloadOffset, recordCrc, recordSeq, recordTimestampNs, recordTypeId,
 } from "../queue/layout/index.ts";
-import { crc32Words, IN_PLACE_CRC_MAX } from "../queue/crc32.ts";
+import { payloadCrc } from "../queue/crc32.ts";
 import { BatchEncoder, batchFirstGlobalSeq, decodeRecord, decodeSection, findSection, type DecodeContext } from "./batch.ts";
 import { jsonCodec, type EventCodec } from "./codec.ts";
 import { BATCH_TYPE_ID, MAX_VERSION, sectionFirstVersion } from "./layout.ts";
@@ -335,13 +335,13 @@ export class EventStore implements Disposable {
     const base = payloadOffset(offset);
     const u8 = window.u8;
     if (this.verifyCrc) {
-      const crc = length <= IN_PLACE_CRC_MAX ? crc32Words(u32, u8, base, length) : Bun.hash.crc32(u8.subarray(base, base + length));
+      const crc = payloadCrc(u32, u8, base, length);
       if (crc !== recordCrc(u32, offset)) return false;
     }
     const at = findSection(window.data, u8, base, id, this.before);
     if (at < 0 || sectionFirstVersion(window.data, at) !== entry.firstVersions[b]) return false;
     ctx.firstGlobal = batchFirstGlobalSeq(window.data, base) + this.before[0]!;
-    ctx.timestampNs = window.data.getBigUint64(offset + TIMESTAMP_OFF, true);
+    ctx.timestampNs = recordTimestampNs(u32, offset);
     decodeSection(window.data, u8, at, ctx, out);
     return true;
   }

@@ -24,6 +24,17 @@ for (let n = 0; n < 256; n++) {
 /** Ranges up to this many bytes are checked in place by `crc32Words` (measured: bench/read.ts). */
 export const IN_PLACE_CRC_MAX = 256;
 
+/**
+ * CRC of a record payload of `length` bytes at `offset` (a multiple of 4) in the buffer behind
+ * `u32`/`u8`: in place up to IN_PLACE_CRC_MAX bytes, which allocates nothing; natively beyond,
+ * over the array `payload()` gives when the caller keeps one for those bytes (the reader's view),
+ * else over a subarray (the native CRC is faster than the table there, even with the allocation).
+ */
+export function payloadCrc(u32: Uint32Array, u8: Uint8Array, offset: number, length: number, payload?: () => Uint8Array): number {
+  if (length <= IN_PLACE_CRC_MAX) return crc32Words(u32, u8, offset, length);
+  return Bun.hash.crc32(payload === undefined ? u8.subarray(offset, offset + length) : payload());
+}
+
 /** CRC of a whole byte array (native). */
 export function crc32(bytes: Uint8Array): number {
   return Bun.hash.crc32(bytes);

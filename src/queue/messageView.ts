@@ -1,5 +1,5 @@
 /** The flyweight a reader returns for each record. */
-import { TWO32, payloadOffset, recordSeq, recordTimestampHi, recordTimestampLo, recordTypeId } from "./layout/index.ts";
+import { TWO32, payloadOffset, recordSeq, recordTimestampHi, recordTimestampLo, recordTimestampNs, recordTypeId } from "./layout/index.ts";
 import type { Mapping } from "../ffi/index.ts";
 
 /** What {@link MessageView} exposes; handy for typing functions that take a message. */
@@ -66,7 +66,7 @@ export class MessageView implements Message {
 
   /** Timestamp in ns since the Unix epoch (allocates a BigInt; see timestampHi/Lo/Ms). */
   get timestampNs(): bigint {
-    return (BigInt(recordTimestampHi(this.u32, this.offset)) << 32n) | BigInt(recordTimestampLo(this.u32, this.offset));
+    return recordTimestampNs(this.u32, this.offset);
   }
 
   /** High 32 bits of the ns timestamp. */

@@ -3,7 +3,7 @@ import { ChronicleError, ClosedError, CorruptRecord, InvalidArgument, QueueNotFo
 import { Mapping } from "../ffi/index.ts";
 import { checkOwnDirectory } from "./access.ts";
 import { ControlBlock, DEFAULT_OPEN_TIMEOUT_MS } from "./control.ts";
-import { crc32Words, IN_PLACE_CRC_MAX } from "./crc32.ts";
+import { payloadCrc } from "./crc32.ts";
 import { writerStatus, type WriterStatus } from "./liveness.ts";
 import { batchPoll } from "./batchPoll.ts";
 import { MessageView } from "./messageView.ts";
@@ -68,6 +68,8 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
   private readonly u8: Uint8Array;
   private readonly u32: Uint32Array;
   private readonly view: MessageView;
+  /** The view's payload array, for the CRC of a long payload (made once: no closure per record). */
+  private readonly viewPayload = (): Uint8Array => this.view.payload;
   private readonly waiter: Waiter;
   private segment: Segment | null = null;
   private segmentId: number;
@@ -167,7 +169,7 @@ export class QueueReader implements Disposable, Iterable<MessageView> {
     const view = this.view;
     view.wrap(this.segmentId, o, length);
     if (this.verifyCrc) {
-      const crc = length <= IN_PLACE_CRC_MAX ? crc32Words(u32, this.u8, payloadOffset(o), length) : Bun.hash.crc32(view.payload);
+      const crc = payloadCrc(u32, this.u8, payloadOffset(o), length, this.viewPayload);
       const stored = recordCrc(u32, o);
       if (crc !== stored) throw this.corrupt(o, `payload CRC 0x${crc.toString(16)} does not match the header's 0x${stored.toString(16)}`);
     }

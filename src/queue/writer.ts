@@ -4,7 +4,7 @@ import { ClosedError, InvalidArgument, PayloadTooLarge } from "../errors.ts";
 import { Mapping, WallClock, fileSize, mkdirp, listDir, unlinkPath } from "../ffi/index.ts";
 import { Capacity } from "./capacity.ts";
 import { writeCheckpoint } from "./checkpoint.ts";
-import { crc32Words, IN_PLACE_CRC_MAX } from "./crc32.ts";
+import { payloadCrc } from "./crc32.ts";
 import { ControlBlock, DEFAULT_OPEN_TIMEOUT_MS } from "./control.ts";
 import { Durability } from "./durability.ts";
 import { validateDirPath } from "./names.ts";
@@ -250,8 +250,7 @@ export class QueueWriter implements Disposable {
     this.claimOffset = -1;
     const start = payloadOffset(o);
     const length = this.claimLength;
-    // Small payloads are checksummed in place: a subarray per claim would be an allocation.
-    const crc = length <= IN_PLACE_CRC_MAX ? crc32Words(this.u32, this.u8, start, length) : Bun.hash.crc32(this.u8.subarray(start, start + length));
+    const crc = payloadCrc(this.u32, this.u8, start, length);
     return this.publish(o, this.claimType, length, crc, timestampNs);
   }
 

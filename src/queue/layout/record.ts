@@ -187,6 +187,11 @@ export function recordTimestampHi(u32: Uint32Array, offset: number): number {
   return u32[(offset >> 2) + TS_HI_W]!;
 }
 
+/** The record's ns timestamp as a bigint (cold paths; hot ones read the two halves). */
+export function recordTimestampNs(u32: Uint32Array, offset: number): bigint {
+  return (BigInt(recordTimestampHi(u32, offset)) << 32n) | BigInt(recordTimestampLo(u32, offset));
+}
+
 /** The payload CRC stored in the record's header. */
 export function recordCrc(u32: Uint32Array, offset: number): number {
   return u32[(offset >> 2) + CRC_W]!;
