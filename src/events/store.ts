@@ -341,7 +341,7 @@ export class EventStore implements Disposable {
     const at = findSection(window.data, u8, base, id, this.before);
     if (at < 0 || sectionFirstVersion(window.data, at) !== entry.firstVersions[b]) return false;
     ctx.firstGlobal = batchFirstGlobalSeq(window.data, base) + this.before[0]!;
-    ctx.timestampNs = recordTimestampNs(u32, offset);
+    ctx.timestampNs = recordTimestampNs(window.data, offset);
     decodeSection(window.data, u8, at, ctx, out);
     return true;
   }

@@ -66,7 +66,7 @@ export class MessageView implements Message {
 
   /** Timestamp in ns since the Unix epoch (allocates a BigInt; see timestampHi/Lo/Ms). */
   get timestampNs(): bigint {
-    return recordTimestampNs(this.u32, this.offset);
+    return recordTimestampNs(this.data, this.offset);
   }
 
   /** High 32 bits of the ns timestamp. */
